@@ -1,0 +1,100 @@
+/**
+ * Options of one Raft member, with the limits that bound every queue and batch. All durations are
+ * in ticks; the driver decides how long a tick is.
+ */
+import { assert } from './errors.js';
+import type { Random } from './random.js';
+import type { MemberId } from './types.js';
+
+/**
+ * Deliberate bugs the simulator uses to prove that its checkers can fail. Never set outside tests.
+ * - `stale-read`: linearizable reads are served locally, without ReadIndex.
+ * - `commit-old-term`: the leader commits by counting replicas of older-term entries (figure 8).
+ * - `double-vote`: a member votes again in a term in which it already voted.
+ */
+export type CoreBug = 'stale-read' | 'commit-old-term' | 'double-vote';
+export const CORE_BUGS: readonly CoreBug[] = ['stale-read', 'commit-old-term', 'double-vote'];
+
+export interface RaftOptions {
+  readonly id: MemberId;
+  /** The voting members. Fixed for now; membership changes arrive with the membership issue. */
+  readonly voters: readonly MemberId[];
+  readonly random: Random;
+  /** Election timeout is drawn from [min, max) ticks at every reset. Default 10..20. */
+  readonly electionTimeoutTicksMin?: number;
+  readonly electionTimeoutTicksMax?: number;
+  /** Default 1 tick. Must be well below the election timeout. */
+  readonly heartbeatIntervalTicks?: number;
+  /** Pre-vote (thesis §9.6). Default true. */
+  readonly preVote?: boolean;
+  /** A leader that has not heard from a quorum within an election timeout steps down. Default true. */
+  readonly checkQuorum?: boolean;
+  /**
+   * Fraction by which members' clocks may run at different rates, e.g. 0.1 = 10 %. Lease reads
+   * shorten the lease by this much. Default 0.1.
+   */
+  readonly clockDriftMax?: number;
+  /** Limits (TigerBeetle: put a limit on everything). */
+  readonly appendEntriesMax?: number;
+  readonly appendBytesMax?: number;
+  readonly inflightAppendsMax?: number;
+  readonly uncommittedEntriesMax?: number;
+  readonly pendingReadsMax?: number;
+  /** Test-only deliberate bugs; see CoreBug. */
+  readonly bugs?: readonly CoreBug[];
+}
+
+export type ResolvedRaftOptions = Required<RaftOptions>;
+
+export const RAFT_DEFAULTS = {
+  electionTimeoutTicksMin: 10,
+  electionTimeoutTicksMax: 20,
+  heartbeatIntervalTicks: 1,
+  preVote: true,
+  checkQuorum: true,
+  clockDriftMax: 0.1,
+  appendEntriesMax: 256,
+  appendBytesMax: 256 * 1024,
+  inflightAppendsMax: 64,
+  uncommittedEntriesMax: 8192,
+  pendingReadsMax: 4096,
+  bugs: [] as readonly CoreBug[],
+} as const;
+
+export function resolveRaftOptions(options: RaftOptions): ResolvedRaftOptions {
+  const resolved: ResolvedRaftOptions = { ...RAFT_DEFAULTS, ...options };
+  const min = resolved.electionTimeoutTicksMin;
+  assert(
+    Number.isInteger(min) && min >= 3,
+    `electionTimeoutTicksMin ${min} must be an integer >= 3`,
+  );
+  assert(
+    Number.isInteger(resolved.electionTimeoutTicksMax) && resolved.electionTimeoutTicksMax > min,
+    'electionTimeoutTicksMax must be an integer above electionTimeoutTicksMin',
+  );
+  assert(
+    Number.isInteger(resolved.heartbeatIntervalTicks) &&
+      resolved.heartbeatIntervalTicks >= 1 &&
+      resolved.heartbeatIntervalTicks * 2 < min,
+    'heartbeatIntervalTicks must be >= 1 and below half the election timeout',
+  );
+  assert(
+    resolved.clockDriftMax >= 0 && resolved.clockDriftMax < 0.5,
+    'clockDriftMax must be in [0, 0.5)',
+  );
+  assert(resolved.voters.length > 0, 'voters must not be empty');
+  assert(new Set(resolved.voters).size === resolved.voters.length, 'voters must be distinct');
+  for (const limit of [
+    'appendEntriesMax',
+    'appendBytesMax',
+    'inflightAppendsMax',
+    'uncommittedEntriesMax',
+    'pendingReadsMax',
+  ] as const) {
+    assert(
+      Number.isInteger(resolved[limit]) && resolved[limit] >= 1,
+      `${limit} must be a positive integer`,
+    );
+  }
+  return resolved;
+}

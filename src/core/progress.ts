@@ -1,0 +1,98 @@
+/**
+ * The leader's view of one follower (etcd's tracker/): what it matches, what to send next, and how
+ * hard to push. `probe` sends one append at a time until the follower's position is known;
+ * `replicate` streams appends within a bounded window of in-flight requests.
+ */
+import { assert } from './errors.js';
+
+export type ProgressState = 'probe' | 'replicate';
+
+export class Progress {
+  /** Highest index known to be durable on the follower and equal to the leader's. */
+  match = 0;
+  /** Next index to send. */
+  next: number;
+  state: ProgressState = 'probe';
+  /** In probe, a request is out and we wait for its answer (or a heartbeat answer). */
+  probeSent = false;
+  /** Last index of each in-flight append, oldest first. */
+  private readonly inflight: number[] = [];
+  /** Heard from since the last check-quorum round. */
+  recentActive = false;
+  /** Newest leader tick, echoed in a heartbeat answer, at which this follower was in contact. */
+  leaseAckTick = Number.NEGATIVE_INFINITY;
+  /** Newest read sequence number this follower acknowledged (confirms reads up to it). */
+  readSeqAcked = 0;
+
+  constructor(
+    next: number,
+    private readonly inflightMax: number,
+  ) {
+    this.next = next;
+  }
+
+  isPaused(): boolean {
+    return this.state === 'probe' ? this.probeSent : this.inflight.length >= this.inflightMax;
+  }
+
+  becomeProbe(): void {
+    this.state = 'probe';
+    this.probeSent = false;
+    this.inflight.length = 0;
+    this.next = Math.max(this.next, this.match + 1);
+  }
+
+  becomeReplicate(): void {
+    this.state = 'replicate';
+    this.probeSent = false;
+    this.inflight.length = 0;
+    this.next = this.match + 1;
+  }
+
+  /** Records an append sent with last index `last` (replicate) or a probe (probe). */
+  sent(last: number, entryCount: number): void {
+    if (this.state === 'probe') {
+      this.probeSent = true;
+      return;
+    }
+    if (entryCount === 0) return;
+    assert(last + 1 > this.next - 1, 'replicate must advance next');
+    this.next = last + 1;
+    assert(this.inflight.length < this.inflightMax, 'inflight window overflow');
+    this.inflight.push(last);
+  }
+
+  /** A successful answer covering up to `index`. Returns whether match moved. */
+  acknowledge(index: number): boolean {
+    this.probeSent = false;
+    let shift = 0;
+    while (shift < this.inflight.length && (this.inflight[shift] ?? 0) <= index) shift++;
+    this.inflight.splice(0, shift);
+    if (index <= this.match) return false;
+    this.match = index;
+    this.next = Math.max(this.next, index + 1);
+    return true;
+  }
+
+  /**
+   * A rejection of the append whose prevIndex was `rejected`, with the follower's hint. Returns
+   * false for a stale rejection (one that no longer says anything about the follower).
+   */
+  rejected(rejected: number, matchHint: number): boolean {
+    if (this.state === 'replicate') {
+      if (rejected <= this.match) return false;
+    } else if (rejected !== this.next - 1) {
+      return false;
+    }
+    this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
+    this.becomeProbe();
+    return true;
+  }
+
+  /** A heartbeat answer: the follower is alive, so a lost probe or a full window may go again. */
+  heartbeatAnswered(): void {
+    this.probeSent = false;
+    if (this.state === 'replicate' && this.inflight.length >= this.inflightMax)
+      this.inflight.shift();
+  }
+}

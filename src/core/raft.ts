@@ -1,0 +1,873 @@
+/**
+ * The Raft algorithm as a value you step (the etcd-io/raft shape). Inputs: `step(message)`,
+ * `tick()`, `propose(data)`, `readIndex(context)`, `transferLeadership(id)`, `campaign()`.
+ * Output: a `Ready` batch of hard state and entries to persist, messages to send, entries to apply
+ * and reads to serve, acknowledged with `advance()`. No clocks, no randomness but the injected
+ * one, no awaits, no I/O: the simulator replays it exactly from a seed.
+ */
+import { resolveRaftOptions } from './config.js';
+import type { CoreBug, RaftOptions, ResolvedRaftOptions } from './config.js';
+import {
+  NotLeaderError,
+  LeadershipTransferError,
+  OverloadedError,
+  UnknownMemberError,
+  assert,
+} from './errors.js';
+import { RaftLog } from './log.js';
+import type {
+  AppendRequest,
+  AppendResponse,
+  HeartbeatRequest,
+  HeartbeatResponse,
+  Message,
+  PreVoteRequest,
+  ReadIndexRequest,
+  ReadIndexResponse,
+  TimeoutNow,
+  VoteRequest,
+  VoteResponse,
+} from './messages.js';
+import { validateMessage } from './validate.js';
+import { Progress } from './progress.js';
+import { majority, quorumValue, tallyVotes } from './quorum.js';
+import { ReadQueue } from './reads.js';
+import type { QueuedRead } from './reads.js';
+import { EMPTY_HARD_STATE } from './types.js';
+import type {
+  Entry,
+  HardState,
+  MemberId,
+  ProposalTicket,
+  ReadMode,
+  ReadState,
+  Ready,
+  Role,
+  SoftState,
+} from './types.js';
+
+/** What a member restarts from: whatever storage held durably. */
+export interface RaftStartState {
+  readonly hardState: HardState;
+  readonly entries: readonly Entry[];
+}
+
+export interface RaftStatus {
+  readonly id: MemberId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leaderId: MemberId | null;
+  readonly commit: number;
+  readonly lastIndex: number;
+}
+
+/** The core's state laid bare for invariant checks; the log view must not be held across steps. */
+export interface RaftInspection extends RaftStatus {
+  readonly vote: MemberId | null;
+  readonly stable: number;
+  readonly applying: number;
+  readonly entries: readonly Entry[];
+}
+
+type CampaignKind = 'preElection' | 'election' | 'transfer';
+
+/** Committed entries handed out per Ready (a limit, so one Ready never grows without bound). */
+const APPLY_BATCH_MAX = 1024;
+
+export class RaftNode {
+  private readonly options: ResolvedRaftOptions;
+  private readonly id: MemberId;
+  private readonly voters: readonly MemberId[];
+  private readonly peers: readonly MemberId[];
+  private readonly log: RaftLog;
+  private readonly bugs: ReadonlySet<CoreBug>;
+
+  private role: Role = 'follower';
+  private term: number;
+  private vote: MemberId | null;
+  private leaderId: MemberId | null = null;
+
+  /** Ticks since the election timer was reset; compared to `electionTimeout` (randomized). */
+  private electionElapsed = 0;
+  private electionTimeout = 0;
+  private heartbeatElapsed = 0;
+  /**
+   * Ticks since a leader last proved itself alive to us (or since boot). While below the minimum
+   * election timeout we refuse to vote (check-quorum), which keeps leader leases sound even for
+   * a member that just restarted and forgot which leader it heard.
+   */
+  private leaderContactElapsed = 0;
+  /** Ticks the leader has been alive, for lease bookkeeping. */
+  private tickCount = 0;
+
+  private votes = new Map<MemberId, boolean>();
+  private progress = new Map<MemberId, Progress>();
+  private transferee: MemberId | null = null;
+  /** Set once this leader sent TimeoutNow: another member may now win without waiting out a lease. */
+  private leaseRevoked = false;
+  private reads: ReadQueue;
+  private readonly forwardedReads = new Set<string>();
+
+  private pendingAppendBroadcast = false;
+  private pendingHeartbeatBroadcast = false;
+  private messages: Message[] = [];
+  private readStates: ReadState[] = [];
+  private droppedReads: string[] = [];
+  private lastHardState: HardState;
+  private lastSoftState: SoftState;
+  private outstanding: Ready | null = null;
+  private readonly drops = new Map<string, number>();
+
+  constructor(options: RaftOptions, start: RaftStartState) {
+    this.options = resolveRaftOptions(options);
+    this.id = options.id;
+    this.voters = [...this.options.voters];
+    this.peers = this.voters.filter((voter) => voter !== this.id);
+    this.bugs = new Set(this.options.bugs);
+    this.log = new RaftLog(start.entries, start.hardState.commit);
+    this.term = start.hardState.term;
+    this.vote = start.hardState.vote;
+    this.reads = new ReadQueue(this.options.pendingReadsMax);
+    this.lastHardState = {
+      ...EMPTY_HARD_STATE,
+      term: this.term,
+      vote: this.vote,
+      commit: this.log.committed,
+    };
+    this.lastSoftState = { role: this.role, leaderId: this.leaderId };
+    this.resetElectionTimer();
+  }
+
+  // ---------------------------------------------------------------- public inputs
+
+  /** One unit of logical time. The driver calls it on a timer (and catches up after a freeze). */
+  tick(): void {
+    this.tickCount += 1;
+    if (this.role === 'leader') this.tickLeader();
+    else this.tickElection();
+  }
+
+  /**
+   * Feeds one message from the network. Never throws for anything a peer can send: malformed,
+   * misaddressed or stale messages are dropped and counted (see `dropCounts`).
+   */
+  step(message: Message): void {
+    const problem = validateMessage(message, this.id);
+    if (problem !== null) return this.drop(problem);
+    if (message.term > this.term) {
+      if (!this.acceptHigherTerm(message)) return;
+    } else if (message.term < this.term) {
+      return this.stepStaleTerm(message);
+    }
+    switch (message.type) {
+      case 'preVote':
+      case 'vote':
+        return this.handleVoteRequest(message);
+      default:
+        if (this.role === 'leader') return this.stepLeader(message);
+        if (this.role === 'follower') return this.stepFollower(message);
+        return this.stepCandidate(message);
+    }
+  }
+
+  /** Appends `data` to the log as leader. Throws NotLeaderError (with the leader hint) elsewhere. */
+  propose(data: Uint8Array): ProposalTicket {
+    if (this.role !== 'leader') throw new NotLeaderError(this.leaderId);
+    if (this.transferee !== null) throw new LeadershipTransferError(this.transferee);
+    if (this.log.lastIndex() - this.log.committed >= this.options.uncommittedEntriesMax) {
+      throw new OverloadedError('uncommitted entries', this.options.uncommittedEntriesMax);
+    }
+    const entry: Entry = { index: this.log.lastIndex() + 1, term: this.term, kind: 'normal', data };
+    this.log.appendAsLeader(entry);
+    this.pendingAppendBroadcast = true;
+    return { index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Asks for a read point. A ReadState with `context` follows once reading the state machine at
+   * that index is linearizable (or, for `lease`, valid under the leader lease). A follower forwards
+   * the request to its leader. Throws NotLeaderError when no leader is known.
+   */
+  readIndex(context: string, mode: ReadMode = 'linearizable'): void {
+    if (this.bugs.has('stale-read')) {
+      this.readStates.push({ index: this.log.committed, context });
+      return;
+    }
+    if (this.role === 'leader') return this.leaderRead({ context, from: this.id }, mode);
+    if (this.leaderId === null) throw new NotLeaderError(null);
+    if (this.forwardedReads.size >= this.options.pendingReadsMax) {
+      throw new OverloadedError('pending reads', this.options.pendingReadsMax);
+    }
+    this.forwardedReads.add(context);
+    this.send<ReadIndexRequest>({ type: 'readIndex', to: this.leaderId, term: this.term, context });
+  }
+
+  /** Hands leadership to `to`: catch it up, then send it TimeoutNow (thesis §3.10). */
+  transferLeadership(to: MemberId): void {
+    if (this.role !== 'leader') throw new NotLeaderError(this.leaderId);
+    if (!this.voters.includes(to)) throw new UnknownMemberError(to);
+    if (to === this.id || this.transferee === to) return;
+    this.transferee = to;
+    const progress = this.progressOf(to);
+    if (progress.match === this.log.lastIndex()) this.sendTimeoutNow(to);
+    else this.sendAppend(to, true);
+  }
+
+  /** Starts an election now (pre-vote first when enabled). */
+  campaign(): void {
+    if (this.role === 'leader' || !this.isVoter()) return;
+    this.startCampaign(this.options.preVote ? 'preElection' : 'election');
+  }
+
+  // ---------------------------------------------------------------- Ready / advance
+
+  hasReady(): boolean {
+    if (this.outstanding !== null) return false;
+    return (
+      this.pendingAppendBroadcast ||
+      this.pendingHeartbeatBroadcast ||
+      this.messages.length > 0 ||
+      this.readStates.length > 0 ||
+      this.droppedReads.length > 0 ||
+      this.log.hasUnpersisted() ||
+      this.log.hasUnapplied() ||
+      !sameHardState(this.hardState(), this.lastHardState) ||
+      this.role !== this.lastSoftState.role ||
+      this.leaderId !== this.lastSoftState.leaderId
+    );
+  }
+
+  /** Takes the next batch of work. The driver must `advance` it before taking another. */
+  ready(): Ready {
+    assert(this.outstanding === null, 'ready() called again before advance()');
+    this.flushBroadcasts();
+    const hardState = this.hardState();
+    const softState: SoftState = { role: this.role, leaderId: this.leaderId };
+    const softChanged =
+      softState.role !== this.lastSoftState.role ||
+      softState.leaderId !== this.lastSoftState.leaderId;
+    const ready: Ready = {
+      softState: softChanged ? softState : null,
+      hardState: sameHardState(hardState, this.lastHardState) ? null : hardState,
+      entries: this.log.takeUnpersisted(),
+      messages: this.messages,
+      committedEntries: this.log.takeUnapplied(APPLY_BATCH_MAX),
+      readStates: this.readStates,
+      droppedReads: this.droppedReads,
+    };
+    this.lastHardState = hardState;
+    this.lastSoftState = softState;
+    this.messages = [];
+    this.readStates = [];
+    this.droppedReads = [];
+    this.outstanding = ready;
+    return ready;
+  }
+
+  /** The driver persisted, sent and applied `ready`. */
+  advance(ready: Ready): void {
+    assert(this.outstanding === ready, 'advance() of a Ready that is not outstanding');
+    this.outstanding = null;
+    if (ready.entries.length === 0) return;
+    this.log.markStable(ready.entries);
+    // The leader counts its own copy only once it is durable (TESTING.md 15).
+    if (this.role === 'leader' && this.maybeCommit()) this.pendingAppendBroadcast = true;
+  }
+
+  // ---------------------------------------------------------------- queries
+
+  status(): RaftStatus {
+    return {
+      id: this.id,
+      role: this.role,
+      term: this.term,
+      leaderId: this.leaderId,
+      commit: this.log.committed,
+      lastIndex: this.log.lastIndex(),
+    };
+  }
+
+  inspect(): RaftInspection {
+    return {
+      ...this.status(),
+      vote: this.vote,
+      stable: this.log.stable,
+      applying: this.log.applying,
+      entries: this.log.view(),
+    };
+  }
+
+  /** Messages dropped, by reason (malformed, wrong recipient, stale term, ...). */
+  dropCounts(): Readonly<Record<string, number>> {
+    return Object.fromEntries(this.drops);
+  }
+
+  // ---------------------------------------------------------------- role changes
+
+  private becomeFollower(term: number, leaderId: MemberId | null): void {
+    this.reset(term);
+    this.role = 'follower';
+    this.leaderId = leaderId;
+  }
+
+  private becomePreCandidate(): void {
+    assert(this.role !== 'leader', 'a leader cannot become a pre-candidate');
+    // Pre-vote changes neither term nor vote: a member that cannot win disturbs no one.
+    this.dropForwardedReads();
+    this.resetElectionTimer();
+    this.votes = new Map();
+    this.role = 'preCandidate';
+    this.leaderId = null;
+  }
+
+  private becomeCandidate(): void {
+    assert(this.role !== 'leader', 'a leader cannot become a candidate');
+    this.reset(this.term + 1);
+    this.vote = this.id;
+    this.role = 'candidate';
+  }
+
+  private becomeLeader(): void {
+    assert(this.role === 'candidate', 'only a candidate becomes leader');
+    this.reset(this.term);
+    this.role = 'leader';
+    this.leaderId = this.id;
+    for (const peer of this.peers)
+      this.progress.set(
+        peer,
+        new Progress(this.log.lastIndex() + 1, this.options.inflightAppendsMax),
+      );
+    // Raft §8: a leader commits an entry of its own term before it serves reads or commits others.
+    this.log.appendAsLeader({
+      index: this.log.lastIndex() + 1,
+      term: this.term,
+      kind: 'noop',
+      data: new Uint8Array(0),
+    });
+    this.pendingAppendBroadcast = true;
+  }
+
+  /** Resets what a term owns. Never lowers the term (assertion). */
+  private reset(term: number): void {
+    assert(term >= this.term, () => `term would go back from ${this.term} to ${term}`);
+    if (term !== this.term) {
+      this.term = term;
+      this.vote = null;
+    }
+    if (this.role === 'leader') {
+      for (const read of this.reads.drain()) this.failRead(read);
+    }
+    this.dropForwardedReads();
+    this.leaderId = null;
+    this.resetElectionTimer();
+    this.heartbeatElapsed = 0;
+    this.votes = new Map();
+    this.progress = new Map();
+    this.transferee = null;
+    this.leaseRevoked = false;
+    this.pendingAppendBroadcast = false;
+    this.pendingHeartbeatBroadcast = false;
+  }
+
+  private resetElectionTimer(): void {
+    this.electionElapsed = 0;
+    const { electionTimeoutTicksMin: min, electionTimeoutTicksMax: max } = this.options;
+    this.electionTimeout = min + this.options.random.int(max - min);
+  }
+
+  // ---------------------------------------------------------------- ticks
+
+  private tickElection(): void {
+    this.electionElapsed += 1;
+    this.leaderContactElapsed += 1;
+    if (this.electionElapsed >= this.electionTimeout && this.isVoter()) {
+      this.startCampaign(this.options.preVote ? 'preElection' : 'election');
+    }
+  }
+
+  private tickLeader(): void {
+    this.heartbeatElapsed += 1;
+    this.electionElapsed += 1;
+    if (this.electionElapsed >= this.options.electionTimeoutTicksMin) {
+      this.electionElapsed = 0;
+      if (this.options.checkQuorum && !this.quorumRecentlyActive()) {
+        return this.becomeFollower(this.term, null);
+      }
+      if (this.transferee !== null) this.abortTransfer();
+    }
+    if (this.heartbeatElapsed >= this.options.heartbeatIntervalTicks) {
+      this.heartbeatElapsed = 0;
+      this.pendingHeartbeatBroadcast = true;
+    }
+  }
+
+  private quorumRecentlyActive(): boolean {
+    let active = 1;
+    for (const peer of this.peers) {
+      const progress = this.progressOf(peer);
+      if (progress.recentActive) active += 1;
+      progress.recentActive = false;
+    }
+    return active >= majority(this.voters.length);
+  }
+
+  private abortTransfer(): void {
+    this.transferee = null;
+  }
+
+  // ---------------------------------------------------------------- elections
+
+  private startCampaign(kind: CampaignKind): void {
+    if (kind === 'preElection') this.becomePreCandidate();
+    else this.becomeCandidate();
+    const term = kind === 'preElection' ? this.term + 1 : this.term;
+    // Our own vote counts at once: every message in this Ready leaves only after the hard state
+    // recording it is durable, so no answer can arrive before our vote is on disk.
+    this.votes.set(this.id, true);
+    if (this.resolveElection(kind)) return;
+    for (const peer of this.peers) {
+      const common = {
+        to: peer,
+        term,
+        lastIndex: this.log.lastIndex(),
+        lastTerm: this.log.lastTerm(),
+      };
+      if (kind === 'preElection') this.send<PreVoteRequest>({ ...common, type: 'preVote' });
+      else this.send<VoteRequest>({ ...common, type: 'vote', transfer: kind === 'transfer' });
+    }
+  }
+
+  /** Acts on the tally; returns true when the election is decided. */
+  private resolveElection(kind: CampaignKind): boolean {
+    const outcome = tallyVotes(this.voters, this.votes);
+    if (outcome === 'pending') return false;
+    if (outcome === 'lost') {
+      this.becomeFollower(this.term, null);
+      return true;
+    }
+    if (kind === 'preElection') this.startCampaign('election');
+    else this.becomeLeader();
+    return true;
+  }
+
+  private handleVoteRequest(request: PreVoteRequest | VoteRequest): void {
+    const isPreVote = request.type === 'preVote';
+    const alreadyVotedFor = this.vote === request.from;
+    const free = this.vote === null && this.leaderId === null;
+    let canVote = alreadyVotedFor || free || (isPreVote && request.term > this.term);
+    if (!isPreVote && this.bugs.has('double-vote') && this.role !== 'leader') canVote = true;
+    const grant = canVote && this.log.isUpToDate(request.lastIndex, request.lastTerm);
+    const type = isPreVote ? 'preVoteResponse' : 'voteResponse';
+    this.send<VoteResponse>({
+      type,
+      to: request.from,
+      term: grant ? request.term : this.term,
+      reject: !grant,
+    });
+    if (grant && !isPreVote) {
+      assert(
+        this.vote === null || this.vote === request.from || this.bugs.has('double-vote'),
+        'second vote in a term',
+      );
+      this.vote = request.from;
+      this.resetElectionTimer();
+    }
+  }
+
+  /**
+   * A message from a higher term. Returns false if it is to be ignored: a (pre)vote request while
+   * we still hear a live leader (check-quorum), unless it comes from a leadership transfer.
+   */
+  private acceptHigherTerm(message: Message): boolean {
+    if (message.type === 'preVote' || message.type === 'vote') {
+      const transfer = message.type === 'vote' && message.transfer;
+      if (!transfer && this.inLease()) {
+        this.drop('voteWhileLeaderAlive');
+        return false;
+      }
+      if (message.type === 'preVote') return true;
+    }
+    // A granted pre-vote echoes the term we would campaign for; it does not move us to it.
+    if (message.type === 'preVoteResponse' && !message.reject) return true;
+    const fromLeader =
+      message.type === 'append' || message.type === 'heartbeat' || message.type === 'timeoutNow';
+    this.becomeFollower(
+      message.term,
+      fromLeader && message.type !== 'timeoutNow' ? message.from : null,
+    );
+    return true;
+  }
+
+  private inLease(): boolean {
+    if (!this.options.checkQuorum) return false;
+    if (this.role === 'leader') return true;
+    return this.leaderContactElapsed < this.options.electionTimeoutTicksMin;
+  }
+
+  private stepStaleTerm(message: Message): void {
+    // A stale leader (or one cut off by a partition) learns our term from the answer and steps
+    // down; a stale pre-candidate learns it is behind (etcd bugs 8334, 8498, 9586).
+    if (message.type === 'append' || message.type === 'heartbeat') {
+      this.send<AppendResponse>({
+        type: 'appendResponse',
+        to: message.from,
+        term: this.term,
+        reject: true,
+        index: 0,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
+    } else if (message.type === 'preVote') {
+      this.send<VoteResponse>({
+        type: 'preVoteResponse',
+        to: message.from,
+        term: this.term,
+        reject: true,
+      });
+    } else {
+      this.drop('staleTerm');
+    }
+  }
+
+  private stepCandidate(message: Message): void {
+    switch (message.type) {
+      case 'append':
+      case 'heartbeat':
+        this.becomeFollower(this.term, message.from);
+        return this.stepFollower(message);
+      case 'preVoteResponse':
+      case 'voteResponse': {
+        const expected = this.role === 'preCandidate' ? 'preVoteResponse' : 'voteResponse';
+        if (message.type !== expected) return this.drop('unexpectedVoteResponse');
+        const campaignTerm = this.role === 'preCandidate' ? this.term + 1 : this.term;
+        if (!message.reject && message.term !== campaignTerm) return this.drop('staleVoteResponse');
+        this.votes.set(message.from, !message.reject);
+        this.resolveElection(this.role === 'preCandidate' ? 'preElection' : 'election');
+        return;
+      }
+      case 'readIndex':
+        return this.rejectForwardedRead(message);
+      default:
+        return this.drop(`${message.type}AsCandidate`);
+    }
+  }
+
+  // ---------------------------------------------------------------- follower
+
+  private stepFollower(message: Message): void {
+    switch (message.type) {
+      case 'append':
+        this.heardFromLeader(message.from);
+        return this.handleAppend(message);
+      case 'heartbeat':
+        this.heardFromLeader(message.from);
+        return this.handleHeartbeat(message);
+      case 'timeoutNow':
+        if (!this.isVoter()) return this.drop('timeoutNowNotVoter');
+        return this.startCampaign('transfer');
+      case 'readIndex':
+        return this.rejectForwardedRead(message);
+      case 'readIndexResponse':
+        return this.handleReadIndexResponse(message);
+      default:
+        return this.drop(`${message.type}AsFollower`);
+    }
+  }
+
+  private heardFromLeader(leaderId: MemberId): void {
+    this.electionElapsed = 0;
+    this.leaderContactElapsed = 0;
+    this.leaderId = leaderId;
+  }
+
+  private handleAppend(request: AppendRequest): void {
+    const reply = { type: 'appendResponse', to: request.from, term: this.term } as const;
+    if (request.prevIndex < this.log.committed) {
+      // Everything up to our commit index already matches the leader's log.
+      this.send<AppendResponse>({
+        ...reply,
+        reject: false,
+        index: this.log.committed,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
+      return;
+    }
+    const lastNew = this.log.appendFromLeader(request.prevIndex, request.prevTerm, request.entries);
+    if (lastNew === null) {
+      const hintIndex = this.log.lastIndexWithTermAtMost(request.prevIndex, request.prevTerm);
+      const hintTerm = this.log.term(hintIndex) ?? 0;
+      this.send<AppendResponse>({
+        ...reply,
+        reject: true,
+        index: request.prevIndex,
+        hintIndex,
+        hintTerm,
+      });
+      return;
+    }
+    // Only what this request proved to match may be committed, never a stale tail beyond it.
+    this.log.commitTo(Math.min(request.commit, lastNew));
+    this.send<AppendResponse>({
+      ...reply,
+      reject: false,
+      index: lastNew,
+      hintIndex: 0,
+      hintTerm: 0,
+    });
+  }
+
+  private handleHeartbeat(request: HeartbeatRequest): void {
+    if (request.commit > this.log.lastIndex()) this.drop('heartbeatCommitPastLog');
+    else this.log.commitTo(request.commit);
+    this.send<HeartbeatResponse>({
+      type: 'heartbeatResponse',
+      to: request.from,
+      term: this.term,
+      readSeq: request.readSeq,
+      sentTick: request.sentTick,
+    });
+  }
+
+  private handleReadIndexResponse(response: ReadIndexResponse): void {
+    if (!this.forwardedReads.delete(response.context)) return this.drop('unknownReadResponse');
+    if (response.reject) {
+      this.droppedReads.push(response.context);
+      return;
+    }
+    this.readStates.push({ index: response.index, context: response.context });
+  }
+
+  private rejectForwardedRead(request: ReadIndexRequest): void {
+    this.send<ReadIndexResponse>({
+      type: 'readIndexResponse',
+      to: request.from,
+      term: this.term,
+      context: request.context,
+      reject: true,
+      index: 0,
+    });
+  }
+
+  private dropForwardedReads(): void {
+    for (const context of this.forwardedReads) this.droppedReads.push(context);
+    this.forwardedReads.clear();
+  }
+
+  // ---------------------------------------------------------------- leader
+
+  private stepLeader(message: Message): void {
+    const progress = this.progress.get(message.from);
+    if (progress === undefined) return this.drop('notAPeer');
+    progress.recentActive = true;
+    switch (message.type) {
+      case 'appendResponse':
+        return this.handleAppendResponse(message, progress);
+      case 'heartbeatResponse':
+        return this.handleHeartbeatResponse(message, progress);
+      case 'readIndex':
+        return this.leaderRead({ context: message.context, from: message.from }, 'linearizable');
+      case 'append':
+      case 'heartbeat':
+      case 'timeoutNow':
+        // Another leader in our term would break election safety: never follow it.
+        return this.drop('secondLeaderInTerm');
+      default:
+        return this.drop(`${message.type}AsLeader`);
+    }
+  }
+
+  private handleAppendResponse(response: AppendResponse, progress: Progress): void {
+    if (response.reject) {
+      const hint =
+        response.hintTerm > 0
+          ? this.log.lastIndexWithTermAtMost(response.hintIndex, response.hintTerm)
+          : response.hintIndex;
+      if (progress.rejected(response.index, hint)) this.sendAppend(response.from, true);
+      return;
+    }
+    if (response.index > this.log.lastIndex()) return this.drop('ackPastLog');
+    const wasProbe = progress.state === 'probe';
+    if (progress.acknowledge(response.index)) {
+      if (wasProbe) progress.becomeReplicate();
+      if (this.maybeCommit()) this.pendingAppendBroadcast = true;
+    } else if (wasProbe && progress.match + 1 >= progress.next) {
+      progress.becomeReplicate();
+    }
+    if (progress.match < this.log.lastIndex()) this.sendAppend(response.from, false);
+    if (response.from === this.transferee && progress.match === this.log.lastIndex())
+      this.sendTimeoutNow(response.from);
+  }
+
+  private handleHeartbeatResponse(response: HeartbeatResponse, progress: Progress): void {
+    progress.heartbeatAnswered();
+    if (response.sentTick <= this.tickCount)
+      progress.leaseAckTick = Math.max(progress.leaseAckTick, response.sentTick);
+    if (response.readSeq <= this.reads.lastSeq)
+      progress.readSeqAcked = Math.max(progress.readSeqAcked, response.readSeq);
+    this.releaseConfirmedReads();
+    if (progress.match < this.log.lastIndex()) this.sendAppend(response.from, true);
+  }
+
+  /** Figure 2 / §5.4.2: commit the highest index a quorum holds, if it is of the current term. */
+  private maybeCommit(): boolean {
+    const index = quorumValue(this.voters, (id) =>
+      id === this.id ? this.log.stable : this.progressOf(id).match,
+    );
+    if (index <= this.log.committed) return false;
+    if (this.log.term(index) !== this.term && !this.bugs.has('commit-old-term')) return false;
+    this.log.commitTo(index);
+    if (this.committedInTerm()) this.startWaitingReads();
+    return true;
+  }
+
+  private committedInTerm(): boolean {
+    return this.log.term(this.log.committed) === this.term;
+  }
+
+  private sendAppend(to: MemberId, sendIfEmpty: boolean): void {
+    const progress = this.progressOf(to);
+    if (progress.isPaused()) return;
+    const prevIndex = progress.next - 1;
+    const prevTerm = this.log.term(prevIndex);
+    assert(prevTerm !== undefined, () => `next ${progress.next} for ${to} is past the log`);
+    const last = this.log.lastIndex();
+    const entries =
+      progress.next <= last
+        ? this.log.slice(
+            progress.next,
+            last,
+            this.options.appendEntriesMax,
+            this.options.appendBytesMax,
+          )
+        : [];
+    if (entries.length === 0 && !sendIfEmpty) return;
+    this.send<AppendRequest>({
+      type: 'append',
+      to,
+      term: this.term,
+      prevIndex,
+      prevTerm,
+      entries,
+      commit: this.log.committed,
+    });
+    progress.sent(prevIndex + entries.length, entries.length);
+  }
+
+  private sendHeartbeat(to: MemberId): void {
+    const progress = this.progressOf(to);
+    this.send<HeartbeatRequest>({
+      type: 'heartbeat',
+      to,
+      term: this.term,
+      commit: Math.min(progress.match, this.log.committed),
+      readSeq: this.reads.lastSeq,
+      sentTick: this.tickCount,
+    });
+  }
+
+  private sendTimeoutNow(to: MemberId): void {
+    this.leaseRevoked = true;
+    this.send<TimeoutNow>({ type: 'timeoutNow', to, term: this.term });
+  }
+
+  private flushBroadcasts(): void {
+    if (this.role !== 'leader') return;
+    if (this.pendingAppendBroadcast) {
+      // Replicate state: stream what is new. Probe: one request at a time. Commit news travels too.
+      for (const peer of this.peers) this.sendAppend(peer, true);
+    }
+    if (this.pendingHeartbeatBroadcast) {
+      for (const peer of this.peers) this.sendHeartbeat(peer);
+    }
+    this.pendingAppendBroadcast = false;
+    this.pendingHeartbeatBroadcast = false;
+  }
+
+  // ---------------------------------------------------------------- reads on the leader
+
+  private leaderRead(read: QueuedRead, mode: ReadMode): void {
+    if (this.reads.isFull()) {
+      if (read.from === this.id)
+        throw new OverloadedError('pending reads', this.options.pendingReadsMax);
+      return this.answerRead(read, null);
+    }
+    if (!this.committedInTerm()) return this.reads.wait(read);
+    if (this.peers.length === 0 || (mode === 'lease' && this.leaseValid())) {
+      return this.answerRead(read, this.log.committed);
+    }
+    this.reads.confirm(read, this.log.committed);
+    this.pendingHeartbeatBroadcast = true;
+  }
+
+  private startWaitingReads(): void {
+    const waiting = this.reads.takeWaiting();
+    for (const read of waiting) this.leaderRead(read, 'linearizable');
+  }
+
+  private releaseConfirmedReads(): void {
+    const quorumSeq = quorumValue(this.voters, (id) =>
+      id === this.id ? this.reads.lastSeq : this.progressOf(id).readSeqAcked,
+    );
+    for (const read of this.reads.release(quorumSeq)) this.answerRead(read, read.index);
+  }
+
+  /** The lease holds while a quorum answered a heartbeat sent less than `leaseTicks` ago. */
+  private leaseValid(): boolean {
+    if (!this.options.checkQuorum || this.leaseRevoked || this.transferee !== null) return false;
+    const { electionTimeoutTicksMin: min, clockDriftMax } = this.options;
+    const leaseTicks = Math.floor((min - 1) * (1 - clockDriftMax)) - 1;
+    const oldestInQuorum = quorumValue(this.voters, (id) =>
+      id === this.id ? this.tickCount : this.progressOf(id).leaseAckTick,
+    );
+    return this.tickCount - oldestInQuorum < leaseTicks;
+  }
+
+  private answerRead(read: QueuedRead, index: number | null): void {
+    if (read.from === this.id) {
+      if (index === null) this.droppedReads.push(read.context);
+      else this.readStates.push({ index, context: read.context });
+      return;
+    }
+    this.send<ReadIndexResponse>({
+      type: 'readIndexResponse',
+      to: read.from,
+      term: this.term,
+      context: read.context,
+      reject: index === null,
+      index: index ?? 0,
+    });
+  }
+
+  private failRead(read: QueuedRead): void {
+    this.answerRead(read, null);
+  }
+
+  // ---------------------------------------------------------------- helpers
+
+  private isVoter(): boolean {
+    return this.voters.includes(this.id);
+  }
+
+  private progressOf(id: MemberId): Progress {
+    const progress = this.progress.get(id);
+    assert(progress !== undefined, () => `no progress for ${id}`);
+    return progress;
+  }
+
+  private hardState(): HardState {
+    return { term: this.term, vote: this.vote, commit: this.log.committed };
+  }
+
+  private send<M extends Message>(message: Omit<M, 'from'>): void {
+    this.messages.push({ ...message, from: this.id } as Message);
+  }
+
+  private drop(reason: string): void {
+    this.drops.set(reason, (this.drops.get(reason) ?? 0) + 1);
+  }
+}
+
+function sameHardState(a: HardState, b: HardState): boolean {
+  return a.term === b.term && a.vote === b.vote && a.commit === b.commit;
+}

@@ -1,0 +1,32 @@
+/**
+ * Errors the driver gives to callers of a member. Each says whether the operation may still have
+ * taken effect, because a client that retries must know (decision 8: sessions make it safe).
+ */
+import { RaftError } from '../core/errors.js';
+
+/** No answer in time. A write may or may not have been applied; retry it in the same session. */
+export class TimeoutError extends RaftError {
+  readonly code = 'TIMEOUT';
+  constructor(what: string, timeoutMs: number) {
+    super(`${what} did not complete within ${timeoutMs} ms; its outcome is unknown`);
+    this.name = 'TimeoutError';
+  }
+}
+
+/** The proposal was overwritten by another leader's entry: it was definitely not applied. */
+export class ProposalDroppedError extends RaftError {
+  readonly code = 'PROPOSAL_DROPPED';
+  constructor(index: number) {
+    super(`the proposal at index ${index} was replaced by another leader's entry`);
+    this.name = 'ProposalDroppedError';
+  }
+}
+
+/** The member has stopped (closed, crashed or failed); its pending operations have unknown outcome. */
+export class MemberStoppedError extends RaftError {
+  readonly code = 'MEMBER_STOPPED';
+  constructor(reason: string) {
+    super(`member stopped: ${reason}`);
+    this.name = 'MemberStoppedError';
+  }
+}

@@ -1,0 +1,339 @@
+/**
+ * The driver: runs one Raft member over real effects. It is the only place that awaits. It turns
+ * the core's Ready batches into I/O in the one safe order (persist, then send, then apply), owns
+ * the tick timer, and turns applied entries and read states into settled client promises.
+ */
+import { NotLeaderError, assert } from '../core/errors.js';
+import { RaftNode } from '../core/raft.js';
+import type { RaftInspection } from '../core/raft.js';
+import type { RaftOptions } from '../core/config.js';
+import type { Message } from '../core/messages.js';
+import type { Random } from '../core/random.js';
+import type { Entry, MemberId, ReadMode, ReadState, Ready, Role } from '../core/types.js';
+import type { StateMachine } from '../state/state-machine.js';
+import type { Storage } from '../storage/storage.js';
+import type { Transport } from '../transport/transport.js';
+import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { MemberStoppedError, ProposalDroppedError, TimeoutError } from './errors.js';
+import type { Scheduler, TimerHandle } from './scheduler.js';
+
+/** How a read is served. `local` reads this member's applied state and may be stale. */
+export type ReadConsistency = ReadMode | 'local';
+
+export interface MemberOptions<Result, Query, QueryResult> {
+  readonly id: MemberId;
+  readonly voters: readonly MemberId[];
+  readonly storage: Storage;
+  readonly transport: Transport;
+  readonly stateMachine: StateMachine<Result, Query, QueryResult>;
+  readonly scheduler: Scheduler;
+  /** Stamps log time into proposals (see ApplyContext.time). */
+  readonly wallClock: () => number;
+  readonly random: Random;
+  /** Length of one core tick. Default 50 ms. */
+  readonly tickMs?: number;
+  /** Per-operation deadlines. Defaults 5000 ms. */
+  readonly proposeTimeoutMs?: number;
+  readonly readTimeoutMs?: number;
+  /** Core options other than identity and randomness. */
+  readonly raft?: Omit<RaftOptions, 'id' | 'voters' | 'random'>;
+}
+
+export interface MemberStatus {
+  readonly id: MemberId;
+  readonly role: Role;
+  readonly term: number;
+  readonly leaderId: MemberId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly voters: readonly MemberId[];
+  readonly stopped: boolean;
+}
+
+interface PendingProposal<Result> {
+  readonly term: number;
+  readonly resolve: (result: Result) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: TimerHandle;
+}
+
+interface PendingRead<QueryResult> {
+  index: number | null;
+  readonly run: () => QueryResult;
+  readonly resolve: (result: QueryResult) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: TimerHandle;
+}
+
+const TICKS_CATCH_UP_MAX = 1000;
+
+export class Member<Result, Query, QueryResult> {
+  private readonly core: RaftNode;
+  private readonly tickMs: number;
+  private readonly proposeTimeoutMs: number;
+  private readonly readTimeoutMs: number;
+  private readonly proposals = new Map<number, PendingProposal<Result>>();
+  private readonly reads = new Map<string, PendingRead<QueryResult>>();
+  private readContextNext = 0;
+  private tickTimer: TimerHandle | null = null;
+  private lastTickAtMs: number;
+  private processScheduled = false;
+  private processing = false;
+  private stoppedReason: string | null = null;
+
+  private constructor(
+    private readonly options: MemberOptions<Result, Query, QueryResult>,
+    core: RaftNode,
+  ) {
+    this.core = core;
+    this.tickMs = options.tickMs ?? 50;
+    this.proposeTimeoutMs = options.proposeTimeoutMs ?? 5000;
+    this.readTimeoutMs = options.readTimeoutMs ?? 5000;
+    this.lastTickAtMs = options.scheduler.now();
+  }
+
+  /** Loads durable state, builds the core and starts ticking and receiving. */
+  static async start<R, Q, QR>(options: MemberOptions<R, Q, QR>): Promise<Member<R, Q, QR>> {
+    const persisted = await options.storage.load();
+    const core = new RaftNode(
+      { ...options.raft, id: options.id, voters: options.voters, random: options.random },
+      persisted,
+    );
+    const member = new Member(options, core);
+    options.transport.onMessage((message) => member.receive(message));
+    member.scheduleTick();
+    member.scheduleProcess();
+    return member;
+  }
+
+  /**
+   * Proposes a command; resolves with the state machine's result once it is applied here.
+   * Rejects at once with NotLeaderError (carrying the leader hint) on a non-leader.
+   */
+  propose(command: Uint8Array): Promise<Result> {
+    if (this.stoppedReason !== null)
+      return Promise.reject(new MemberStoppedError(this.stoppedReason));
+    let ticket;
+    try {
+      ticket = this.core.propose(encodeEnvelope(this.options.wallClock(), command));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    this.scheduleProcess();
+    const { index, term } = ticket;
+    return new Promise<Result>((resolve, reject) => {
+      const timer = this.options.scheduler.setTimeout(() => {
+        this.proposals.delete(index);
+        reject(new TimeoutError(`proposal at index ${index}`, this.proposeTimeoutMs));
+      }, this.proposeTimeoutMs);
+      // An older proposal at this index lost its entry to another leader's: it can never apply.
+      const displaced = this.proposals.get(index);
+      if (displaced !== undefined) {
+        assert(displaced.term < term, `two pending proposals at index ${index} in term ${term}`);
+        this.settle(displaced, () => displaced.reject(new ProposalDroppedError(index)));
+      }
+      this.proposals.set(index, { term, resolve, reject, timer });
+    });
+  }
+
+  /** Runs `query` on the state machine with the promised consistency (see README "Reads"). */
+  read(query: Query, consistency: ReadConsistency = 'linearizable'): Promise<QueryResult> {
+    if (this.stoppedReason !== null)
+      return Promise.reject(new MemberStoppedError(this.stoppedReason));
+    const run = (): QueryResult => this.options.stateMachine.query(query);
+    if (consistency === 'local') return Promise.resolve(run());
+    const context = `${this.options.id}:${this.readContextNext++}`;
+    try {
+      this.core.readIndex(context, consistency);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    this.scheduleProcess();
+    return new Promise<QueryResult>((resolve, reject) => {
+      const timer = this.options.scheduler.setTimeout(() => {
+        this.reads.delete(context);
+        reject(new TimeoutError('read', this.readTimeoutMs));
+      }, this.readTimeoutMs);
+      this.reads.set(context, { index: null, run, resolve, reject, timer });
+    });
+  }
+
+  /** Hands leadership to `to` (TimeoutNow once it has caught up). Only the leader may. */
+  transferLeadership(to: MemberId): void {
+    this.core.transferLeadership(to);
+    this.scheduleProcess();
+  }
+
+  /** Starts an election now instead of waiting for the election timeout. */
+  campaign(): void {
+    this.core.campaign();
+    this.scheduleProcess();
+  }
+
+  status(): MemberStatus {
+    const core = this.core.status();
+    return {
+      id: this.options.id,
+      role: core.role,
+      term: core.term,
+      leaderId: core.leaderId,
+      commitIndex: core.commit,
+      appliedIndex: this.options.stateMachine.appliedIndex,
+      lastIndex: core.lastIndex,
+      voters: this.options.voters,
+      stopped: this.stoppedReason !== null,
+    };
+  }
+
+  /** A read-only view of the core's log and state, for invariant checks in tests. */
+  inspect(): RaftInspection {
+    return this.core.inspect();
+  }
+
+  /** The core's counters of dropped messages, by reason. */
+  dropCounts(): Readonly<Record<string, number>> {
+    return this.core.dropCounts();
+  }
+
+  /**
+   * Stops at once, as a crash would: no more ticks, sends or applies; pending operations fail with
+   * MemberStoppedError (outcome unknown). Closes transport and storage.
+   */
+  async stop(reason = 'stopped'): Promise<void> {
+    this.halt(reason);
+    this.options.transport.close();
+    await this.options.storage.close();
+  }
+
+  private halt(reason: string): void {
+    if (this.stoppedReason !== null) return;
+    this.stoppedReason = reason;
+    if (this.tickTimer !== null) this.options.scheduler.clearTimeout(this.tickTimer);
+    const error = new MemberStoppedError(reason);
+    for (const pending of this.proposals.values())
+      this.settle(pending, () => pending.reject(error));
+    for (const pending of this.reads.values()) this.settle(pending, () => pending.reject(error));
+    this.proposals.clear();
+    this.reads.clear();
+  }
+
+  private settle(pending: { timer: TimerHandle }, action: () => void): void {
+    this.options.scheduler.clearTimeout(pending.timer);
+    action();
+  }
+
+  private receive(message: Message): void {
+    if (this.stoppedReason !== null) return;
+    this.core.step(message);
+    this.scheduleProcess();
+  }
+
+  /**
+   * Ticks on a timer, catching up on ticks a frozen or throttled tab missed, so a paused leader
+   * sees its lease expire instead of trusting it (TESTING.md 12).
+   */
+  private scheduleTick(): void {
+    this.tickTimer = this.options.scheduler.setTimeout(() => {
+      if (this.stoppedReason !== null) return;
+      const now = this.options.scheduler.now();
+      const due = Math.max(1, Math.floor((now - this.lastTickAtMs) / this.tickMs));
+      const ticks = Math.min(due, TICKS_CATCH_UP_MAX);
+      this.lastTickAtMs = ticks === due ? this.lastTickAtMs + due * this.tickMs : now;
+      for (let i = 0; i < ticks; i++) this.core.tick();
+      this.scheduleProcess();
+      this.scheduleTick();
+    }, this.tickMs);
+  }
+
+  private scheduleProcess(): void {
+    if (this.processScheduled || this.processing || this.stoppedReason !== null) return;
+    this.processScheduled = true;
+    queueMicrotask(() => {
+      this.processScheduled = false;
+      void this.process();
+    });
+  }
+
+  /** Handles Ready batches one at a time until the core has nothing more to say. */
+  private async process(): Promise<void> {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (this.stoppedReason === null && this.core.hasReady()) {
+        const ready = this.core.ready();
+        if (ready.hardState !== null || ready.entries.length > 0) {
+          await this.options.storage.persist({
+            hardState: ready.hardState,
+            entries: ready.entries,
+          });
+        }
+        if (this.stoppedReason !== null) return;
+        if (ready.messages.length > 0) this.options.transport.send(ready.messages);
+        this.apply(ready.committedEntries);
+        this.trackReads(ready.readStates, ready.droppedReads);
+        this.core.advance(ready);
+      }
+    } catch (error) {
+      // A write we cannot make durable, or a broken invariant: continuing could lose acknowledged
+      // data, so this member stops and the cluster carries on without it.
+      this.halt(`fatal: ${(error as Error).message}`);
+      void this.options.storage.close().catch(() => undefined);
+      this.options.transport.close();
+    } finally {
+      this.processing = false;
+    }
+    if (this.stoppedReason === null && this.core.hasReady()) this.scheduleProcess();
+  }
+
+  private apply(entries: readonly Entry[]): void {
+    const machine = this.options.stateMachine;
+    for (const entry of entries) {
+      assert(
+        entry.index === machine.appliedIndex + 1,
+        () => `apply ${entry.index} after ${machine.appliedIndex}`,
+      );
+      const envelope = entry.kind === 'normal' ? decodeEnvelope(entry.data) : null;
+      const context = { index: entry.index, term: entry.term, time: envelope?.timeMs ?? 0 };
+      let result: Result | null = null;
+      if (envelope === null) machine.applyNoop(context);
+      else result = machine.apply(envelope.command, context);
+      const pending = this.proposals.get(entry.index);
+      if (pending === undefined) continue;
+      this.proposals.delete(entry.index);
+      if (pending.term === entry.term && result !== null) {
+        const value = result;
+        this.settle(pending, () => pending.resolve(value));
+      } else {
+        this.settle(pending, () => pending.reject(new ProposalDroppedError(entry.index)));
+      }
+    }
+    if (entries.length > 0) this.serveReads();
+  }
+
+  private trackReads(readStates: readonly ReadState[], dropped: readonly string[]): void {
+    for (const state of readStates) {
+      const pending = this.reads.get(state.context);
+      if (pending !== undefined) pending.index = state.index;
+    }
+    for (const context of dropped) {
+      const pending = this.reads.get(context);
+      if (pending === undefined) continue;
+      this.reads.delete(context);
+      const leaderId = this.core.status().leaderId;
+      this.settle(pending, () => pending.reject(new NotLeaderError(leaderId)));
+    }
+    if (readStates.length > 0) this.serveReads();
+  }
+
+  private serveReads(): void {
+    const applied = this.options.stateMachine.appliedIndex;
+    for (const [context, pending] of this.reads) {
+      if (pending.index === null || pending.index > applied) continue;
+      this.reads.delete(context);
+      this.settle(pending, () => pending.resolve(pending.run()));
+    }
+  }
+}
+
+export type { Ready };

@@ -1,0 +1,22 @@
+/**
+ * The state layer's public surface: the StateMachine contract, the replicated KV state machine,
+ * its command builders and codec, and the generic client sessions other state machines can reuse.
+ */
+export type { ApplyContext, StateMachine } from './state-machine.js';
+export type * from './kv-types.js';
+export { KvStateMachine, KV_DEFAULTS } from './kv.js';
+export type { KvStateMachineOptions } from './kv.js';
+export { kvCommand, InvalidKvCommandError } from './kv-commands.js';
+export { decodeKvCommand, encodeKvCommand, KV_CODEC_VERSION } from './kv-codec.js';
+export type { KvDecodeResult } from './kv-codec.js';
+export { KV_LIMITS, findOpLimitViolation } from './kv-limits.js';
+export { SessionTable, SESSION_DEFAULTS } from './sessions.js';
+export type {
+  SessionAdmission,
+  SessionHeader,
+  SessionOptions,
+  SessionRejectionCode,
+  SessionSnapshot,
+} from './sessions.js';
+export { canonicalJson, jsonEquals, isJsonValue } from './json.js';
+export { hashText } from './digest.js';

@@ -1,0 +1,89 @@
+/**
+ * The versioned, ordered map under the KV state machine: each key holds a frozen entry (value,
+ * version, index of its last change) and a sorted key array serves prefix ranges without sorting
+ * per query. It knows nothing of commands, sessions or limits.
+ */
+import { assert } from '../core/errors.js';
+import type { JsonValue, KvEntry, KvRangeResult } from './kv-types.js';
+
+export class KvStore {
+  private readonly entries = new Map<string, KvEntry>();
+  /** The keys of `entries`, in ascending order. */
+  private readonly sortedKeys: string[] = [];
+
+  /** Number of keys stored. */
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** The entry of `key`, or null if absent. The entry is frozen and shared; do not copy it to mutate. */
+  get(key: string): KvEntry | null {
+    return this.entries.get(key) ?? null;
+  }
+
+  /** Sets `key` (version + 1, or 1 if new) at log index `index`; returns the new entry. */
+  set(key: string, value: JsonValue, index: number): KvEntry {
+    const previous = this.entries.get(key);
+    assert(previous === undefined || previous.modIndex <= index, 'a key changes in log order');
+    const entry: KvEntry = Object.freeze({
+      key,
+      value,
+      version: (previous?.version ?? 0) + 1,
+      modIndex: index,
+    });
+    this.entries.set(key, entry);
+    if (previous === undefined) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 0, key);
+    assert(this.sortedKeys.length === this.entries.size, 'sorted keys mirror the entries');
+    return entry;
+  }
+
+  /** Removes `key`; returns the version it had (0 if it was absent). */
+  remove(key: string): number {
+    const previous = this.entries.get(key);
+    if (previous === undefined) return 0;
+    this.entries.delete(key);
+    const position = lowerBound(this.sortedKeys, key);
+    assert(this.sortedKeys[position] === key, 'a stored key is in the sorted keys');
+    this.sortedKeys.splice(position, 1);
+    assert(this.sortedKeys.length === this.entries.size, 'sorted keys mirror the entries');
+    return previous.version;
+  }
+
+  /** Up to `limit` entries in key order whose key starts with `prefix` and is above `after`. */
+  range(prefix: string, after: string | undefined, limit: number): KvRangeResult {
+    assert(Number.isInteger(limit) && limit >= 0, 'range limit is a non-negative integer');
+    let position = lowerBound(this.sortedKeys, prefix);
+    if (after !== undefined) position = Math.max(position, upperBound(this.sortedKeys, after));
+    const entries: KvEntry[] = [];
+    for (; position < this.sortedKeys.length; position++) {
+      const key = this.sortedKeys[position] as string;
+      if (!key.startsWith(prefix)) return { entries, more: false };
+      if (entries.length === limit) return { entries, more: true };
+      entries.push(this.entries.get(key) as KvEntry);
+    }
+    return { entries, more: false };
+  }
+
+  /** Every entry in key order (for digests and snapshots). */
+  *inKeyOrder(): IterableIterator<KvEntry> {
+    for (const key of this.sortedKeys) yield this.entries.get(key) as KvEntry;
+  }
+}
+
+/** The first position whose key is >= `key`. */
+function lowerBound(keys: readonly string[], key: string): number {
+  let low = 0;
+  let high = keys.length;
+  while (low < high) {
+    const middle = (low + high) >>> 1;
+    if ((keys[middle] as string) < key) low = middle + 1;
+    else high = middle;
+  }
+  return low;
+}
+
+/** The first position whose key is > `key`. */
+function upperBound(keys: readonly string[], key: string): number {
+  const position = lowerBound(keys, key);
+  return keys[position] === key ? position + 1 : position;
+}

@@ -1,0 +1,18 @@
+/**
+ * Vitest config: unit and simulation tests in Node. Browser tests (test/e2e) run under
+ * Playwright, not here.
+ */
+import { configDefaults, defineConfig } from 'vitest/config';
+
+export default defineConfig({
+  test: {
+    include: ['test/**/*.test.ts'],
+    exclude: [...configDefaults.exclude, 'test/e2e/**'],
+    environment: 'node',
+    // Simulation and property tests run many seeds; keep a generous ceiling, not a tight one.
+    testTimeout: 60_000,
+    hookTimeout: 60_000,
+    // Forks isolate tests that touch process-wide state; fine on a 2-core CI box.
+    pool: 'forks',
+  },
+});

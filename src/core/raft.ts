@@ -815,8 +815,11 @@ export class RaftNode {
   /** The lease holds while a quorum answered a heartbeat sent less than `leaseTicks` ago. */
   private leaseValid(): boolean {
     if (!this.options.checkQuorum || this.leaseRevoked || this.transferee !== null) return false;
+    // A follower that heard a heartbeat refuses votes for `min` of its ticks, which is at least
+    // min - 1 tick periods of its clock. Ticks may lag real time by one period on either side
+    // and clocks may drift by clockDriftMax, so the lease is shorter by those margins.
     const { electionTimeoutTicksMin: min, clockDriftMax } = this.options;
-    const leaseTicks = Math.floor((min - 1) * (1 - clockDriftMax)) - 1;
+    const leaseTicks = Math.floor((min - 2) * (1 - clockDriftMax)) - 2;
     const oldestInQuorum = quorumValue(this.voters, (id) =>
       id === this.id ? this.tickCount : this.progressOf(id).leaseAckTick,
     );

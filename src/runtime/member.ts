@@ -114,6 +114,7 @@ export class Member<Result, Query, QueryResult> {
   propose(command: Uint8Array): Promise<Result> {
     if (this.stoppedReason !== null)
       return Promise.reject(new MemberStoppedError(this.stoppedReason));
+    this.catchUpTicks();
     let ticket;
     try {
       ticket = this.core.propose(encodeEnvelope(this.options.wallClock(), command));
@@ -144,6 +145,7 @@ export class Member<Result, Query, QueryResult> {
     const run = (): QueryResult => this.options.stateMachine.query(query);
     if (consistency === 'local') return Promise.resolve(run());
     const context = `${this.options.id}:${this.readContextNext++}`;
+    this.catchUpTicks();
     try {
       this.core.readIndex(context, consistency);
     } catch (error) {
@@ -225,6 +227,7 @@ export class Member<Result, Query, QueryResult> {
 
   private receive(message: Message): void {
     if (this.stoppedReason !== null) return;
+    this.catchUpTicks();
     this.core.step(message);
     this.scheduleProcess();
   }
@@ -236,14 +239,24 @@ export class Member<Result, Query, QueryResult> {
   private scheduleTick(): void {
     this.tickTimer = this.options.scheduler.setTimeout(() => {
       if (this.stoppedReason !== null) return;
-      const now = this.options.scheduler.now();
-      const due = Math.max(1, Math.floor((now - this.lastTickAtMs) / this.tickMs));
-      const ticks = Math.min(due, TICKS_CATCH_UP_MAX);
-      this.lastTickAtMs = ticks === due ? this.lastTickAtMs + due * this.tickMs : now;
-      for (let i = 0; i < ticks; i++) this.core.tick();
-      this.scheduleProcess();
+      this.catchUpTicks();
       this.scheduleTick();
     }, this.tickMs);
+  }
+
+  /**
+   * Gives the core every tick that is due by the clock. Called by the timer and before every
+   * input: after a freeze, a queued read may run before the late timer does, and it must see
+   * the lease as expired.
+   */
+  private catchUpTicks(): void {
+    const now = this.options.scheduler.now();
+    const due = Math.floor((now - this.lastTickAtMs) / this.tickMs);
+    if (due <= 0) return;
+    const ticks = Math.min(due, TICKS_CATCH_UP_MAX);
+    this.lastTickAtMs = ticks === due ? this.lastTickAtMs + due * this.tickMs : now;
+    for (let i = 0; i < ticks; i++) this.core.tick();
+    this.scheduleProcess();
   }
 
   private scheduleProcess(): void {

@@ -1,0 +1,182 @@
+/**
+ * A whole cluster of cores in memory, stepped by hand (etcd's newNetwork): every Ready is
+ * "persisted" at once, its messages queued, and `stabilize()` delivers until nothing moves.
+ * Links can be cut and members isolated, so scenario tests read like stories.
+ */
+import { RaftNode } from '../../../src/core/raft.js';
+import type { RaftOptions } from '../../../src/core/config.js';
+import type { Message } from '../../../src/core/messages.js';
+import { createSeededRandom } from '../../../src/core/random.js';
+import type { Entry, HardState, MemberId, ReadState } from '../../../src/core/types.js';
+import { EMPTY_HARD_STATE } from '../../../src/core/types.js';
+
+export interface TestMember {
+  node: RaftNode;
+  hardState: HardState;
+  entries: Entry[];
+  applied: Entry[];
+  readStates: ReadState[];
+  droppedReads: string[];
+}
+
+type Overrides = Partial<Omit<RaftOptions, 'id' | 'voters' | 'random'>>;
+
+export class TestCluster {
+  readonly members = new Map<MemberId, TestMember>();
+  private queue: Message[] = [];
+  private readonly cut = new Set<string>();
+  readonly delivered: Message[] = [];
+
+  constructor(
+    readonly ids: readonly MemberId[],
+    private readonly overrides: Overrides = {},
+    seed = 1,
+  ) {
+    ids.forEach((id, i) =>
+      this.members.set(id, this.fresh(id, seed * 100 + i, EMPTY_HARD_STATE, [])),
+    );
+  }
+
+  private fresh(id: MemberId, seed: number, hardState: HardState, entries: Entry[]): TestMember {
+    const node = new RaftNode(
+      { ...this.overrides, id, voters: this.ids, random: createSeededRandom(seed) },
+      { hardState, entries },
+    );
+    return {
+      node,
+      hardState,
+      entries: [...entries],
+      applied: [],
+      readStates: [],
+      droppedReads: [],
+    };
+  }
+
+  member(id: MemberId): TestMember {
+    const member = this.members.get(id);
+    if (member === undefined) throw new Error(`no member ${id}`);
+    return member;
+  }
+
+  node(id: MemberId): RaftNode {
+    return this.member(id).node;
+  }
+
+  /** Drains every member's Ready, persisting instantly and queueing messages. */
+  flush(): void {
+    let again = true;
+    while (again) {
+      again = false;
+      for (const member of this.members.values()) {
+        while (member.node.hasReady()) {
+          again = true;
+          const ready = member.node.ready();
+          if (ready.hardState !== null) member.hardState = ready.hardState;
+          if (ready.entries.length > 0) {
+            const first = ready.entries[0]!.index;
+            member.entries.length = first - 1;
+            member.entries.push(...ready.entries);
+          }
+          this.queue.push(...ready.messages);
+          member.applied.push(...ready.committedEntries);
+          member.readStates.push(...ready.readStates);
+          member.droppedReads.push(...ready.droppedReads);
+          member.node.advance(ready);
+        }
+      }
+    }
+  }
+
+  /** Delivers messages (and the messages they cause) until the cluster is quiet. */
+  stabilize(limit = 10_000): void {
+    for (let rounds = 0; rounds < limit; rounds++) {
+      this.flush();
+      if (this.queue.length === 0) return;
+      const batch = this.queue;
+      this.queue = [];
+      for (const message of batch) this.deliver(message);
+    }
+    throw new Error('cluster did not stabilize');
+  }
+
+  deliver(message: Message): void {
+    if (this.cut.has(`${message.from}>${message.to}`)) return;
+    const target = this.members.get(message.to);
+    if (target === undefined) return;
+    this.delivered.push(message);
+    target.node.step(message);
+  }
+
+  /** Removes queued messages matching `predicate` and returns them (to drop or replay later). */
+  take(predicate: (message: Message) => boolean): Message[] {
+    const taken = this.queue.filter(predicate);
+    this.queue = this.queue.filter((message) => !predicate(message));
+    return taken;
+  }
+
+  tick(id: MemberId, times = 1): void {
+    for (let i = 0; i < times; i++) this.node(id).tick();
+  }
+
+  tickAll(times = 1): void {
+    for (let i = 0; i < times; i++) {
+      for (const id of this.ids) this.node(id).tick();
+      this.stabilize();
+    }
+  }
+
+  /**
+   * Makes `id` campaign now and delivers until quiet. Members refuse votes for one election
+   * timeout after boot (see RaftNode.leaderContactElapsed), so a fresh cluster first lets that
+   * much time pass in silence.
+   */
+  elect(id: MemberId): void {
+    if (this.ids.some((member) => this.node(member).status().term === 0)) {
+      this.silence(this.overrides.electionTimeoutTicksMin ?? 10);
+    }
+    this.node(id).campaign();
+    this.stabilize();
+  }
+
+  /** Ticks every member `ticks` times while every message is lost. */
+  silence(ticks: number): void {
+    for (let i = 0; i < ticks; i++) {
+      for (const member of this.ids) this.node(member).tick();
+      this.flush();
+      this.queue = [];
+    }
+  }
+
+  cutLink(from: MemberId, to: MemberId): void {
+    this.cut.add(`${from}>${to}`);
+  }
+
+  isolate(id: MemberId): void {
+    for (const other of this.ids) {
+      if (other === id) continue;
+      this.cutLink(id, other);
+      this.cutLink(other, id);
+    }
+  }
+
+  heal(): void {
+    this.cut.clear();
+  }
+
+  /** Simulates a crash and restart: only what was persisted survives. */
+  restart(id: MemberId, seed = 999): void {
+    const old = this.member(id);
+    this.queue = this.queue.filter((message) => message.from !== id && message.to !== id);
+    this.members.set(id, this.fresh(id, seed, old.hardState, old.entries));
+  }
+
+  propose(id: MemberId, text: string): void {
+    this.node(id).propose(new TextEncoder().encode(text));
+  }
+
+  leaders(): MemberId[] {
+    return this.ids.filter((id) => this.node(id).status().role === 'leader');
+  }
+}
+
+export const text = (entry: Entry): string => new TextDecoder().decode(entry.data);

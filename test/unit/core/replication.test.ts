@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import { LeadershipTransferError, OverloadedError } from '../../../src/core/errors.js';
+import type { AppendRequest, Message } from '../../../src/core/messages.js';
+import { TestCluster, text } from './cluster.js';
+
+const appendsTo = (to: string) => (m: Message) => m.type === 'append' && m.to === to;
+
+describe('log replication', () => {
+  it('commits proposals on every member in proposal order', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    for (const value of ['x', 'y', 'z']) cluster.propose('a', value);
+    cluster.stabilize();
+    for (const id of cluster.ids) {
+      expect(
+        cluster
+          .member(id)
+          .applied.filter((e) => e.kind === 'normal')
+          .map(text),
+      ).toEqual(['x', 'y', 'z']);
+    }
+  });
+
+  it('batches many proposals into few appends', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    const before = cluster.delivered.length;
+    for (let i = 0; i < 100; i++) cluster.propose('a', `v${i}`);
+    cluster.stabilize();
+    const appends = cluster.delivered
+      .slice(before)
+      .filter((m) => m.type === 'append' && m.entries.length > 0);
+    expect(appends.length).toBeLessThanOrEqual(4);
+    expect(cluster.node('b').status().commit).toBe(101);
+  });
+
+  it('bounds entries and bytes per append', () => {
+    const cluster = new TestCluster(['a', 'b', 'c'], { appendEntriesMax: 8, appendBytesMax: 1000 });
+    cluster.elect('a');
+    for (let i = 0; i < 50; i++) cluster.propose('a', 'x'.repeat(300));
+    cluster.flush();
+    const appends = cluster.take(appendsTo('b')) as AppendRequest[];
+    for (const append of appends) {
+      expect(append.entries.length).toBeLessThanOrEqual(8);
+      const bytes = append.entries.reduce((sum, e) => sum + e.data.length, 0);
+      expect(bytes <= 1000 || append.entries.length === 1).toBe(true);
+    }
+  });
+
+  it('keeps at most inflightAppendsMax appends in flight to a silent follower', () => {
+    const cluster = new TestCluster(['a', 'b', 'c'], {
+      inflightAppendsMax: 4,
+      appendEntriesMax: 1,
+    });
+    cluster.elect('a');
+    cluster.cutLink('b', 'a');
+    for (let i = 0; i < 40; i++) {
+      cluster.propose('a', `v${i}`);
+      cluster.flush();
+    }
+    const appends = cluster.take(appendsTo('b'));
+    expect(appends.length).toBeLessThanOrEqual(4);
+  });
+
+  it('rejects proposals beyond the uncommitted-entries limit with OverloadedError', () => {
+    const cluster = new TestCluster(['a', 'b', 'c'], { uncommittedEntriesMax: 5 });
+    cluster.elect('a');
+    cluster.isolate('a');
+    for (let i = 0; i < 5; i++) cluster.propose('a', 'x');
+    expect(() => cluster.propose('a', 'x')).toThrow(OverloadedError);
+  });
+
+  it('a follower with a long divergent tail converges in a few round trips (fast backtracking)', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    cluster.isolate('a');
+    for (let i = 0; i < 200; i++) cluster.propose('a', `stale${i}`);
+    cluster.stabilize();
+    cluster.tickAll(40);
+    const [leader] = cluster.leaders().filter((id) => id !== 'a');
+    for (let i = 0; i < 10; i++) cluster.propose(leader!, `new${i}`);
+    cluster.stabilize();
+    cluster.heal();
+    const before = cluster.delivered.length;
+    cluster.tickAll(3);
+    const rejections = cluster.delivered
+      .slice(before)
+      .filter((m) => m.type === 'appendResponse' && m.reject && m.from === 'a');
+    expect(rejections.length).toBeLessThanOrEqual(3);
+    expect(
+      cluster
+        .node('a')
+        .inspect()
+        .entries.map((e) => e.term),
+    ).toEqual(
+      cluster
+        .node(leader!)
+        .inspect()
+        .entries.map((e) => e.term),
+    );
+    expect(
+      cluster
+        .member('a')
+        .applied.filter((e) => e.kind === 'normal')
+        .map(text),
+    ).not.toContain('stale0');
+  });
+
+  it('a late duplicate append does not truncate entries that match', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    cluster.propose('a', 'x');
+    cluster.flush();
+    const early = cluster.take(appendsTo('b'));
+    cluster.propose('a', 'y');
+    cluster.flush();
+    cluster.stabilize();
+    const lastBefore = cluster.node('b').status().lastIndex;
+    for (const message of early) cluster.deliver(message);
+    cluster.stabilize();
+    expect(cluster.node('b').status().lastIndex).toBe(lastBefore);
+  });
+
+  it('commits an older-term entry only together with an entry of the current term (figure 8)', () => {
+    const cluster = new TestCluster(['a', 'b', 'c', 'd', 'e']);
+    cluster.elect('a');
+    cluster.isolate('a');
+    cluster.heal();
+    // a appends an entry of term 2 that reaches only b, then loses leadership.
+    cluster.cutLink('a', 'c');
+    cluster.cutLink('a', 'd');
+    cluster.cutLink('a', 'e');
+    cluster.propose('a', 'old');
+    cluster.stabilize();
+    const oldIndex = cluster.node('a').status().lastIndex;
+    cluster.heal();
+    cluster.isolate('a');
+    cluster.isolate('b');
+    cluster.tickAll(60);
+    cluster.heal();
+    cluster.isolate('a');
+    cluster.tickAll(60);
+    expect(cluster.node('b').status().commit).toBeLessThan(oldIndex + 1);
+    for (const id of cluster.ids) {
+      const applied = cluster.member(id).applied;
+      const atOld = applied.find((e) => e.index === oldIndex);
+      if (atOld !== undefined)
+        expect(atOld.term).toBe(cluster.node(id).inspect().entries[oldIndex - 1]!.term);
+    }
+  });
+});
+
+describe('leadership transfer', () => {
+  it('hands leadership to a caught-up member with TimeoutNow', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    cluster.propose('a', 'x');
+    cluster.stabilize();
+    cluster.node('a').transferLeadership('c');
+    cluster.stabilize();
+    expect(cluster.leaders()).toEqual(['c']);
+  });
+
+  it('rejects proposals while a transfer is under way, and aborts it after an election timeout', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    cluster.isolate('c');
+    cluster.node('a').transferLeadership('c');
+    expect(() => cluster.propose('a', 'x')).toThrow(LeadershipTransferError);
+    for (let i = 0; i < 12; i++) {
+      cluster.tick('a');
+      cluster.tick('b');
+      cluster.stabilize();
+    }
+    expect(cluster.leaders()).toEqual(['a']);
+    expect(() => cluster.propose('a', 'x')).not.toThrow();
+  });
+});

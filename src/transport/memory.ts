@@ -20,7 +20,17 @@ export interface MemoryNetworkOptions {
   readonly copyMessages?: boolean;
   /** Most messages one `send` call may carry (a limit on everything). Default 10,000. */
   readonly batchMessagesMax?: number;
+  /**
+   * Runs a delivery later. Default: a macrotask (setImmediate, else setTimeout 0), as a real
+   * network would; delivering in microtasks would starve the members' tick timers.
+   */
+  readonly defer?: (deliver: () => void) => void;
 }
+
+const deferToMacrotask = (deliver: () => void): void => {
+  if (typeof setImmediate === 'function') setImmediate(deliver);
+  else setTimeout(deliver, 0);
+};
 
 /** The hub: routes messages between the transports connected to it. */
 export class MemoryNetwork {
@@ -34,10 +44,12 @@ export class MemoryNetwork {
   };
   private readonly copyMessages: boolean;
   readonly batchMessagesMax: number;
+  private readonly defer: (deliver: () => void) => void;
 
   constructor(options: MemoryNetworkOptions = {}) {
     this.copyMessages = options.copyMessages ?? true;
     this.batchMessagesMax = options.batchMessagesMax ?? 10_000;
+    this.defer = options.defer ?? deferToMacrotask;
     assert(this.batchMessagesMax >= 1, 'batchMessagesMax must be positive');
   }
 
@@ -94,7 +106,7 @@ export class MemoryNetwork {
         batches.set(target, batch);
       }
     }
-    for (const [target, batch] of batches) queueMicrotask(() => this.deliver(target, batch));
+    for (const [target, batch] of batches) this.defer(() => this.deliver(target, batch));
   }
 
   private deliver(target: MemoryTransport, batch: readonly Message[]): void {

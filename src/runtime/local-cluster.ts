@@ -1,0 +1,119 @@
+/**
+ * A whole cluster in one process over the memory twins (MemoryStorage, MemoryNetwork) with real
+ * timers: what `npm start` runs until the browser demo exists, and a quick way to measure the
+ * driver and core without any network or disk in the way.
+ */
+import { createSeededRandom } from '../core/random.js';
+import type { MemberId } from '../core/types.js';
+import { KvStateMachine } from '../state/kv.js';
+import type { KvQuery, KvQueryResult, KvResult } from '../state/kv-types.js';
+import { MemoryDisk, MemoryStorage } from '../storage/memory.js';
+import { MemoryNetwork } from '../transport/memory.js';
+import { Member } from './member.js';
+import type { MemberOptions, ReadConsistency } from './member.js';
+import { realScheduler, wallClock } from './scheduler.js';
+import type { Scheduler } from './scheduler.js';
+
+export type KvMember = Member<KvResult, KvQuery, KvQueryResult>;
+
+export interface LocalClusterOptions {
+  readonly size?: number;
+  readonly tickMs?: number;
+  readonly seed?: number;
+  readonly scheduler?: Scheduler;
+}
+
+export class LocalCluster {
+  readonly ids: readonly MemberId[];
+  readonly network = new MemoryNetwork();
+  private readonly disks = new Map<MemberId, MemoryDisk>();
+  private readonly members = new Map<MemberId, KvMember>();
+  private readonly machines = new Map<MemberId, KvStateMachine>();
+  private readonly scheduler: Scheduler;
+
+  private constructor(private readonly options: LocalClusterOptions) {
+    const size = options.size ?? 3;
+    this.ids = Array.from({ length: size }, (_, i) => `m${i + 1}`);
+    this.scheduler = options.scheduler ?? realScheduler;
+  }
+
+  /** Starts every member; resolves once all are running (not yet once a leader exists). */
+  static async start(options: LocalClusterOptions = {}): Promise<LocalCluster> {
+    const cluster = new LocalCluster(options);
+    for (const id of cluster.ids) await cluster.startMember(id);
+    return cluster;
+  }
+
+  /** Starts (or restarts, from what its disk holds) member `id`. */
+  async startMember(id: MemberId): Promise<KvMember> {
+    const disk = this.disks.get(id) ?? new MemoryDisk();
+    this.disks.set(id, disk);
+    const stateMachine = new KvStateMachine();
+    this.machines.set(id, stateMachine);
+    const options: MemberOptions<KvResult, KvQuery, KvQueryResult> = {
+      id,
+      voters: this.ids,
+      storage: new MemoryStorage(disk),
+      transport: this.network.connect(id),
+      stateMachine,
+      scheduler: this.scheduler,
+      wallClock,
+      random: createSeededRandom((this.options.seed ?? 1) * 7919 + this.ids.indexOf(id)),
+      tickMs: this.options.tickMs ?? 10,
+    };
+    const member = await Member.start(options);
+    this.members.set(id, member);
+    return member;
+  }
+
+  member(id: MemberId): KvMember {
+    const member = this.members.get(id);
+    if (member === undefined) throw new RangeError(`no member ${id}`);
+    return member;
+  }
+
+  /** The state machine member `id` applies to (to compare digests, or subscribe to changes). */
+  stateMachine(id: MemberId): KvStateMachine {
+    const machine = this.machines.get(id);
+    if (machine === undefined) throw new RangeError(`no member ${id}`);
+    return machine;
+  }
+
+  /** Crashes member `id` (as if its tab died); its disk keeps what was durable. */
+  async crash(id: MemberId): Promise<void> {
+    await this.member(id).stop('crashed');
+  }
+
+  leader(): KvMember | null {
+    for (const member of this.members.values()) {
+      const status = member.status();
+      if (!status.stopped && status.role === 'leader') return member;
+    }
+    return null;
+  }
+
+  /**
+   * Sends `command` to the current leader (in one process, the members can simply be asked who
+   * leads); a follower answers NotLeaderError, which a KvSession retries.
+   */
+  submit(command: Uint8Array): Promise<KvResult> {
+    return this.target().propose(command);
+  }
+
+  read(query: KvQuery, consistency: ReadConsistency = 'linearizable'): Promise<KvQueryResult> {
+    return this.target().read(query, consistency);
+  }
+
+  async stop(): Promise<void> {
+    for (const member of this.members.values()) await member.stop('cluster stopped');
+  }
+
+  private target(): KvMember {
+    const leader = this.leader();
+    if (leader !== null) return leader;
+    const running = [...this.members.values()].filter((member) => !member.status().stopped);
+    const any = running[0];
+    if (any === undefined) throw new RangeError('no member is running');
+    return any;
+  }
+}

@@ -67,6 +67,8 @@ interface PendingRead<QueryResult> {
 }
 
 const TICKS_CATCH_UP_MAX = 1000;
+/** Longest the driver works through Ready batches before yielding to the event loop. */
+const PROCESS_SLICE_MS = 10;
 
 export class Member<Result, Query, QueryResult> {
   private readonly core: RaftNode;
@@ -273,7 +275,15 @@ export class Member<Result, Query, QueryResult> {
     if (this.processing) return;
     this.processing = true;
     try {
+      let sliceStartMs = this.options.scheduler.now();
       while (this.stoppedReason === null && this.core.hasReady()) {
+        if (this.options.scheduler.now() - sliceStartMs >= PROCESS_SLICE_MS) {
+          // A long backlog (a restarted member applying its log) must not starve this member's
+          // own timers and inbox: give the event loop a turn, as TigerBeetle runs at its own pace.
+          await new Promise<void>((resolve) => this.options.scheduler.setTimeout(resolve, 0));
+          sliceStartMs = this.options.scheduler.now();
+          continue;
+        }
         const ready = this.core.ready();
         if (ready.hardState !== null || ready.entries.length > 0) {
           await this.options.storage.persist({

@@ -1,0 +1,91 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { KvSession } from '../../../src/client/kv-session.js';
+import { NotLeaderError } from '../../../src/core/errors.js';
+import { LocalCluster } from '../../../src/runtime/local-cluster.js';
+import type { KvMember } from '../../../src/runtime/local-cluster.js';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function leaderOf(cluster: LocalCluster): Promise<KvMember> {
+  for (let i = 0; i < 500; i++) {
+    const leader = cluster.leader();
+    if (leader !== null) return leader;
+    await sleep(5);
+  }
+  throw new Error('no leader within 2.5 s');
+}
+
+let cluster: LocalCluster | null = null;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = null;
+});
+
+describe('a cluster in one process (the README example)', () => {
+  it('replicates session writes to every member, with identical state', async () => {
+    cluster = await LocalCluster.start({ size: 3, tickMs: 5 });
+    const c = cluster;
+    await leaderOf(c);
+    const session = await KvSession.open({ submit: (command) => c.submit(command), sleep });
+    await session.put('counter', 1);
+    expect((await session.cas('counter', 1, 2)).ok).toBe(true);
+    expect((await session.cas('counter', 1, 3)).ok).toBe(false);
+    const txn = await session.txn(
+      [{ key: 'counter', version: 2 }],
+      [{ type: 'put', key: 'done', value: true }],
+    );
+    expect(txn.ok).toBe(true);
+    expect(await c.read({ type: 'get', key: 'counter' })).toMatchObject({ value: 2, version: 2 });
+    await sleep(50);
+    const digests = new Set(c.ids.map((id) => c.stateMachine(id).digest()));
+    expect(digests.size).toBe(1);
+  });
+
+  it('a follower refuses a proposal with the leader hint', async () => {
+    cluster = await LocalCluster.start({ size: 3, tickMs: 5 });
+    const leader = await leaderOf(cluster);
+    const follower = cluster.ids.map((id) => cluster!.member(id)).find((m) => m !== leader)!;
+    const refusal = follower.propose(new Uint8Array([1])).catch((error: unknown) => error);
+    const error = await refusal;
+    expect(error).toBeInstanceOf(NotLeaderError);
+    expect((error as NotLeaderError).leaderId).toBe(leader.status().id);
+  });
+
+  it('serves linearizable, lease and local reads', async () => {
+    cluster = await LocalCluster.start({ size: 3, tickMs: 5 });
+    const c = cluster;
+    const leader = await leaderOf(c);
+    const session = await KvSession.open({ submit: (command) => c.submit(command), sleep });
+    await session.put('k', 'v');
+    await sleep(30);
+    for (const consistency of ['linearizable', 'lease', 'local'] as const) {
+      expect(await leader.read({ type: 'get', key: 'k' }, consistency)).toMatchObject({
+        value: 'v',
+      });
+    }
+    const follower = c.ids.map((id) => c.member(id)).find((m) => m !== leader)!;
+    expect(await follower.read({ type: 'get', key: 'k' }, 'linearizable')).toMatchObject({
+      value: 'v',
+    });
+  });
+
+  it('keeps acknowledged writes across a leader crash and a restart from disk', async () => {
+    cluster = await LocalCluster.start({ size: 3, tickMs: 5 });
+    const c = cluster;
+    const first = await leaderOf(c);
+    const session = await KvSession.open({
+      submit: (command) => c.submit(command),
+      sleep,
+      attemptsMax: 100,
+    });
+    for (let i = 0; i < 20; i++) await session.put(`k${i}`, i);
+    const crashed = first.status().id;
+    await c.crash(crashed);
+    for (let i = 20; i < 40; i++) await session.put(`k${i}`, i);
+    await c.startMember(crashed);
+    await sleep(200);
+    for (const id of c.ids) {
+      for (let i = 0; i < 40; i++) expect(c.stateMachine(id).get(`k${i}`)?.value).toBe(i);
+    }
+  });
+});

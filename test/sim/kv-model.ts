@@ -1,8 +1,9 @@
 /**
  * Sequential specification of the replicated key-value store, for the linearizability checker.
  *
- * Histories are partitioned by key (operations on different keys commute), so the model state
- * is the current value of a single key: a string (values are JSON text) or `null` when absent.
+ * Histories are partitioned by key (linearizability is local, Herlihy & Wing: a history is
+ * linearizable iff each key's sub-history is), so the model state is the current value of a
+ * single key: a string (values are JSON text) or `null` when absent.
  */
 import type { Model, Operation, Partition } from './linearizability.js';
 
@@ -11,7 +12,12 @@ export type KvInput =
   | { readonly op: 'get'; readonly key: string }
   | { readonly op: 'put'; readonly key: string; readonly value: string }
   | { readonly op: 'delete'; readonly key: string }
-  | { readonly op: 'cas'; readonly key: string; readonly expected: string | null; readonly next: string };
+  | {
+      readonly op: 'cas';
+      readonly key: string;
+      readonly expected: string | null;
+      readonly next: string;
+    };
 
 /** Response to `get`: the value, or `null` when the key is absent. */
 export interface KvGetOutput {
@@ -68,7 +74,10 @@ export const kvModel: Model<KvState, KvInput, KvOutput> = {
       if (ops === undefined) byKey.set(op.input.key, [op]);
       else ops.push(op);
     }
-    return [...byKey].map(([key, ops]): Partition<KvInput, KvOutput> => ({ label: `key ${JSON.stringify(key)}`, ops }));
+    return [...byKey].map(([key, ops]): Partition<KvInput, KvOutput> => ({
+      label: `key ${JSON.stringify(key)}`,
+      ops,
+    }));
   },
 
   describe: describeKv,

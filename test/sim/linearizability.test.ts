@@ -12,17 +12,31 @@ import { checkLinearizable } from './linearizability.js';
 
 type Interval = readonly [call: number, ret: number];
 
-function record(input: KvInput, output: KvOutput | undefined, [call, ret]: Interval, clientId = 0): KvOperation {
+function record(
+  input: KvInput,
+  output: KvOutput | undefined,
+  [call, ret]: Interval,
+  clientId = 0,
+): KvOperation {
   return { clientId, input, output, call, return: ret };
 }
-const get = (key: string, value: string | null, interval: Interval, clientId?: number): KvOperation =>
-  record({ op: 'get', key }, { value }, interval, clientId);
+const get = (
+  key: string,
+  value: string | null,
+  interval: Interval,
+  clientId?: number,
+): KvOperation => record({ op: 'get', key }, { value }, interval, clientId);
 const put = (key: string, value: string, interval: Interval, clientId?: number): KvOperation =>
   record({ op: 'put', key, value }, {}, interval, clientId);
 const del = (key: string, interval: Interval, clientId?: number): KvOperation =>
   record({ op: 'delete', key }, {}, interval, clientId);
-const cas = (key: string, expected: string | null, next: string, ok: boolean, interval: Interval): KvOperation =>
-  record({ op: 'cas', key, expected, next }, { ok }, interval);
+const cas = (
+  key: string,
+  expected: string | null,
+  next: string,
+  ok: boolean,
+  interval: Interval,
+): KvOperation => record({ op: 'cas', key, expected, next }, { ok }, interval);
 /** A put whose response never came (timed out): it may or may not have taken effect. */
 const putTimedOut = (key: string, value: string, call: number): KvOperation =>
   record({ op: 'put', key, value }, undefined, [call, Infinity]);
@@ -38,11 +52,19 @@ describe('checkLinearizable with the KV model', () => {
       del('a', [6, 7]),
       get('a', null, [8, 9]),
     ];
-    expect(checkLinearizable(kvModel, history)).toMatchObject({ verdict: 'ok', partitions: 1, opsChecked: 5 });
+    expect(checkLinearizable(kvModel, history)).toMatchObject({
+      verdict: 'ok',
+      partitions: 1,
+      opsChecked: 5,
+    });
   });
 
   it('accepts an empty history', () => {
-    expect(checkLinearizable(kvModel, [])).toMatchObject({ verdict: 'ok', partitions: 0, opsChecked: 0 });
+    expect(checkLinearizable(kvModel, [])).toMatchObject({
+      verdict: 'ok',
+      partitions: 0,
+      opsChecked: 0,
+    });
   });
 
   it('accepts either order for overlapping writes', () => {
@@ -90,11 +112,29 @@ describe('checkLinearizable with the KV model', () => {
     });
 
     it('accept a later read of the old value, since the write may never happen', () => {
-      expect(verdictOf([...before, get('a', 'v1', [10, 11]), get('a', 'v1', [100, 101])])).toBe('ok');
+      expect(verdictOf([...before, get('a', 'v1', [10, 11]), get('a', 'v1', [100, 101])])).toBe(
+        'ok',
+      );
     });
 
     it('cannot be undone: once a read saw the write, a later read of the old value is illegal', () => {
-      expect(verdictOf([...before, get('a', 'v2', [10, 11]), get('a', 'v1', [12, 13])])).toBe('illegal');
+      expect(verdictOf([...before, get('a', 'v2', [10, 11]), get('a', 'v1', [12, 13])])).toBe(
+        'illegal',
+      );
+    });
+
+    it('may be needed late even if the search first tried them early', () => {
+      // Both creates succeed, so the timed-out delete must fall between them. The search first
+      // reaches "put and delete done, key absent" having spent the timed-out delete too early;
+      // that failed branch must not rule out the same state reached with the delete unspent.
+      const history = [
+        del('b', [0, 0]),
+        record({ op: 'delete', key: 'b' }, undefined, [0, Infinity]),
+        put('b', 'x', [0, 0]),
+        cas('b', null, 'x', true, [1, 1]),
+        cas('b', null, 'x', true, [1, 1]),
+      ];
+      expect(verdictOf(history)).toBe('ok');
     });
 
     it('cannot take effect before they are invoked', () => {
@@ -102,7 +142,10 @@ describe('checkLinearizable with the KV model', () => {
     });
 
     it('still change the state when their output is unknown: a timed-out cas may have swapped', () => {
-      const timedOutCas = record({ op: 'cas', key: 'a', expected: 'v1', next: 'v2' }, undefined, [2, Infinity]);
+      const timedOutCas = record({ op: 'cas', key: 'a', expected: 'v1', next: 'v2' }, undefined, [
+        2,
+        Infinity,
+      ]);
       const history = [put('a', 'v1', [0, 1]), timedOutCas];
       expect(verdictOf([...history, get('a', 'v2', [5, 6])])).toBe('ok');
       expect(verdictOf([...history, get('a', 'v1', [5, 6])])).toBe('ok');
@@ -111,27 +154,43 @@ describe('checkLinearizable with the KV model', () => {
 
   describe('compare-and-swap', () => {
     it('swaps when the current value equals the expected one', () => {
-      const history = [put('a', 'v1', [0, 1]), cas('a', 'v1', 'v2', true, [2, 3]), get('a', 'v2', [4, 5])];
+      const history = [
+        put('a', 'v1', [0, 1]),
+        cas('a', 'v1', 'v2', true, [2, 3]),
+        get('a', 'v2', [4, 5]),
+      ];
       expect(verdictOf(history)).toBe('ok');
     });
 
     it('fails and leaves the value unchanged when the current value differs', () => {
-      const history = [put('a', 'v1', [0, 1]), cas('a', 'v0', 'v2', false, [2, 3]), get('a', 'v1', [4, 5])];
+      const history = [
+        put('a', 'v1', [0, 1]),
+        cas('a', 'v0', 'v2', false, [2, 3]),
+        get('a', 'v1', [4, 5]),
+      ];
       expect(verdictOf(history)).toBe('ok');
     });
 
     it('must not report success when the value differed', () => {
-      expect(verdictOf([put('a', 'v1', [0, 1]), cas('a', 'v0', 'v2', true, [2, 3])])).toBe('illegal');
+      expect(verdictOf([put('a', 'v1', [0, 1]), cas('a', 'v0', 'v2', true, [2, 3])])).toBe(
+        'illegal',
+      );
     });
 
     it('must not report failure when the value matched', () => {
-      expect(verdictOf([put('a', 'v1', [0, 1]), cas('a', 'v1', 'v2', false, [2, 3])])).toBe('illegal');
+      expect(verdictOf([put('a', 'v1', [0, 1]), cas('a', 'v1', 'v2', false, [2, 3])])).toBe(
+        'illegal',
+      );
     });
 
     it('with expected null succeeds only while the key is absent', () => {
       expect(verdictOf([cas('a', null, 'v1', true, [0, 1]), get('a', 'v1', [2, 3])])).toBe('ok');
-      expect(verdictOf([put('a', 'v1', [0, 1]), cas('a', null, 'v2', true, [2, 3])])).toBe('illegal');
-      expect(verdictOf([put('a', 'v1', [0, 1]), del('a', [2, 3]), cas('a', null, 'v2', true, [4, 5])])).toBe('ok');
+      expect(verdictOf([put('a', 'v1', [0, 1]), cas('a', null, 'v2', true, [2, 3])])).toBe(
+        'illegal',
+      );
+      expect(
+        verdictOf([put('a', 'v1', [0, 1]), del('a', [2, 3]), cas('a', null, 'v2', true, [4, 5])]),
+      ).toBe('ok');
     });
 
     it('orders concurrent swaps: only one of two racing cas from the same value may succeed', () => {
@@ -149,8 +208,17 @@ describe('checkLinearizable with the KV model', () => {
 
   describe('partitioning by key', () => {
     it('checks each key on its own and counts the partitions', () => {
-      const history = [put('a', 'v1', [0, 10]), put('b', 'w1', [0, 10]), get('a', 'v1', [11, 12]), get('b', 'w1', [11, 12])];
-      expect(checkLinearizable(kvModel, history)).toMatchObject({ verdict: 'ok', partitions: 2, opsChecked: 4 });
+      const history = [
+        put('a', 'v1', [0, 10]),
+        put('b', 'w1', [0, 10]),
+        get('a', 'v1', [11, 12]),
+        get('b', 'w1', [11, 12]),
+      ];
+      expect(checkLinearizable(kvModel, history)).toMatchObject({
+        verdict: 'ok',
+        partitions: 2,
+        opsChecked: 4,
+      });
     });
 
     it('reports the key whose history is illegal, with the ops involved', () => {
@@ -188,13 +256,21 @@ describe('checkLinearizable with the KV model', () => {
     });
 
     it('reports unknown, never ok, when the time limit runs out', () => {
-      const result = checkLinearizable(kvModel, adversarial, { budgetStepsPerPartition: 1e12, timeoutMs: 50 });
+      const result = checkLinearizable(kvModel, adversarial, {
+        budgetStepsPerPartition: 1e12,
+        timeoutMs: 50,
+      });
       expect(result.verdict).toBe('unknown');
       expect(result.elapsedMs).toBeLessThan(1_000);
     });
 
     it('still reports an illegal key when another key ran out of budget', () => {
-      const history = [...adversarial, put('b', 'w1', [0, 1]), put('b', 'w2', [2, 3]), get('b', 'w1', [4, 5])];
+      const history = [
+        ...adversarial,
+        put('b', 'w1', [0, 1]),
+        put('b', 'w2', [2, 3]),
+        get('b', 'w1', [4, 5]),
+      ];
       const result = checkLinearizable(kvModel, history, { budgetStepsPerPartition: 10_000 });
       expect(result.verdict).toBe('illegal');
       expect(result.failingPartition?.label).toBe('key "b"');
@@ -202,15 +278,34 @@ describe('checkLinearizable with the KV model', () => {
   });
 
   describe('against a brute-force reference on small random histories', () => {
+    const agreesWithBruteForce = (history: KvOperation[]): void => {
+      const verdict = checkLinearizable(kvModel, history).verdict;
+      expect(verdict).toBe(bruteForceLinearizable(history) ? 'ok' : 'illegal');
+    };
+
     it('gives the same verdict as trying every order', () => {
       fc.assert(
-        fc.property(fc.array(arbitrarySmallOp(), { maxLength: 7 }), (history) => {
-          const verdict = checkLinearizable(kvModel, history).verdict;
-          expect(verdict).toBe(bruteForceLinearizable(history) ? 'ok' : 'illegal');
-        }),
-        { numRuns: 1_000 },
+        fc.property(
+          fc.array(arbitrarySmallOp({ timedOutPercent: 10 }), { maxLength: 7 }),
+          agreesWithBruteForce,
+        ),
+        { numRuns: 2_000 },
       );
     });
+
+    it('gives the same verdict when many operations timed out', () => {
+      fc.assert(
+        fc.property(
+          fc.array(arbitrarySmallOp({ timedOutPercent: 50 }), { maxLength: 8 }),
+          agreesWithBruteForce,
+        ),
+        { numRuns: 2_000 },
+      );
+    });
+  });
+
+  it('rejects a malformed history whose op returns before it is called', () => {
+    expect(() => checkLinearizable(kvModel, [get('a', null, [5, 4])])).toThrow(RangeError);
   });
 
   describe('generated histories of a correct store', () => {
@@ -242,24 +337,44 @@ describe('checkLinearizable with the KV model', () => {
   });
 });
 
-/** Small histories over two keys and two values, with equal times and unknown outcomes. */
-function arbitrarySmallOp(): fc.Arbitrary<KvOperation> {
+/**
+ * Ops for small histories over two keys and two values, with frequent equal times, some ops
+ * timed out (unknown outcome) and some completed with an unknown output.
+ */
+function arbitrarySmallOp({
+  timedOutPercent,
+}: {
+  timedOutPercent: number;
+}): fc.Arbitrary<KvOperation> {
   const key = fc.constantFrom('a', 'b');
   const value = fc.constantFrom('x', 'y');
   const maybeValue = fc.constantFrom<KvState>(null, 'x', 'y');
-  const interval = fc.tuple(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 0, max: 6 }), fc.integer({ min: 0, max: 9 }));
+  const interval = fc.tuple(
+    fc.integer({ min: 0, max: 12 }),
+    fc.integer({ min: 0, max: 6 }),
+    fc.integer({ min: 0, max: 99 }),
+  );
   const io = fc.oneof(
-    fc.record({ input: fc.record({ op: fc.constant('get' as const), key }), output: maybeValue.map((v) => ({ value: v })) }),
-    fc.record({ input: fc.record({ op: fc.constant('put' as const), key, value }), output: fc.constant({}) }),
-    fc.record({ input: fc.record({ op: fc.constant('delete' as const), key }), output: fc.constant({}) }),
+    fc.record({
+      input: fc.record({ op: fc.constant('get' as const), key }),
+      output: maybeValue.map((v) => ({ value: v })),
+    }),
+    fc.record({
+      input: fc.record({ op: fc.constant('put' as const), key, value }),
+      output: fc.constant({}),
+    }),
+    fc.record({
+      input: fc.record({ op: fc.constant('delete' as const), key }),
+      output: fc.constant({}),
+    }),
     fc.record({
       input: fc.record({ op: fc.constant('cas' as const), key, expected: maybeValue, next: value }),
       output: fc.boolean().map((ok) => ({ ok })),
     }),
   );
   return fc.tuple(io, interval).map(([{ input, output }, [call, duration, fate]]): KvOperation => {
-    if (fate === 0) return record(input, undefined, [call, Infinity]); // timed out
-    if (fate === 1) return record(input, undefined, [call, call + duration]); // output lost
+    if (fate < timedOutPercent) return record(input, undefined, [call, Infinity]);
+    if (fate < timedOutPercent + 10) return record(input, undefined, [call, call + duration]);
     return record(input, output, [call, call + duration]);
   });
 }
@@ -275,11 +390,22 @@ function bruteForceLinearizable(history: KvOperation[]): boolean {
     return pending.some((op) => {
       if (pending.some((other) => other.return < op.call)) return false;
       const stepped = kvModel.step(state, op.input, op.output);
-      return stepped.ok && search(pending.filter((other) => other !== op), stepped.state);
+      return (
+        stepped.ok &&
+        search(
+          pending.filter((other) => other !== op),
+          stepped.state,
+        )
+      );
     });
   };
   const keys = new Set(history.map((op) => op.input.key));
-  return [...keys].every((key) => search(history.filter((op) => op.input.key === key), null));
+  return [...keys].every((key) =>
+    search(
+      history.filter((op) => op.input.key === key),
+      null,
+    ),
+  );
 }
 
 interface LegalHistoryOptions {
@@ -296,7 +422,13 @@ interface LegalHistoryOptions {
  * linearization point, and its recorded interval is a random window around that point that
  * does not overlap the same client's previous op. Every write stores a unique value.
  */
-function legalHistory({ seed, keys, ops, clients, unknownRate }: LegalHistoryOptions): KvOperation[] {
+function legalHistory({
+  seed,
+  keys,
+  ops,
+  clients,
+  unknownRate,
+}: LegalHistoryOptions): KvOperation[] {
   const random = mulberry32(seed);
   const below = (n: number): number => Math.floor(random() * n);
   const store = new Map<string, string>();
@@ -325,12 +457,23 @@ function legalHistory({ seed, keys, ops, clients, unknownRate }: LegalHistoryOpt
     }
     const ret = timedOut ? Infinity : now + below(spreadMs);
     busyUntil[client] = timedOut ? now + spreadMs : ret;
-    history.push({ clientId: client, input, output: timedOut ? undefined : output, call, return: ret });
+    history.push({
+      clientId: client,
+      input,
+      output: timedOut ? undefined : output,
+      call,
+      return: ret,
+    });
   }
   return history;
 }
 
-function randomInput(key: string, current: KvState, fresh: string, below: (n: number) => number): KvInput {
+function randomInput(
+  key: string,
+  current: KvState,
+  fresh: string,
+  below: (n: number) => number,
+): KvInput {
   const roll = below(10);
   if (roll < 4) return { op: 'get', key };
   if (roll < 7) return { op: 'put', key, value: fresh };
@@ -347,7 +490,9 @@ function applySequentially(input: KvInput, current: KvState): { output: KvOutput
     case 'delete':
       return { output: {}, next: null };
     case 'cas':
-      return current === input.expected ? { output: { ok: true }, next: input.next } : { output: { ok: false }, next: current };
+      return current === input.expected
+        ? { output: { ok: true }, next: input.next }
+        : { output: { ok: false }, next: current };
   }
 }
 

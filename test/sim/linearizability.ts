@@ -9,6 +9,12 @@
  * were already explored. The model decides what is legal, so the checker is generic; histories
  * are split by `Model.partition` (e.g. per key) and each part is checked on its own.
  *
+ * Operations whose outcome is unknown (`return === Infinity`, e.g. timed out) may take effect at
+ * any point after their call, or never. They have no return event, so they never force a
+ * backtrack; the search tries them only where no completed op can go next, and its cache treats
+ * a node with fewer of them linearized as dominating one with more. Many of them still make the
+ * search slower, so settle what can be settled (e.g. from the committed log) before checking.
+ *
  * A check that runs out of budget (steps or wall-clock time) reports `'unknown'`, never `'ok'`.
  */
 
@@ -163,7 +169,9 @@ export function checkLinearizable<S, I, O>(
 }
 
 function validateOperation<I, O>(op: Operation<I, O>): void {
-  if (!Number.isFinite(op.call)) throw new RangeError(`operation call time ${op.call} is not finite`);
+  if (!Number.isFinite(op.call)) {
+    throw new RangeError(`operation call time ${op.call} is not finite`);
+  }
   if (Number.isNaN(op.return) || op.return < op.call) {
     throw new RangeError(`operation returns at ${op.return}, before its call at ${op.call}`);
   }
@@ -175,89 +183,139 @@ type SearchOutcome<S> =
   | { kind: 'illegal'; steps: number; longestPrefix: number[]; stateAfterPrefix: S };
 
 /**
- * The call and return events of one partition as a doubly linked list over typed arrays.
- * Event `e < n` is the call of op `e`; event `n + i` is the return of op `i`; index `2n` is the
- * head sentinel; `-1` ends the list.
- *
- * Order: by time; at equal times calls come before returns, so an op that returns at the
- * instant another is invoked counts as concurrent with it (the permissive choice: either order
- * may be linearized). Ties among calls or among returns are broken by op index, for determinism.
- * Unknown-outcome ops return at `Infinity`, after every completed op.
+ * A doubly linked list over the integers `0..size-1` in a given order, over typed arrays, from
+ * which items are removed and restored in last-in first-out order (as a backtracking search
+ * does). Index `size` is the head sentinel; `-1` ends the list.
  */
-class EventList {
-  private readonly n: number;
+class UndoableList {
   private readonly head: number;
   private readonly next: Int32Array;
   private readonly prev: Int32Array;
 
+  constructor(size: number, order: readonly number[]) {
+    this.head = size;
+    this.next = new Int32Array(size + 1).fill(-1);
+    this.prev = new Int32Array(size + 1).fill(-1);
+    let last = this.head;
+    for (const item of order) {
+      assert(this.prev[item] === -1 && item !== this.head, `item ${item} listed twice`);
+      this.next[last] = item;
+      this.prev[item] = last;
+      last = item;
+    }
+  }
+
+  /** The first item still listed, or -1. */
+  first(): number {
+    return at(this.next, this.head);
+  }
+
+  /** The item after `item` (which may have been removed since), or -1. */
+  after(item: number): number {
+    return at(this.next, item);
+  }
+
+  remove(item: number): void {
+    const before = at(this.prev, item);
+    const after = at(this.next, item);
+    assert(before !== -1, `item ${item} is not listed`);
+    this.next[before] = after;
+    if (after !== -1) this.prev[after] = before;
+  }
+
+  /** Undoes `remove(item)`; valid only for the most recently removed item still missing. */
+  restore(item: number): void {
+    const before = at(this.prev, item);
+    const after = at(this.next, item);
+    assert(at(this.next, before) === after, 'restore out of order');
+    this.next[before] = item;
+    if (after !== -1) this.prev[after] = item;
+  }
+}
+
+/**
+ * The pending operations of one partition, as the search sees them.
+ *
+ * `events` lists the call and return events of the completed ops (finite `return`): event
+ * `i < n` is the call of op `i`, event `n + i` its return. They are sorted by time; at equal
+ * times calls come before returns, so an op that returns at the instant another is invoked
+ * counts as concurrent with it (the permissive choice: either order may be linearized). Ties
+ * among calls or among returns go by op index, for determinism.
+ *
+ * `unknowns` lists the unknown-outcome ops (`return === Infinity`) by call time. They have no
+ * return event: nothing forces them to take effect. Keeping them out of `events` means the
+ * scan for completed candidates does not walk past every timed-out op still pending.
+ */
+class PendingOps {
+  readonly events: UndoableList;
+  readonly unknowns: UndoableList;
+  private readonly n: number;
+  private readonly ops: readonly Operation<unknown, unknown>[];
+
   constructor(ops: readonly Operation<unknown, unknown>[]) {
     const n = ops.length;
     this.n = n;
-    this.head = 2 * n;
+    this.ops = ops;
     const timeOf = (e: number): number => (e < n ? opAt(ops, e).call : opAt(ops, e - n).return);
-    const events = Array.from({ length: 2 * n }, (_, e) => e);
-    events.sort((a, b) => {
+    const byTimeCallsFirst = (a: number, b: number): number => {
       const ta = timeOf(a);
       const tb = timeOf(b);
       if (ta !== tb) return ta < tb ? -1 : 1;
       const returnA = a >= n ? 1 : 0;
       const returnB = b >= n ? 1 : 0;
       return returnA !== returnB ? returnA - returnB : a - b;
-    });
-    this.next = new Int32Array(2 * n + 1).fill(-1);
-    this.prev = new Int32Array(2 * n + 1).fill(-1);
-    let last = this.head;
-    for (const e of events) {
-      this.next[last] = e;
-      this.prev[e] = last;
-      last = e;
-    }
+    };
+    const completed = ops.flatMap((op, i) => (op.return === Infinity ? [] : [i]));
+    const unknown = ops.flatMap((op, i) => (op.return === Infinity ? [i] : []));
+    this.events = new UndoableList(
+      2 * n,
+      [...completed, ...completed.map((i) => n + i)].sort(byTimeCallsFirst),
+    );
+    this.unknowns = new UndoableList(n, unknown.sort(byTimeCallsFirst));
   }
 
-  /** The first event still in the list, or -1. */
-  first(): number {
-    return at(this.next, this.head);
+  isCall(event: number): boolean {
+    return event < this.n;
   }
 
-  /** The event after `e`, or -1. */
-  after(e: number): number {
-    return at(this.next, e);
+  /** The time of a return event. */
+  returnTime(event: number): number {
+    assert(!this.isCall(event), `event ${event} is not a return`);
+    return opAt(this.ops, event - this.n).return;
   }
 
-  /** Whether `e` is a call event; if so, `e` is also its op's index. */
-  isCall(e: number): boolean {
-    return e < this.n;
-  }
-
-  /** Removes the call and return events of op `op`. */
+  /** Removes op `op` from the pending ops (it has been linearized). */
   lift(op: number): void {
-    this.unlink(op);
-    this.unlink(op + this.n);
+    if (opAt(this.ops, op).return === Infinity) {
+      this.unknowns.remove(op);
+      return;
+    }
+    this.events.remove(op);
+    this.events.remove(op + this.n);
   }
 
-  /** Undoes `lift(op)`; valid only in last-in first-out order, as the search uses it. */
+  /** Undoes `lift(op)`, in last-in first-out order. */
   unlift(op: number): void {
-    this.relink(op + this.n);
-    this.relink(op);
-  }
-
-  private unlink(e: number): void {
-    const before = at(this.prev, e);
-    const after = at(this.next, e);
-    this.next[before] = after;
-    if (after !== -1) this.prev[after] = before;
-  }
-
-  private relink(e: number): void {
-    const before = at(this.prev, e);
-    const after = at(this.next, e);
-    assert(at(this.next, before) === after, 'unlift out of order');
-    this.next[before] = e;
-    if (after !== -1) this.prev[after] = e;
+    if (opAt(this.ops, op).return === Infinity) {
+      this.unknowns.restore(op);
+      return;
+    }
+    this.events.restore(op + this.n);
+    this.events.restore(op);
   }
 }
 
-/** Runs the memoized search on one partition. */
+/**
+ * Runs the memoized search on one partition.
+ *
+ * At each search node the candidates are the pending ops called no later than the first
+ * pending return. The search first tries the completed ones, walking `events` up to that
+ * return; only if none leads to a linearization does it try the unknown-outcome ones (the
+ * "unknown pass"). So a timed-out op is linearized only when no completed op can go next, and
+ * the branch in which it never takes effect is explored before those in which it does;
+ * together with the dominance rule of `SearchCache` this keeps timed-out ops from
+ * multiplying the search.
+ */
 function searchPartition<S, I, O>(
   model: Model<S, I, O>,
   ops: readonly Operation<I, O>[],
@@ -265,131 +323,257 @@ function searchPartition<S, I, O>(
   deadline: number,
 ): SearchOutcome<S> {
   const n = ops.length;
-  const events = new EventList(ops);
-  const linearized = new LinearizedSet(n);
+  const pending = new PendingOps(ops);
+  const linearized = new LinearizedSet(ops);
   const cache = new SearchCache();
   const stackCall = new Int32Array(n);
+  const stackUnknownPass = new Uint8Array(n);
+  const stackCallTimeMax = new Float64Array(n);
   const stackState: S[] = [];
   let state = model.init();
+  cache.visit(linearized, model.key(state));
   let depth = 0;
-  let longestPrefix: number[] = [];
+  let longestPrefix = new Int32Array(0);
   let stateAfterLongest = state;
-  // Ops with an unknown outcome (return = Infinity) may never take effect, so the search is
-  // done once every completed op is linearized; the unknown ones left over are "never".
-  let completedLeft = ops.filter((op) => op.return !== Infinity).length;
+  // Unknown-outcome ops may never take effect, so the search is done once every completed op
+  // is linearized; the unknown-outcome ops still pending are the ones that never happened.
+  let completedLeft = linearized.completedCount;
+  let unknownPass = false;
+  /** In the unknown pass: candidates must be called no later than this (the first return). */
+  let callTimeMax = -Infinity;
   let steps = 0;
-  let event = events.first();
+  let cursor = pending.events.first();
 
   while (completedLeft > 0) {
     steps++;
-    if (steps > budgetSteps) return { kind: 'unknown', steps, reason: `step budget ${budgetSteps} exhausted` };
+    if (steps > budgetSteps)
+      return { kind: 'unknown', steps, reason: `step budget ${budgetSteps} exhausted` };
     if (steps % CLOCK_CHECK_INTERVAL_STEPS === 0 && performance.now() > deadline) {
       return { kind: 'unknown', steps, reason: 'timed out' };
     }
-    assert(event !== -1, 'a completed op is left, so its return event must lie ahead');
-    if (events.isCall(event)) {
-      const op = opAt(ops, event);
-      const stepped = model.step(state, op.input, op.output);
-      if (stepped.ok && cache.insert(linearized, event, model.key(stepped.state))) {
-        stackCall[depth] = event;
-        stackState[depth] = state;
-        depth++;
-        state = stepped.state;
-        linearized.add(event);
-        if (op.return !== Infinity) completedLeft--;
-        events.lift(event);
-        if (depth > longestPrefix.length) {
-          longestPrefix = Array.from(stackCall.subarray(0, depth));
-          stateAfterLongest = state;
-        }
-        event = events.first();
-      } else {
-        event = events.after(event);
+    if (!unknownPass) {
+      assert(cursor !== -1, 'a completed op is pending, so its return event lies ahead');
+      if (pending.isCall(cursor)) {
+        if (!tryLinearize(cursor)) cursor = pending.events.after(cursor);
+        continue;
       }
-    } else {
-      // A return: its op must already be linearized. Undo the most recent choice instead.
-      if (depth === 0) return { kind: 'illegal', steps, longestPrefix, stateAfterPrefix: stateAfterLongest };
-      depth--;
-      const call = at(stackCall, depth);
-      state = stackState[depth] as S;
-      linearized.delete(call);
-      if (opAt(ops, call).return !== Infinity) completedLeft++;
-      events.unlift(call);
-      event = events.after(call);
+      // The first pending return: every completed candidate has been tried.
+      unknownPass = true;
+      callTimeMax = pending.returnTime(cursor);
+      cursor = pending.unknowns.first();
+    } else if (cursor !== -1 && opAt(ops, cursor).call <= callTimeMax) {
+      if (!tryLinearize(cursor)) cursor = pending.unknowns.after(cursor);
+    } else if (!backtrack()) {
+      return {
+        kind: 'illegal',
+        steps,
+        longestPrefix: Array.from(longestPrefix),
+        stateAfterPrefix: stateAfterLongest,
+      };
     }
   }
-  assert(depth <= n, 'the search stack holds each op at most once');
+  assert(depth <= n, 'each op is linearized at most once');
   return { kind: 'ok', steps };
+
+  /** Linearizes `op` next if its step is legal and leads to an unexplored search node. */
+  function tryLinearize(op: number): boolean {
+    const operation = opAt(ops, op);
+    const stepped = model.step(state, operation.input, operation.output);
+    if (!stepped.ok) return false;
+    const stateKey = model.key(stepped.state);
+    if (unknownPass && isRedundantInChain(op, stateKey)) return false;
+    linearized.add(op);
+    if (!cache.visit(linearized, stateKey)) {
+      linearized.delete(op);
+      return false;
+    }
+    stackCall[depth] = op;
+    stackUnknownPass[depth] = unknownPass ? 1 : 0;
+    stackCallTimeMax[depth] = callTimeMax;
+    stackState[depth] = state;
+    depth++;
+    state = stepped.state;
+    if (!linearized.isUnknown(op)) completedLeft--;
+    pending.lift(op);
+    unknownPass = false;
+    cursor = pending.events.first();
+    return true;
+  }
+
+  /** Undoes the most recent choice and moves to the next candidate; false at the root. */
+  function backtrack(): boolean {
+    if (depth === 0) return false;
+    if (depth > longestPrefix.length) {
+      longestPrefix = stackCall.slice(0, depth);
+      stateAfterLongest = state;
+    }
+    depth--;
+    const op = at(stackCall, depth);
+    state = stackState[depth] as S;
+    unknownPass = stackUnknownPass[depth] === 1;
+    callTimeMax = at(stackCallTimeMax, depth);
+    linearized.delete(op);
+    if (!linearized.isUnknown(op)) completedLeft++;
+    pending.unlift(op);
+    cursor = unknownPass ? pending.unknowns.after(op) : pending.events.after(op);
+    return true;
+  }
+
+  /**
+   * Whether unknown-outcome op `op`, about to follow unknown-outcome op `u`, leads to the same
+   * state as it would right before `u`: then the sibling branch without `u`, which the parent's
+   * unknown pass tries too, has the same completed ops and state and fewer unknown-outcome ops,
+   * and dominates this one (see `SearchCache`). This stops chains of timed-out writes that
+   * overwrite each other from being explored in every order and subset.
+   */
+  function isRedundantInChain(op: number, stateKeyAfter: string): boolean {
+    if (!followsUnknown()) return false;
+    const operation = opAt(ops, op);
+    const withoutPrevious = model.step(
+      stackState[depth - 1] as S,
+      operation.input,
+      operation.output,
+    );
+    return withoutPrevious.ok && model.key(withoutPrevious.state) === stateKeyAfter;
+  }
+
+  /** Whether the most recently linearized op has an unknown outcome. */
+  function followsUnknown(): boolean {
+    return depth > 0 && linearized.isUnknown(at(stackCall, depth - 1));
+  }
 }
 
 /**
- * The set of linearized ops, one bit per op, with a running Zobrist hash (two random 32-bit
- * words per op, XOR-ed in and out) so that the hash of "this set plus one op" costs O(1).
+ * The set of linearized ops, kept as two bitsets: one over the completed ops and one over the
+ * unknown-outcome ops (`return === Infinity`). The completed part carries a running Zobrist
+ * hash (two random 32-bit words per op, XOR-ed in and out), so hashing costs O(1) per step.
  */
 class LinearizedSet {
-  readonly words: Uint32Array;
+  readonly completed: Uint32Array;
+  readonly unknown: Uint32Array;
+  readonly completedCount: number;
   hashA = 0;
   hashB = 0;
+  /** Per op: its bit index within `completed` or `unknown`. */
+  private readonly slot: Int32Array;
+  private readonly unknownOp: Uint8Array;
   private readonly zobristA: Uint32Array;
   private readonly zobristB: Uint32Array;
 
-  constructor(size: number) {
-    this.words = new Uint32Array(Math.ceil(size / 32));
+  constructor(ops: readonly Operation<unknown, unknown>[]) {
+    this.slot = new Int32Array(ops.length);
+    this.unknownOp = new Uint8Array(ops.length);
+    let completedCount = 0;
+    let unknownCount = 0;
+    ops.forEach((op, i) => {
+      const unknown = op.return === Infinity;
+      this.unknownOp[i] = unknown ? 1 : 0;
+      this.slot[i] = unknown ? unknownCount++ : completedCount++;
+    });
+    this.completedCount = completedCount;
+    this.completed = new Uint32Array(Math.ceil(completedCount / 32));
+    this.unknown = new Uint32Array(Math.ceil(unknownCount / 32));
     const random = xorshift32(0x9e3779b9);
-    this.zobristA = Uint32Array.from({ length: size }, random);
-    this.zobristB = Uint32Array.from({ length: size }, random);
+    this.zobristA = Uint32Array.from({ length: completedCount }, random);
+    this.zobristB = Uint32Array.from({ length: completedCount }, random);
+  }
+
+  isUnknown(op: number): boolean {
+    return this.unknownOp[op] === 1;
   }
 
   add(op: number): void {
-    assert((at(this.words, op >>> 5) & (1 << (op & 31))) === 0, `op ${op} linearized twice`);
+    assert(!this.has(op), `op ${op} linearized twice`);
     this.toggle(op);
   }
 
   delete(op: number): void {
-    assert((at(this.words, op >>> 5) & (1 << (op & 31))) !== 0, `op ${op} is not linearized`);
+    assert(this.has(op), `op ${op} is not linearized`);
     this.toggle(op);
   }
 
-  /** Hash of this set with `op` added, as a string. */
-  hashWith(op: number): string {
-    return `${(this.hashA ^ at(this.zobristA, op)) >>> 0}.${(this.hashB ^ at(this.zobristB, op)) >>> 0}`;
+  private has(op: number): boolean {
+    const slot = at(this.slot, op);
+    const words = this.isUnknown(op) ? this.unknown : this.completed;
+    return (at(words, slot >>> 5) & (1 << (slot & 31))) !== 0;
   }
 
   private toggle(op: number): void {
-    this.words[op >>> 5] = at(this.words, op >>> 5) ^ (1 << (op & 31));
-    this.hashA = (this.hashA ^ at(this.zobristA, op)) >>> 0;
-    this.hashB = (this.hashB ^ at(this.zobristB, op)) >>> 0;
+    const slot = at(this.slot, op);
+    const words = this.isUnknown(op) ? this.unknown : this.completed;
+    words[slot >>> 5] = at(words, slot >>> 5) ^ (1 << (slot & 31));
+    if (this.isUnknown(op)) return;
+    this.hashA = (this.hashA ^ at(this.zobristA, slot)) >>> 0;
+    this.hashB = (this.hashB ^ at(this.zobristB, slot)) >>> 0;
   }
 }
 
 /**
- * Remembers every (linearized set, state) pair the search has entered. Pairs are bucketed by
- * set hash and state key; pairs in one bucket are told apart by comparing the bitsets.
+ * Remembers the search nodes (linearized set, state) entered so far and refuses nodes that
+ * are no more promising than one of them.
+ *
+ * A node is refused when an earlier node had the same state, the same linearized completed
+ * ops, and a subset of its linearized unknown-outcome ops. That is Porcupine's exact rule when
+ * no op has an unknown outcome. With them it is still sound: such ops constrain nothing, so any
+ * completion of the refused node, minus its extra unknown-outcome ops (which simply never take
+ * effect), is a completion of the earlier node, whose subtree the search covers.
+ *
+ * Nodes are bucketed by the Zobrist hash of the completed part and the state key; within a
+ * bucket the bitsets are compared exactly, so hash collisions cost time, never correctness.
  */
 class SearchCache {
-  private readonly seen = new Map<string, Uint32Array[]>();
-  size = 0;
+  private readonly seen = new Map<number, CachedNode[]>();
 
-  /** Records `linearized ∪ {op}` with `stateKey`; returns false if that pair was seen before. */
-  insert(linearized: LinearizedSet, op: number, stateKey: string): boolean {
-    const key = `${linearized.hashWith(op)}.${stateKey}`;
-    const word = op >>> 5;
-    const withOp = at(linearized.words, word) | (1 << (op & 31));
+  /** Records the node; returns false if it is refused (an equal or better one was seen). */
+  visit(linearized: LinearizedSet, stateKey: string): boolean {
+    // 53 bits of hash: 32 from the first Zobrist word mixed with the state key, 21 from the second.
+    const key = ((linearized.hashA ^ fnv1a(stateKey)) >>> 0) * 0x200000 + (linearized.hashB >>> 11);
+    const node = { stateKey, completed: linearized.completed, unknown: linearized.unknown };
     const bucket = this.seen.get(key);
-    if (bucket?.some((bits) => sameBitsWith(bits, linearized.words, word, withOp))) return false;
-    const copy = linearized.words.slice();
-    copy[word] = withOp;
-    if (bucket === undefined) this.seen.set(key, [copy]);
-    else bucket.push(copy);
-    this.size++;
+    if (bucket?.some((seen) => dominates(seen, node)) === true) return false;
+    const copy = { stateKey, completed: node.completed.slice(), unknown: node.unknown.slice() };
+    if (bucket === undefined) {
+      this.seen.set(key, [copy]);
+      return true;
+    }
+    // Keep each bucket an antichain: nodes the new one dominates can no longer refuse anything
+    // that the new one would not.
+    const kept = bucket.filter((seen) => !dominates(copy, seen));
+    kept.push(copy);
+    this.seen.set(key, kept);
     return true;
   }
 }
 
-function sameBitsWith(stored: Uint32Array, words: Uint32Array, word: number, wordValue: number): boolean {
-  for (let i = 0; i < words.length; i++) {
-    if (at(stored, i) !== (i === word ? wordValue : at(words, i))) return false;
-  }
+type CachedNode = {
+  readonly stateKey: string;
+  readonly completed: Uint32Array;
+  readonly unknown: Uint32Array;
+};
+
+/** Whether `a` dominates `b`: same state, same completed ops, a subset of the unknown-outcome ops. */
+function dominates(a: CachedNode, b: CachedNode): boolean {
+  return (
+    a.stateKey === b.stateKey &&
+    isSubsetOf(a.unknown, b.unknown) &&
+    sameWords(a.completed, b.completed)
+  );
+}
+
+/** 32-bit FNV-1a hash of a string's UTF-16 code units. */
+function fnv1a(text: string): number {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193);
+  return hash >>> 0;
+}
+
+function sameWords(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
+}
+
+function isSubsetOf(a: Uint32Array, b: Uint32Array): boolean {
+  for (let i = 0; i < a.length; i++) if ((at(a, i) & ~at(b, i)) !== 0) return false;
   return true;
 }
 
@@ -424,15 +608,22 @@ function explainFailure<S, I, O>(
   const remaining = ops.map((_, i) => i).filter((i) => !inPrefix.has(i));
   // The next op of any linearization extending the prefix must be called no later than the
   // first return among the remaining completed ops.
-  const deadline = remaining.reduce((earliest, i) => Math.min(earliest, opAt(ops, i).return), Infinity);
-  const candidates = remaining.filter((i) => opAt(ops, i).call <= deadline).sort((a, b) => opAt(ops, a).call - opAt(ops, b).call);
+  const deadline = remaining.reduce(
+    (earliest, i) => Math.min(earliest, opAt(ops, i).return),
+    Infinity,
+  );
+  const candidates = remaining
+    .filter((i) => opAt(ops, i).call <= deadline)
+    .sort((a, b) => opAt(ops, a).call - opAt(ops, b).call);
   const state = outcome.stateAfterPrefix;
   const stateKey = model.key(state);
 
   const lines = [
     `partition ${partition.label} is not linearizable (${ops.length} ops).`,
     `longest linearizable prefix: ${outcome.longestPrefix.length} of ${ops.length} ops` +
-      (outcome.longestPrefix.length > EXPLAIN_PREFIX_OPS_MAX ? `, the last ${EXPLAIN_PREFIX_OPS_MAX}:` : ':'),
+      (outcome.longestPrefix.length > EXPLAIN_PREFIX_OPS_MAX
+        ? `, the last ${EXPLAIN_PREFIX_OPS_MAX}:`
+        : ':'),
     ...outcome.longestPrefix.slice(-EXPLAIN_PREFIX_OPS_MAX).map((i) => `  ${render(i)}`),
     `state after the prefix: ${stateKey}`,
     `ops that could go next (called by t=${deadline}), none of which leads to a linearization:`,
@@ -459,7 +650,7 @@ function opAt<I, O>(ops: readonly Operation<I, O>[], index: number): Operation<I
   return op;
 }
 
-function at(array: Int32Array | Uint32Array, index: number): number {
+function at(array: Int32Array | Uint32Array | Float64Array, index: number): number {
   const value = array[index];
   assert(value !== undefined, `index ${index} out of range`);
   return value;

@@ -4,11 +4,7 @@
  */
 import { expect } from 'vitest';
 import { KvStateMachine, kvCommand } from '../../../src/state/index.js';
-import type {
-  KvResult,
-  KvStateMachineOptions,
-  SessionHeader,
-} from '../../../src/state/index.js';
+import type { KvResult, KvStateMachineOptions, SessionHeader } from '../../../src/state/index.js';
 
 export class LogFeeder {
   readonly machine: KvStateMachine;

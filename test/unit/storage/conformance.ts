@@ -67,7 +67,10 @@ function describeBasics(makeStorage: () => Promise<StorageUnderTest>): void {
   it('keeps the entries when an update carries only a hard state, and vice versa', async () => {
     const { storage, reopen } = await makeStorage();
     await storage.load();
-    await storage.persist({ hardState: { term: 1, vote: 'a', commit: 0 }, entries: entries(1, 3, 1) });
+    await storage.persist({
+      hardState: { term: 1, vote: 'a', commit: 0 },
+      entries: entries(1, 3, 1),
+    });
     await storage.persist({ hardState: { term: 2, vote: null, commit: 1 }, entries: [] });
     await storage.persist({ hardState: null, entries: entries(4, 5, 2) });
     await storage.close();
@@ -80,7 +83,10 @@ function describeBasics(makeStorage: () => Promise<StorageUnderTest>): void {
     const { storage, reopen } = await makeStorage();
     await storage.load();
     for (let first = 1; first <= 1000; first += 100) {
-      await storage.persist({ hardState: null, entries: entries(first, first + 99, 1 + (first >> 8)) });
+      await storage.persist({
+        hardState: null,
+        entries: entries(first, first + 99, 1 + (first >> 8)),
+      });
     }
     await storage.close();
     const loaded = await (await reopen()).load();
@@ -99,7 +105,12 @@ function describeBasics(makeStorage: () => Promise<StorageUnderTest>): void {
     await storage.close();
     const loaded = await (await reopen()).load();
     expect(loaded.hardState).toEqual({ term: 2, vote: 'b', commit: 1 });
-    expect(loaded.entries.map((e) => [e.index, e.term])).toEqual([[1, 1], [2, 1], [3, 2], [4, 3]]);
+    expect(loaded.entries.map((e) => [e.index, e.term])).toEqual([
+      [1, 1],
+      [2, 1],
+      [3, 2],
+      [4, 3],
+    ]);
   });
 }
 
@@ -111,7 +122,11 @@ function describeOverwrites(makeStorage: () => Promise<StorageUnderTest>): void 
     await storage.persist({ hardState: null, entries: [entry(3, 2)] });
     await storage.close();
     const loaded = await (await reopen()).load();
-    expect(loaded.entries.map((e) => [e.index, e.term])).toEqual([[1, 1], [2, 1], [3, 2]]);
+    expect(loaded.entries.map((e) => [e.index, e.term])).toEqual([
+      [1, 1],
+      [2, 1],
+      [3, 2],
+    ]);
     expect(plain(loaded.entries)).toEqual(plain([entry(1, 1), entry(2, 1), entry(3, 2)]));
   });
 
@@ -122,7 +137,10 @@ function describeOverwrites(makeStorage: () => Promise<StorageUnderTest>): void 
     await storage.persist({ hardState: null, entries: entries(1, 2, 2) });
     await storage.close();
     const loaded = await (await reopen()).load();
-    expect(loaded.entries.map((e) => [e.index, e.term])).toEqual([[1, 2], [2, 2]]);
+    expect(loaded.entries.map((e) => [e.index, e.term])).toEqual([
+      [1, 2],
+      [2, 2],
+    ]);
   });
 
   it('appends entries that start right after the last index', async () => {
@@ -139,7 +157,10 @@ function describeRejections(makeStorage: () => Promise<StorageUnderTest>): void 
   it('rejects entries that would leave a gap, and keeps the log unchanged', async () => {
     const { storage, reopen } = await makeStorage();
     await storage.load();
-    await storage.persist({ hardState: { term: 1, vote: null, commit: 0 }, entries: entries(1, 2, 1) });
+    await storage.persist({
+      hardState: { term: 1, vote: null, commit: 0 },
+      entries: entries(1, 2, 1),
+    });
     await expect(
       storage.persist({ hardState: { term: 2, vote: null, commit: 0 }, entries: [entry(4, 2)] }),
     ).rejects.toThrow();
@@ -152,7 +173,9 @@ function describeRejections(makeStorage: () => Promise<StorageUnderTest>): void 
   it('rejects entries that are not consecutive', async () => {
     const { storage } = await makeStorage();
     await storage.load();
-    await expect(storage.persist({ hardState: null, entries: [entry(1, 1), entry(3, 1)] })).rejects.toThrow();
+    await expect(
+      storage.persist({ hardState: null, entries: [entry(1, 1), entry(3, 1)] }),
+    ).rejects.toThrow();
   });
 
   it('rejects an entry at index 0', async () => {
@@ -180,7 +203,10 @@ function describeDurability(makeStorage: () => Promise<StorageUnderTest>): void 
   it('a reopened storage sees exactly what was persisted before close', async () => {
     const { storage, reopen } = await makeStorage();
     await storage.load();
-    await storage.persist({ hardState: { term: 5, vote: 'x', commit: 3 }, entries: entries(1, 3, 5) });
+    await storage.persist({
+      hardState: { term: 5, vote: 'x', commit: 3 },
+      entries: entries(1, 3, 5),
+    });
     await storage.close();
     const reopened = await reopen();
     const loaded = await reopened.load();

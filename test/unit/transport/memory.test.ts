@@ -32,7 +32,11 @@ describe('MemoryTransport', () => {
     const a = network.connect('a');
     network.connect('silent');
     network.connect('gone').close();
-    a.send([appendMessage('a', 'nobody', 1), appendMessage('a', 'gone', 1), appendMessage('a', 'silent', 1)]);
+    a.send([
+      appendMessage('a', 'nobody', 1),
+      appendMessage('a', 'gone', 1),
+      appendMessage('a', 'silent', 1),
+    ]);
     await settle();
     expect(network.dropCounts()).toEqual({ unknownMember: 1, noHandler: 1, blocked: 0, closed: 1 });
   });
@@ -72,7 +76,7 @@ describe('MemoryTransport', () => {
     expect(received).toBe(2);
   });
 
-  it('delivers copies, so a receiver never aliases the sender\'s entry bytes', async () => {
+  it("delivers copies, so a receiver never aliases the sender's entry bytes", async () => {
     const network = new MemoryNetwork();
     const a = network.connect('a');
     const b = network.connect('b');
@@ -85,7 +89,7 @@ describe('MemoryTransport', () => {
     expect(received).not.toBe(sent);
   });
 
-  it('refuses a message whose sender is not the transport\'s member', () => {
+  it("refuses a message whose sender is not the transport's member", () => {
     const network = new MemoryNetwork();
     const a = network.connect('a');
     expect(() => a.send([appendMessage('b', 'a', 1)])).toThrow(/sent a message from b/);

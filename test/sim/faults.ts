@@ -1,0 +1,259 @@
+/**
+ * The fault schedule of the safety phase: partitions that come and go, clogged links, crashes
+ * (some aimed right before or right after a write, TESTING.md 11) with restarts, pauses (frozen
+ * tabs) and throttled timers (hidden tabs). Each fault class is a Poisson process whose rate the
+ * seed drew (swarm testing); `heal` ends them all for the liveness phase.
+ */
+import type { Random } from '../../src/core/random.js';
+import type { MemberId } from '../../src/core/types.js';
+import type { SimCluster } from './cluster.js';
+import type { SimNetwork } from './network.js';
+import type { SimOptions } from './options.js';
+import { drawPartition, linkKey } from './partitions.js';
+import type { Partition } from './partitions.js';
+import type { SimDisk } from './storage.js';
+import type { Trace } from './trace.js';
+import type { VirtualTime } from './virtual-time.js';
+
+/** Counters for reports. */
+export interface FaultStats {
+  partitions: number;
+  clogs: number;
+  crashes: number;
+  boundaryCrashes: number;
+  fullRestarts: number;
+  pauses: number;
+  throttles: number;
+  transfers: number;
+}
+
+/** Injects the seed's faults during the safety phase; `heal` stops them all. */
+export class FaultInjector {
+  private active = false;
+  private partitionEpoch = 0;
+  readonly stats: FaultStats = {
+    partitions: 0,
+    clogs: 0,
+    crashes: 0,
+    boundaryCrashes: 0,
+    fullRestarts: 0,
+    pauses: 0,
+    throttles: 0,
+    transfers: 0,
+  };
+
+  constructor(
+    private readonly time: VirtualTime,
+    private readonly random: Random,
+    private readonly options: SimOptions,
+    private readonly cluster: SimCluster,
+    private readonly network: SimNetwork,
+    private readonly disks: ReadonlyMap<MemberId, SimDisk>,
+    private readonly trace: Trace,
+  ) {}
+
+  /** Starts every fault process the seed enabled. */
+  start(): void {
+    this.active = true;
+    const { network, process } = this.options;
+    if (network.partitionModes.length > 0)
+      this.after(this.exponential(network.healedDurationMeanMs), () => this.partition());
+    this.poisson(network.clogRatePerSecond, () => this.clog());
+    this.poisson(process.crashRatePerSecond, () => this.crash());
+    this.poisson(process.fullRestartRatePerSecond, () => this.crashAll());
+    this.poisson(process.pauseRatePerSecond, () => this.pause());
+    this.poisson(process.throttleRatePerSecond, () => this.throttle());
+    this.poisson(process.transferRatePerSecond, () => this.transfer());
+  }
+
+  /** Ends all faults: heals the network, wakes and restarts every member. */
+  heal(): void {
+    this.active = false;
+    this.network.setCalm(true);
+    for (const id of this.cluster.ids) {
+      this.disks.get(id)!.disarm();
+      this.time.resume(id);
+      this.time.unthrottle(id);
+      if (!this.cluster.isUp(id)) this.cluster.start(id);
+    }
+    this.trace.log(() => 'heal: network calm, all members resumed and up');
+  }
+
+  private partition(): void {
+    const { partitionModes, partitionDurationMeanMs, healedDurationMeanMs } = this.options.network;
+    const mode = partitionModes[this.random.int(partitionModes.length)]!;
+    const duration = this.exponential(partitionDurationMeanMs);
+    this.applyPartition(drawPartition(this.random, this.cluster.ids, mode), duration);
+    this.after(duration + this.exponential(healedDurationMeanMs), () => this.partition());
+  }
+
+  /**
+   * Called when `leader` is first seen leading `term`: with the seed's probability, cut it off
+   * from everyone at once or up to 3 ticks later, for a while.
+   */
+  onNewLeader(leader: MemberId, term: number): void {
+    const { isolateNewLeaderProbability, partitionDurationMeanMs } = this.options.network;
+    if (!this.active || this.random.float() >= isolateNewLeaderProbability) return;
+    // Half the time before its first appends leave (its no-op stays its own), else a little later.
+    const delay =
+      this.random.int(2) === 0 ? 0 : this.random.float() * 3 * this.options.timing.tickMs;
+    this.after(delay, () => {
+      const partition: Partition = {
+        mode: 'isolateSingle',
+        blocked: isolateBlocked(leader, this.cluster.ids),
+        description: `new leader ${leader} (term ${term}) isolated`,
+      };
+      this.applyPartition(partition, this.exponential(partitionDurationMeanMs));
+    });
+  }
+
+  /** Cuts the network as `partition` says for `durationMs` (unless another partition replaces it). */
+  private applyPartition(partition: Partition, durationMs: number): void {
+    const epoch = ++this.partitionEpoch;
+    this.network.setPartition(partition);
+    this.stats.partitions++;
+    this.trace.log(
+      () => `partition ${partition.mode}: ${partition.description} for ${durationMs.toFixed(0)} ms`,
+    );
+    this.after(durationMs, () => {
+      if (epoch !== this.partitionEpoch) return;
+      this.network.setPartition(null);
+      this.trace.log(() => 'partition healed');
+    });
+  }
+
+  private clog(): void {
+    const [from, to] = this.twoMembers();
+    const until = this.time.now + this.random.float() * this.options.network.clogDurationMaxMs;
+    this.network.clog(from, to, until);
+    this.stats.clogs++;
+    this.trace.log(() => `clog ${from}->${to} until ${until.toFixed(1)}`);
+  }
+
+  private crash(): void {
+    const id = this.pickUp();
+    if (id === null) return;
+    const kill = (): void => this.kill(id);
+    if (this.random.float() < this.options.process.boundaryCrashFraction) {
+      const point = this.random.int(2) === 0 ? 'beforeWrite' : 'afterWrite';
+      this.stats.boundaryCrashes++;
+      this.trace.log(() => `arm crash of ${id} ${point}`);
+      this.disks.get(id)!.armCrash(point, kill);
+    } else {
+      kill();
+    }
+  }
+
+  /** Every member dies at once (a power cut, a browser closed with all its tabs). */
+  private crashAll(): void {
+    this.stats.fullRestarts++;
+    this.trace.log(() => 'crash every member');
+    for (const id of this.cluster.ids) this.kill(id);
+  }
+
+  /** Crashes `id` now and restarts it after a random delay. */
+  private kill(id: MemberId): void {
+    if (!this.active || !this.cluster.isUp(id)) return;
+    this.trace.log(() => `crash ${id} (${this.disks.get(id)!.inflightCount} writes in flight)`);
+    this.cluster.crash(id);
+    this.stats.crashes++;
+    this.after(this.random.float() * this.options.process.restartDelayMaxMs, () => {
+      if (this.cluster.isUp(id)) return;
+      this.trace.log(() => `restart ${id}`);
+      this.cluster.start(id);
+    });
+  }
+
+  private pause(): void {
+    const id = this.pickUp();
+    if (id === null || this.time.isPaused(id)) return;
+    const duration = this.random.float() * this.options.process.pauseDurationMaxMs;
+    this.time.pause(id);
+    this.stats.pauses++;
+    this.trace.log(() => `pause ${id} for ${duration.toFixed(1)} ms`);
+    this.time.schedule(duration, null, 'control', () => {
+      this.trace.log(() => `resume ${id}`);
+      this.time.resume(id);
+    });
+  }
+
+  private throttle(): void {
+    const id = this.pickUp();
+    if (id === null || this.time.isThrottled(id)) return;
+    const { tickMs } = this.options.timing;
+    const { throttlePeriodMaxMs, throttleDurationMaxMs } = this.options.process;
+    const period = tickMs + this.random.float() * (throttlePeriodMaxMs - tickMs);
+    const duration = this.random.float() * throttleDurationMaxMs;
+    this.time.throttle(id, period);
+    this.stats.throttles++;
+    this.trace.log(
+      () => `throttle ${id} timers to every ${period.toFixed(0)} ms for ${duration.toFixed(0)} ms`,
+    );
+    this.time.schedule(duration, null, 'control', () => this.time.unthrottle(id));
+  }
+
+  /** Asks a member that believes it leads to hand leadership to another member. */
+  private transfer(): void {
+    const leaders = this.cluster.ids.filter(
+      (id) => this.cluster.member(id)?.status().role === 'leader',
+    );
+    if (leaders.length === 0) return;
+    const leader = leaders[this.random.int(leaders.length)]!;
+    const others = this.cluster.ids.filter((id) => id !== leader);
+    const target = others[this.random.int(others.length)]!;
+    this.stats.transfers++;
+    // Runs inside the leader, like an API call to its tab (held while it is paused).
+    this.time.schedule(0, leader, 'client', () => {
+      const member = this.cluster.member(leader);
+      if (member === null || member.status().role !== 'leader') return;
+      this.trace.log(() => `transfer leadership ${leader} -> ${target}`);
+      member.transferLeadership(target);
+    });
+  }
+
+  /** Runs `action` at the times of a Poisson process of `ratePerSecond`, while active. */
+  private poisson(ratePerSecond: number, action: () => void): void {
+    if (ratePerSecond <= 0) return;
+    const next = (): void => {
+      this.after(this.exponential(1000 / ratePerSecond), () => {
+        action();
+        next();
+      });
+    };
+    next();
+  }
+
+  /** Schedules `action` after `delayMs` if faults are still active then. */
+  private after(delayMs: number, action: () => void): void {
+    this.time.schedule(delayMs, null, 'control', () => {
+      if (this.active) action();
+    });
+  }
+
+  private exponential(meanMs: number): number {
+    return -Math.log(1 - this.random.float()) * meanMs;
+  }
+
+  private pickUp(): MemberId | null {
+    const up = this.cluster.ids.filter((id) => this.cluster.isUp(id));
+    return up.length === 0 ? null : up[this.random.int(up.length)]!;
+  }
+
+  private twoMembers(): [MemberId, MemberId] {
+    const ids = this.cluster.ids;
+    const from = this.random.int(ids.length);
+    const to = (from + 1 + this.random.int(ids.length - 1)) % ids.length;
+    return [ids[from]!, ids[to]!];
+  }
+}
+
+/** Every link into and out of `member`. */
+function isolateBlocked(member: MemberId, ids: readonly MemberId[]): Set<string> {
+  const blocked = new Set<string>();
+  for (const other of ids) {
+    if (other === member) continue;
+    blocked.add(linkKey(member, other));
+    blocked.add(linkKey(other, member));
+  }
+  return blocked;
+}

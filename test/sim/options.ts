@@ -1,0 +1,239 @@
+/**
+ * Per-seed simulation options, drawn swarm-style (TigerBeetle's VOPR): each seed draws its own
+ * fault rates, so some seeds are calm and some are nasty, and a fault class may be off entirely.
+ * Everything here is plain data derived from the seed, printed with a failing seed.
+ */
+import type { CoreBug } from '../../src/core/config.js';
+import { createSeededRandom } from '../../src/core/random.js';
+import type { Random } from '../../src/core/random.js';
+import type { PartitionMode } from './partitions.js';
+import { PARTITION_MODES } from './partitions.js';
+
+export interface NetworkOptions {
+  readonly delayMinMs: number;
+  readonly delayMeanMs: number;
+  /** Upper bound of one delivery delay (the tail of the exponential is cut here). */
+  readonly delayMaxMs: number;
+  readonly lossProbability: number;
+  readonly duplicateProbability: number;
+  /** Chance, per sent message, that an old message is sent again as well. */
+  readonly replayProbability: number;
+  /** Clogs per second (whole cluster): a one-way link holds its messages, then releases a burst. */
+  readonly clogRatePerSecond: number;
+  readonly clogDurationMaxMs: number;
+  /** Partition modes this seed uses (empty: no partitions). */
+  readonly partitionModes: readonly PartitionMode[];
+  readonly partitionDurationMeanMs: number;
+  readonly healedDurationMeanMs: number;
+  /**
+   * Chance that a newly elected leader is cut off from everyone a moment (0–3 ticks) after it
+   * wins (Jepsen's "isolate the leader" nemesis): leaves divergent uncommitted tails behind, the
+   * raw material of figure-8 histories.
+   */
+  readonly isolateNewLeaderProbability: number;
+}
+
+export interface StorageOptions {
+  readonly writeLatencyMinMs: number;
+  readonly writeLatencyMeanMs: number;
+  /** At a crash, the chance that the oldest lost write is torn (a prefix of it survives). */
+  readonly tornProbability: number;
+  /** At a crash, the chance that each in-flight write (oldest first) made it to disk anyway. */
+  readonly inflightSurvivalProbability: number;
+  /**
+   * Whether a torn write may keep its hard state while losing some of its entries. Off, a torn
+   * write behaves like a write-ahead log (entries first, hard state last): the hard state
+   * survives only with all the entries. On, it models a store that does not order the two — the
+   * "follower lost its log tail under a persisted commit" case of TESTING.md 17.
+   */
+  readonly tornHardStateAlone: boolean;
+}
+
+export interface ProcessOptions {
+  readonly crashRatePerSecond: number;
+  /** Fraction of crashes aimed at a persistence boundary (right before or after a write). */
+  readonly boundaryCrashFraction: number;
+  readonly restartDelayMaxMs: number;
+  /** Crashes of every member at once (TESTING.md 23: full restarts), per second. */
+  readonly fullRestartRatePerSecond: number;
+  readonly pauseRatePerSecond: number;
+  readonly pauseDurationMaxMs: number;
+  readonly throttleRatePerSecond: number;
+  readonly throttlePeriodMaxMs: number;
+  readonly throttleDurationMaxMs: number;
+  /** Leadership transfers asked of the current leader, per second (TimeoutNow, lease revocation). */
+  readonly transferRatePerSecond: number;
+}
+
+export interface TimingOptions {
+  readonly tickMs: number;
+  readonly electionTimeoutTicksMin: number;
+  readonly electionTimeoutTicksMax: number;
+  readonly heartbeatIntervalTicks: number;
+  /**
+   * Core batching limits, drawn small on some seeds (etcd randomizes them too): tiny appends make
+   * a lagging follower catch up one old entry at a time, which exposes figure-8 style bugs.
+   */
+  readonly appendEntriesMax: number;
+  readonly inflightAppendsMax: number;
+  /** Each member's clock rate (skew), within ±4 % so relative drift stays under 10 %. */
+  readonly clockRates: readonly number[];
+  readonly proposeTimeoutMs: number;
+  readonly readTimeoutMs: number;
+}
+
+export interface WorkloadOptions {
+  readonly clients: number;
+  readonly keys: number;
+  /** Most operations (all clients) in the history. */
+  readonly opsMax: number;
+  readonly thinkTimeMaxMs: number;
+  readonly readFraction: number;
+  /** Of reads: served with a leader lease instead of ReadIndex. */
+  readonly leaseReadFraction: number;
+  /** Of reads: sent to a random member instead of the believed leader. */
+  readonly followerReadFraction: number;
+  /** Of writes: compare-and-set / delete instead of put. */
+  readonly casFraction: number;
+  readonly deleteFraction: number;
+  /** A client gives up on an operation after this long; its outcome is then unknown. */
+  readonly opDeadlineMs: number;
+}
+
+export interface SimOptions {
+  readonly seed: number;
+  readonly members: number;
+  readonly bugs: readonly CoreBug[];
+  readonly safetyMs: number;
+  /** After healing, a write must commit within this long. */
+  readonly livenessBudgetMs: number;
+  /** After the workload stops, every member must converge within this long. */
+  readonly convergeBudgetMs: number;
+  readonly network: NetworkOptions;
+  readonly storage: StorageOptions;
+  readonly process: ProcessOptions;
+  readonly timing: TimingOptions;
+  readonly workload: WorkloadOptions;
+}
+
+/** Tweaks a run may ask for; everything else comes from the seed. */
+export interface SimOverrides {
+  readonly members: number;
+  readonly bugs?: readonly CoreBug[];
+}
+
+const uniform = (random: Random, min: number, max: number): number =>
+  min + random.float() * (max - min);
+/** On with probability `p`, then drawn in [min, max]; off is 0. */
+const maybe = (random: Random, p: number, min: number, max: number): number =>
+  random.float() < p ? uniform(random, min, max) : 0;
+
+/** Draws every option of one seed. The same seed and overrides always give the same options. */
+export function drawSimOptions(seed: number, overrides: SimOverrides): SimOptions {
+  const random = createSeededRandom(seed ^ 0x5eed0915);
+  const timing = drawTiming(random, overrides.members);
+  const safetyMs = Math.round(uniform(random, 3000, 15000));
+  return {
+    seed,
+    members: overrides.members,
+    bugs: overrides.bugs ?? [],
+    safetyMs,
+    livenessBudgetMs: 6000,
+    convergeBudgetMs: 4000,
+    network: drawNetwork(random),
+    storage: drawStorage(random),
+    process: drawProcess(random),
+    timing,
+    workload: drawWorkload(random, safetyMs),
+  };
+}
+
+function drawTiming(random: Random, members: number): TimingOptions {
+  const electionTimeoutTicksMin = [10, 10, 10, 8, 15][random.int(5)]!;
+  const heartbeatIntervalTicks = random.float() < 0.8 ? 1 : 2;
+  const clockRates: number[] = [];
+  for (let i = 0; i < members; i++) clockRates.push(uniform(random, 0.96, 1.04));
+  return {
+    tickMs: 10,
+    electionTimeoutTicksMin,
+    electionTimeoutTicksMax: electionTimeoutTicksMin * 2,
+    heartbeatIntervalTicks,
+    appendEntriesMax: [1, 2, 3, 256, 256][random.int(5)]!,
+    inflightAppendsMax: [1, 4, 64, 64][random.int(4)]!,
+    clockRates,
+    proposeTimeoutMs: 1000,
+    readTimeoutMs: 1000,
+  };
+}
+
+function drawNetwork(random: Random): NetworkOptions {
+  const delayMinMs = uniform(random, 0.1, 2);
+  const delayMeanMs = delayMinMs + uniform(random, 0.5, random.float() < 0.2 ? 30 : 8);
+  const modes = PARTITION_MODES.filter(() => random.float() < 0.5);
+  return {
+    delayMinMs,
+    delayMeanMs,
+    delayMaxMs: delayMinMs + (delayMeanMs - delayMinMs) * 8,
+    lossProbability: maybe(random, 0.6, 0, 0.3),
+    duplicateProbability: maybe(random, 0.4, 0, 0.2),
+    replayProbability: maybe(random, 0.4, 0, 0.1),
+    clogRatePerSecond: maybe(random, 0.4, 0.2, 3),
+    clogDurationMaxMs: uniform(random, 50, 1000),
+    partitionModes: random.float() < 0.8 ? modes : [],
+    partitionDurationMeanMs: uniform(random, 50, 2000),
+    healedDurationMeanMs: uniform(random, 0, 2000),
+    isolateNewLeaderProbability: maybe(random, 0.5, 0.2, 0.9),
+  };
+}
+
+function drawStorage(random: Random): StorageOptions {
+  const writeLatencyMinMs = uniform(random, 0.05, 1);
+  return {
+    writeLatencyMinMs,
+    writeLatencyMeanMs: writeLatencyMinMs + uniform(random, 0.1, random.float() < 0.2 ? 20 : 4),
+    tornProbability: maybe(random, 0.6, 0.2, 1),
+    inflightSurvivalProbability: uniform(random, 0, 0.7),
+    tornHardStateAlone: random.float() < 0.5,
+  };
+}
+
+function drawProcess(random: Random): ProcessOptions {
+  return {
+    crashRatePerSecond: maybe(random, 0.7, 0.1, 1.5),
+    boundaryCrashFraction: uniform(random, 0, 0.7),
+    restartDelayMaxMs: uniform(random, 10, 1500),
+    fullRestartRatePerSecond: maybe(random, 0.3, 0.05, 0.3),
+    pauseRatePerSecond: maybe(random, 0.5, 0.1, 1),
+    pauseDurationMaxMs: uniform(random, 100, 3000),
+    throttleRatePerSecond: maybe(random, 0.3, 0.1, 0.5),
+    throttlePeriodMaxMs: uniform(random, 100, 1000),
+    throttleDurationMaxMs: uniform(random, 500, 3000),
+    transferRatePerSecond: maybe(random, 0.4, 0.2, 2),
+  };
+}
+
+/** Operations per seed: enough for the checker to bite, few enough to keep a seed fast. */
+const OPS_PER_SEED_MAX = 400;
+/** Share of the operations meant for the safety phase; the rest run after healing. */
+const SAFETY_OPS_SHARE = 0.8;
+/** A rough operation latency when healthy, to size think times. */
+const OP_LATENCY_TYPICAL_MS = 15;
+
+function drawWorkload(random: Random, safetyMs: number): WorkloadOptions {
+  const clients = 4 + random.int(7);
+  // Spread the operations over the safety phase: each client's cycle is think time + latency.
+  const cycleMs = (clients * safetyMs) / (OPS_PER_SEED_MAX * SAFETY_OPS_SHARE);
+  return {
+    clients,
+    keys: 3 + random.int(3),
+    opsMax: OPS_PER_SEED_MAX,
+    thinkTimeMaxMs: 2 * Math.max(5, cycleMs - OP_LATENCY_TYPICAL_MS),
+    readFraction: uniform(random, 0.3, 0.6),
+    leaseReadFraction: uniform(random, 0, 0.4),
+    followerReadFraction: uniform(random, 0, 0.5),
+    casFraction: uniform(random, 0.1, 0.4),
+    deleteFraction: uniform(random, 0, 0.1),
+    // Short deadlines on some seeds leave writes of unknown outcome, to be settled from the log.
+    opDeadlineMs: random.float() < 0.3 ? uniform(random, 300, 1000) : uniform(random, 1000, 4000),
+  };
+}

@@ -1,0 +1,202 @@
+/**
+ * Runs one seed end to end: a safety phase with faults everywhere, then a liveness phase (heal,
+ * restart, stop faults; a write must commit and every member converge within a budget), then the
+ * linearizability check of the settled client history. Same seed, same options → same result,
+ * byte for byte (`historyDigest`).
+ */
+import type { CoreBug } from '../../src/core/config.js';
+import { hashText } from '../../src/state/digest.js';
+import type { Violation } from './invariants.js';
+import { checkLinearizable } from './linearizability.js';
+import type { CheckVerdict } from './linearizability.js';
+import { kvModel } from './kv-model.js';
+import { drawSimOptions } from './options.js';
+import type { SimOptions } from './options.js';
+import { Simulation } from './simulation.js';
+
+export interface RunSeedOptions {
+  readonly members: 3 | 5;
+  readonly bug?: CoreBug;
+  /** Stop the run at the first violation (fast bug hunting). */
+  readonly stopAtFirstViolation?: boolean;
+  /** Keep a trace and return its tail with the result. */
+  readonly verbose?: boolean;
+}
+
+export interface SeedResult {
+  readonly seed: number;
+  readonly members: number;
+  readonly bug: CoreBug | null;
+  readonly violations: readonly Violation[];
+  readonly violationCount: number;
+  readonly linearizable: CheckVerdict | 'skipped';
+  readonly opsChecked: number;
+  readonly ops: { recorded: number; acked: number; unknownApplied: number; unknownDropped: number };
+  readonly virtualMs: number;
+  readonly events: number;
+  readonly wallMs: number;
+  readonly checkMs: number;
+  /** Digest of the whole observable history: equal for two runs of one seed. */
+  readonly historyDigest: string;
+  readonly stats: Readonly<Record<string, unknown>>;
+  readonly options: SimOptions;
+  /** The last lines of the trace (verbose runs only). */
+  readonly trace: readonly string[];
+}
+
+/** Fewest acknowledged operations a run must achieve (TESTING.md 5). */
+export const ACKED_OPS_MIN = 10;
+/** After the probe's write commits, clients keep working this long (throughput when healthy). */
+const HEALTHY_WORK_MS = 1000;
+/** How often convergence is checked (virtual ms). */
+const CONVERGE_CHECK_EVERY_MS = 20;
+/** Trace lines returned with a verbose result. */
+const TRACE_TAIL_LINES = 400;
+
+/** Runs one seed. */
+export async function runSeed(seed: number, options: RunSeedOptions): Promise<SeedResult> {
+  const started = performance.now();
+  const simOptions = drawSimOptions(seed, {
+    members: options.members,
+    bugs: options.bug === undefined ? [] : [options.bug],
+  });
+  const sim = new Simulation(
+    simOptions,
+    options.stopAtFirstViolation ?? false,
+    options.verbose ?? false,
+  );
+  for (const id of sim.cluster.ids) sim.cluster.start(id);
+  sim.faults.start();
+  sim.workload.start();
+  let stop = await sim.runUntil(simOptions.safetyMs);
+  if (stop === 'time') stop = await livenessPhase(sim);
+  const checkStarted = performance.now();
+  const settled = sim.history.settle(sim.applyLog);
+  for (const mismatch of settled.mismatches) sim.report('clientResult', mismatch);
+  let verdict: CheckVerdict | 'skipped' = 'skipped';
+  let opsChecked = 0;
+  if (stop !== 'violation' || !options.stopAtFirstViolation) {
+    const check = checkLinearizable(kvModel, settled.operations, { timeoutMs: 20_000 });
+    verdict = check.verdict;
+    opsChecked = check.opsChecked;
+    if (check.verdict === 'illegal') {
+      const failing = check.failingPartition;
+      sim.report(
+        'linearizability',
+        `${failing?.label ?? '?'} is not linearizable\n${failing?.explanation ?? ''}`,
+      );
+    } else if (check.verdict === 'unknown') {
+      sim.report('checkerUnknown', `checker gave up: ${check.unknownReason ?? '?'}`);
+    }
+    if (stop !== 'violation' && settled.acked < ACKED_OPS_MIN) {
+      sim.report(
+        'throughput',
+        `only ${settled.acked} operations acknowledged (minimum ${ACKED_OPS_MIN})`,
+      );
+    }
+  }
+  const checkMs = performance.now() - checkStarted;
+  return {
+    seed,
+    members: options.members,
+    bug: options.bug ?? null,
+    violations: sim.invariants.violations,
+    violationCount: sim.invariants.violationCount,
+    linearizable: verdict,
+    opsChecked,
+    ops: {
+      recorded: sim.history.size,
+      acked: settled.acked,
+      unknownApplied: settled.unknownApplied,
+      unknownDropped: settled.unknownDropped,
+    },
+    virtualMs: sim.time.now,
+    events: sim.time.eventsRun,
+    wallMs: performance.now() - started,
+    checkMs,
+    historyDigest: historyDigest(sim),
+    stats: { network: sim.network.stats, faults: sim.faults.stats, crashes: sim.cluster.crashes },
+    options: simOptions,
+    trace: sim.trace.tail(TRACE_TAIL_LINES),
+  };
+}
+
+/**
+ * Heals everything, then requires (1) a write acknowledged within the liveness budget and
+ * (2) every member converged on one state within the convergence budget once clients stop.
+ */
+async function livenessPhase(sim: Simulation): Promise<'time' | 'violation' | 'budget'> {
+  const { livenessBudgetMs, convergeBudgetMs, workload } = sim.options;
+  sim.faults.heal();
+  const healedAt = sim.time.now;
+  let probe: boolean | null = null;
+  void sim.workload.probe(healedAt + livenessBudgetMs).then((ok) => (probe = ok));
+  let stop = await sim.runUntil(healedAt + livenessBudgetMs, () => probe !== null);
+  if (stop === 'violation' || stop === 'budget') return stop;
+  if (probe !== true) {
+    sim.report('liveness', `no write committed within ${livenessBudgetMs} ms after healing`);
+    return 'time';
+  }
+  stop = await sim.runUntil(sim.time.now + HEALTHY_WORK_MS);
+  if (stop === 'violation' || stop === 'budget') return stop;
+  sim.workload.stopIssuingAt = sim.time.now;
+  const clientsDone =
+    sim.time.now + workload.opDeadlineMs + sim.options.timing.proposeTimeoutMs + 500;
+  stop = await sim.runUntil(clientsDone, () => sim.workload.idle);
+  if (stop === 'violation' || stop === 'budget') return stop;
+  const convergeStart = sim.time.now;
+  let lastCheck = -Infinity;
+  const converged = (): boolean => {
+    if (sim.time.now - lastCheck < CONVERGE_CHECK_EVERY_MS) return false;
+    lastCheck = sim.time.now;
+    return divergence(sim) === null;
+  };
+  stop = await sim.runUntil(convergeStart + convergeBudgetMs, converged);
+  if (stop === 'violation' || stop === 'budget') return stop;
+  const problem = divergence(sim);
+  if (problem !== null)
+    sim.report(
+      'convergence',
+      `not converged ${convergeBudgetMs} ms after clients stopped: ${problem}`,
+    );
+  return 'time';
+}
+
+/** Why the members have not converged yet, or null when they have. */
+export function divergence(sim: Simulation): string | null {
+  let reference: { id: string; applied: number; digest: string } | null = null;
+  const committed = sim.invariants.committedIndex;
+  for (const id of sim.cluster.ids) {
+    const incarnation = sim.cluster.incarnation(id);
+    const member = incarnation?.member;
+    if (incarnation === null || member === null || member === undefined)
+      return `${id} is not running`;
+    const status = member.status();
+    if (status.commitIndex < committed) return `${id} commit ${status.commitIndex} < ${committed}`;
+    if (status.appliedIndex !== status.commitIndex)
+      return `${id} applied ${status.appliedIndex} of ${status.commitIndex}`;
+    if (reference === null) {
+      reference = { id, applied: status.appliedIndex, digest: incarnation.machine.inner.digest() };
+    } else if (reference.applied !== status.appliedIndex) {
+      return `${id} applied ${status.appliedIndex}, ${reference.id} applied ${reference.applied}`;
+    } else if (incarnation.machine.inner.digest() !== reference.digest) {
+      return `${id} and ${reference.id} applied index ${status.appliedIndex} to different states`;
+    }
+  }
+  return null;
+}
+
+function historyDigest(sim: Simulation): string {
+  const states = sim.cluster.ids.map(
+    (id) => sim.cluster.incarnation(id)?.machine.inner.digest() ?? '-',
+  );
+  const ops = sim.history.ops.map((op) => [
+    op.client,
+    op.input,
+    op.call,
+    op.return,
+    op.output ?? null,
+    op.status,
+  ]);
+  return hashText(JSON.stringify({ ops, states, events: sim.time.eventsRun, now: sim.time.now }));
+}

@@ -1,0 +1,186 @@
+/**
+ * One simulated world, wired from a seed's options: virtual time, network, disks, cluster,
+ * clients, faults and the invariant checker, plus the loop that runs events one at a time, lets
+ * the promise chains each event started settle, and checks the invariants of the member the event
+ * touched before the next event runs.
+ */
+import { createSeededRandom } from '../../src/core/random.js';
+import type { Random } from '../../src/core/random.js';
+import type { MemberId, Role } from '../../src/core/types.js';
+import { ApplyLog } from './apply-log.js';
+import { SimCluster } from './cluster.js';
+import { FaultInjector } from './faults.js';
+import { History } from './history.js';
+import { InvariantChecker } from './invariants.js';
+import type { ViolationKind } from './invariants.js';
+import { SimNetwork } from './network.js';
+import type { SimOptions } from './options.js';
+import { SimDisk } from './storage.js';
+import { Trace, describeMessage } from './trace.js';
+import { drainMicrotasks, MemberScheduler, VirtualTime } from './virtual-time.js';
+import type { SimEvent } from './virtual-time.js';
+import { Workload } from './workload.js';
+
+/** Most events one seed may run (a livelock or runaway is a failure, not a hang). */
+export const EVENTS_PER_SEED_MAX = 3_000_000;
+
+/** Why `runUntil` returned. */
+export type RunStop = 'time' | 'condition' | 'violation' | 'budget';
+
+/** A distinct stream of randomness per concern, so one concern's draws do not shift another's. */
+export function streamRandom(seed: number, stream: number): Random {
+  return createSeededRandom(
+    Math.imul((seed ^ 0x2545f491) >>> 0, 0x9e3779b1) ^ Math.imul(stream + 1, 0x85ebca6b),
+  );
+}
+
+/** One simulated world and its event loop; see the module comment. */
+export class Simulation {
+  readonly time = new VirtualTime({ queuedEventsMax: 1_000_000 });
+  readonly trace: Trace;
+  readonly invariants: InvariantChecker;
+  readonly network: SimNetwork;
+  readonly disks = new Map<MemberId, SimDisk>();
+  readonly cluster: SimCluster;
+  readonly applyLog: ApplyLog;
+  readonly history: History;
+  readonly workload: Workload;
+  readonly faults: FaultInjector;
+  private readonly roles = new Map<MemberId, string>();
+  /** The highest term in which a leader was seen (new leaders are reported to the faults). */
+  private leaderTermSeen = 0;
+
+  constructor(
+    readonly options: SimOptions,
+    private readonly stopAtFirstViolation: boolean,
+    verbose: boolean,
+  ) {
+    const { seed } = options;
+    const now = (): number => this.time.now;
+    const ids = Array.from({ length: options.members }, (_, i) => `m${i + 1}`);
+    this.trace = new Trace(verbose, now);
+    this.invariants = new InvariantChecker({
+      now,
+      members: ids,
+      disk: (id) => this.disks.get(id)!.durable,
+    });
+    this.network = new SimNetwork(this.time, streamRandom(seed, 1), options.network, (message) => {
+      this.trace.log(() => `send ${describeMessage(message)}`);
+      this.invariants.onSend(message);
+    });
+    const schedulers = new Map<MemberId, MemberScheduler>();
+    ids.forEach((id, i) => {
+      const offset = streamRandom(seed, 10 + i).float() * 1000;
+      schedulers.set(id, new MemberScheduler(this.time, id, options.timing.clockRates[i]!, offset));
+      this.disks.set(
+        id,
+        new SimDisk(id, this.time, streamRandom(seed, 20 + i), options.storage, {
+          onDurable: (member, before, update) => this.invariants.onDurable(member, before, update),
+          onCrash: (member, summary) =>
+            this.trace.log(() => `disk of ${member} at crash: ${summary}`),
+          onRefused: (member, error) =>
+            this.invariants.report('storageRefused', `${member}: ${error.message}`),
+        }),
+      );
+    });
+    this.applyLog = new ApplyLog(now, (member, context, command) =>
+      this.invariants.onApply(member, context, command),
+    );
+    this.cluster = new SimCluster({
+      seed,
+      time: this.time,
+      network: this.network,
+      disks: this.disks,
+      schedulers,
+      applyLog: this.applyLog,
+      timing: options.timing,
+      bugs: options.bugs,
+      onFailure: (member, message) =>
+        this.invariants.report('memberFailed', `${member}: ${message}`),
+      onStart: (member) => this.invariants.restarted(member),
+    });
+    this.history = new History(now);
+    this.workload = new Workload({
+      time: this.time,
+      random: streamRandom(seed, 2),
+      options: options.workload,
+      cluster: this.cluster,
+      history: this.history,
+      trace: this.trace,
+      attemptTimeoutMs: options.timing.proposeTimeoutMs + 200,
+      onUnexpected: (message) => this.report('exception', message),
+    });
+    this.faults = new FaultInjector(
+      this.time,
+      streamRandom(seed, 3),
+      options,
+      this.cluster,
+      this.network,
+      this.disks,
+      this.trace,
+    );
+  }
+
+  report(kind: ViolationKind, message: string): void {
+    this.trace.log(() => `VIOLATION ${kind}: ${message}`);
+    this.invariants.report(kind, message);
+  }
+
+  /**
+   * Runs events until virtual time `untilMs`, until `condition()` holds (checked between events),
+   * or until a violation when stopping at the first one.
+   */
+  async runUntil(untilMs: number, condition?: () => boolean): Promise<RunStop> {
+    // Work started outside an event (a member booting, a client starting) settles first.
+    await drainMicrotasks();
+    for (;;) {
+      if (this.stopAtFirstViolation && this.invariants.violationCount > 0) return 'violation';
+      if (condition?.() === true) return 'condition';
+      const next = this.time.nextTime();
+      if (next === undefined || next > untilMs) {
+        this.time.advanceTo(untilMs);
+        return 'time';
+      }
+      if (this.time.eventsRun >= EVENTS_PER_SEED_MAX) {
+        this.report('budget', `more than ${EVENTS_PER_SEED_MAX} events`);
+        return 'budget';
+      }
+      let event: SimEvent | null;
+      try {
+        event = this.time.step();
+      } catch (error) {
+        this.report('exception', `event threw ${(error as Error).stack ?? String(error)}`);
+        continue;
+      }
+      if (event === null) continue;
+      await drainMicrotasks();
+      this.afterEvent(event);
+    }
+  }
+
+  private afterEvent(event: SimEvent): void {
+    if (event.owner !== null) this.checkMember(event.owner);
+    else if (event.kind === 'control') for (const id of this.cluster.ids) this.checkMember(id);
+  }
+
+  private checkMember(id: MemberId): void {
+    this.cluster.checkFailure(id);
+    const incarnation = this.cluster.incarnation(id);
+    const member = incarnation?.member;
+    if (incarnation === null || member === null || member === undefined) return;
+    const inspection = member.inspect();
+    this.invariants.checkMember(inspection, incarnation.machine.appliedIndex);
+    if (inspection.role === 'leader' && inspection.term > this.leaderTermSeen) {
+      this.leaderTermSeen = inspection.term;
+      this.faults.onNewLeader(id, inspection.term);
+    }
+    if (this.trace.enabled) this.traceRole(id, inspection.role, inspection.term, inspection.commit);
+  }
+
+  private traceRole(id: MemberId, role: Role, term: number, commit: number): void {
+    const state = `${role} t${term}`;
+    if (this.roles.get(id) === state) return;
+    this.roles.set(id, state);
+    this.trace.log(() => `${id} is ${state} (commit ${commit})`);
+  }
+}

@@ -1,0 +1,234 @@
+/**
+ * The command codec and the state machine's handling of hostile bytes: whatever arrives, apply
+ * never throws; bytes that are not a valid command yield BAD_COMMAND and change nothing.
+ */
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeKvCommand,
+  encodeKvCommand,
+  InvalidKvCommandError,
+  kvCommand,
+} from '../../../src/state/index.js';
+import type { KvCommand } from '../../../src/state/index.js';
+import { header, LogFeeder } from './log-feeder.js';
+
+const encoder = new TextEncoder();
+const bytesOf = (value: unknown): Uint8Array => encoder.encode(JSON.stringify(value));
+
+/** A valid put command as wire JSON, to mutate field by field. */
+const validPut = {
+  v: 1,
+  type: 'op',
+  header: { session: 1, seq: 1, lowestUnacked: 1 },
+  op: { type: 'put', key: 'a', value: 1 },
+};
+
+describe('encoding', () => {
+  it('round-trips every kind of command', () => {
+    const commands: KvCommand[] = [
+      { type: 'registerSession' },
+      { type: 'keepAlive', session: 3 },
+      { type: 'closeSession', session: 3 },
+      {
+        type: 'op',
+        header: header(3, 7, 5),
+        op: { type: 'put', key: 'k', value: { a: [1, 'x'] } },
+      },
+      { type: 'op', header: header(3, 8, 5), op: { type: 'delete', key: 'k' } },
+      {
+        type: 'op',
+        header: header(3, 9, 5),
+        op: { type: 'cas', key: 'k', expected: null, next: 0 },
+      },
+      {
+        type: 'op',
+        header: header(3, 10, 5),
+        op: {
+          type: 'txn',
+          checks: [{ key: 'k', version: 0 }],
+          writes: [
+            { type: 'put', key: 'k', value: true },
+            { type: 'delete', key: 'j' },
+          ],
+        },
+      },
+    ];
+    for (const command of commands) {
+      expect(decodeKvCommand(encodeKvCommand(command))).toEqual({ ok: true, command });
+    }
+  });
+
+  it('round-trips any JSON value put by a client', () => {
+    fc.assert(
+      fc.property(fc.jsonValue({ maxDepth: 8 }), (value) => {
+        const decoded = decodeKvCommand(kvCommand.put(header(1, 1), 'k', value as never));
+        expect(decoded.ok).toBe(true);
+        if (decoded.ok && decoded.command.type === 'op' && decoded.command.op.type === 'put') {
+          // JSON cannot tell -0 from 0; compare as JSON text.
+          expect(JSON.stringify(decoded.command.op.value)).toBe(JSON.stringify(value));
+        }
+      }),
+    );
+  });
+
+  it('builders refuse values JSON would silently change', () => {
+    for (const value of [
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      undefined,
+      new Date(0),
+      new Array<number>(3), // holes
+      new Map(),
+      { a: undefined },
+    ]) {
+      expect(() => kvCommand.put(header(1, 1), 'k', value as never)).toThrow(InvalidKvCommandError);
+    }
+  });
+
+  it('builders refuse invalid headers and keys', () => {
+    expect(() => kvCommand.put(header(1, 0), 'k', 1)).toThrow(InvalidKvCommandError);
+    expect(() => kvCommand.put(header(1, 2, 3), 'k', 1)).toThrow(/lowestUnacked/);
+    expect(() => kvCommand.put(header(1.5, 1), 'k', 1)).toThrow(InvalidKvCommandError);
+    expect(() => kvCommand.put(header(1, 1), '', 1)).toThrow(InvalidKvCommandError);
+  });
+});
+
+describe('decoding hostile bytes', () => {
+  const badCases: [string, unknown][] = [
+    ['no format version', { ...validPut, v: undefined }],
+    ['another format version', { ...validPut, v: 2 }],
+    ['an extra field', { ...validPut, extra: 1 }],
+    ['an unknown command type', { ...validPut, type: 'drop' }],
+    ['a missing header', { v: 1, type: 'op', op: validPut.op }],
+    ['seq 0', { ...validPut, header: { session: 1, seq: 0, lowestUnacked: 0 } }],
+    ['a fractional seq', { ...validPut, header: { session: 1, seq: 1.5, lowestUnacked: 1 } }],
+    ['an unsafe integer', { ...validPut, header: { session: 2 ** 60, seq: 1, lowestUnacked: 1 } }],
+    ['a string session', { ...validPut, header: { session: '1', seq: 1, lowestUnacked: 1 } }],
+    ['lowestUnacked above seq', { ...validPut, header: { session: 1, seq: 1, lowestUnacked: 2 } }],
+    ['a numeric key', { ...validPut, op: { type: 'put', key: 1, value: 1 } }],
+    ['an empty key', { ...validPut, op: { type: 'put', key: '', value: 1 } }],
+    ['a missing value', { ...validPut, op: { type: 'put', key: 'a' } }],
+    ['an unknown op', { ...validPut, op: { type: 'increment', key: 'a' } }],
+    [
+      'a txn writing a key twice',
+      {
+        ...validPut,
+        op: {
+          type: 'txn',
+          checks: [],
+          writes: [
+            { type: 'delete', key: 'a' },
+            { type: 'delete', key: 'a' },
+          ],
+        },
+      },
+    ],
+    [
+      'a txn with a negative version',
+      { ...validPut, op: { type: 'txn', checks: [{ key: 'a', version: -1 }], writes: [] } },
+    ],
+    [
+      'a txn whose checks are not an array',
+      { ...validPut, op: { type: 'txn', checks: {}, writes: [] } },
+    ],
+    ['an array instead of an object', [validPut]],
+    ['null', null],
+    ['a number', 42],
+  ];
+
+  it.each(badCases)('rejects %s as BAD_COMMAND', (_name, wire) => {
+    expect(decodeKvCommand(bytesOf(wire))).toMatchObject({ ok: false, code: 'BAD_COMMAND' });
+  });
+
+  it('rejects invalid UTF-8, invalid JSON and empty bytes as BAD_COMMAND', () => {
+    for (const bytes of [
+      new Uint8Array([0xff, 0xfe]),
+      encoder.encode('{"v":1,'),
+      new Uint8Array(),
+    ]) {
+      expect(decodeKvCommand(bytes)).toMatchObject({ ok: false, code: 'BAD_COMMAND' });
+    }
+  });
+
+  it('rejects values nested deeper than the limit', () => {
+    const deep = '['.repeat(100) + ']'.repeat(100);
+    const text = JSON.stringify(validPut).replace('"value":1', `"value":${deep}`);
+    expect(decodeKvCommand(encoder.encode(text))).toMatchObject({ ok: false, code: 'BAD_COMMAND' });
+  });
+
+  it('rejects numbers JSON cannot hold (1e400 parses to Infinity)', () => {
+    const text = JSON.stringify(validPut).replace('"value":1', '"value":1e400');
+    expect(decodeKvCommand(encoder.encode(text))).toMatchObject({ ok: false, code: 'BAD_COMMAND' });
+  });
+
+  it('keeps a "__proto__" key as plain data', () => {
+    const text = JSON.stringify(validPut).replace(
+      '"value":1',
+      '"value":{"__proto__":{"polluted":1}}',
+    );
+    const decoded = decodeKvCommand(encoder.encode(text));
+    expect(decoded.ok).toBe(true);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
+  });
+});
+
+describe('apply on hostile bytes', () => {
+  it('random bytes never throw and never change a key', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ maxLength: 200 }), { maxLength: 20 }), (commands) => {
+        const log = new LogFeeder();
+        for (const bytes of commands) {
+          const result = log.apply(bytes);
+          expect(result.ok === false || result.type === 'registerSession').toBe(true);
+        }
+        expect(log.machine.keyCount).toBe(0);
+      }),
+    );
+  });
+
+  it('random JSON, and random JSON in place of each field, never throws', () => {
+    const anyJson = fc.jsonValue({ maxDepth: 4 });
+    const mutatedPut = fc.record({
+      v: fc.oneof(fc.constant(1), anyJson),
+      type: fc.oneof(
+        fc.constantFrom('op', 'registerSession', 'keepAlive', 'closeSession'),
+        anyJson,
+      ),
+      header: fc.oneof(
+        fc.record({
+          session: fc.oneof(fc.constant(1), anyJson),
+          seq: anyJson,
+          lowestUnacked: anyJson,
+        }),
+        anyJson,
+      ),
+      op: fc.oneof(
+        fc.record({
+          type: fc.constantFrom('put', 'delete', 'cas', 'txn'),
+          key: anyJson,
+          value: anyJson,
+        }),
+        anyJson,
+      ),
+    });
+    fc.assert(
+      fc.property(fc.array(fc.oneof(anyJson, mutatedPut), { maxLength: 20 }), (wires) => {
+        const log = new LogFeeder();
+        log.register();
+        for (const wire of wires) {
+          const result = log.apply(bytesOf(wire));
+          if (result.type === 'error') expect(typeof result.code).toBe('string');
+        }
+      }),
+    );
+  });
+
+  it('answers BAD_COMMAND with the entry index and applies nothing', () => {
+    const log = new LogFeeder();
+    log.register();
+    const result = log.apply(encoder.encode('not json'));
+    expect(result).toMatchObject({ type: 'error', ok: false, code: 'BAD_COMMAND', index: 2 });
+    expect(log.machine.appliedIndex).toBe(2);
+  });
+});

@@ -18,6 +18,7 @@ export {
   UnknownMemberError,
   InvariantError,
 } from './core/errors.js';
+export { ConfigChangeInProgressError, InvalidConfigChangeError } from './core/membership.js';
 export { Member } from './runtime/member.js';
 export type { MemberOptions, MemberStatus, ReadConsistency } from './runtime/member.js';
 export { TimeoutError, ProposalDroppedError, MemberStoppedError } from './runtime/errors.js';

@@ -11,14 +11,18 @@ import type { MemberId } from './types.js';
  * - `stale-read`: linearizable reads are served locally, without ReadIndex.
  * - `commit-old-term`: the leader commits by counting replicas of older-term entries (figure 8).
  * - `double-vote`: a member votes again in a term in which it already voted.
+ * - `concurrent-config`: a leader accepts a configuration change while another is uncommitted.
  */
-export type CoreBug = 'stale-read' | 'commit-old-term' | 'double-vote';
-export const CORE_BUGS: readonly CoreBug[] = ['stale-read', 'commit-old-term', 'double-vote'];
+export type CoreBug = 'stale-read' | 'commit-old-term' | 'double-vote' | 'concurrent-config';
+export const CORE_BUGS: readonly CoreBug[] = [
+  'stale-read',
+  'commit-old-term',
+  'double-vote',
+  'concurrent-config',
+];
 
 export interface RaftOptions {
   readonly id: MemberId;
-  /** The voting members. Fixed for now; membership changes arrive with the membership issue. */
-  readonly voters: readonly MemberId[];
   readonly random: Random;
   /** Election timeout is drawn from [min, max) ticks at every reset. Default 10..20. */
   readonly electionTimeoutTicksMin?: number;
@@ -40,6 +44,18 @@ export interface RaftOptions {
   readonly inflightAppendsMax?: number;
   readonly uncommittedEntriesMax?: number;
   readonly pendingReadsMax?: number;
+  /**
+   * Compaction: ask the driver for a snapshot once this many entries (or bytes of entry data)
+   * were applied since the last one. Defaults 10,000 entries, 8 MiB.
+   */
+  readonly snapshotEntriesThreshold?: number;
+  readonly snapshotBytesThreshold?: number;
+  /** Entries kept below a snapshot so slow followers can catch up without one. Default 1,000. */
+  readonly compactionTailEntries?: number;
+  /** Bytes per InstallSnapshot chunk. Default 256 KiB. */
+  readonly snapshotChunkBytes?: number;
+  /** Largest snapshot a follower accepts. Default 256 MiB. */
+  readonly snapshotBytesMax?: number;
   /** Test-only deliberate bugs; see CoreBug. */
   readonly bugs?: readonly CoreBug[];
 }
@@ -58,6 +74,11 @@ export const RAFT_DEFAULTS = {
   inflightAppendsMax: 64,
   uncommittedEntriesMax: 8192,
   pendingReadsMax: 4096,
+  snapshotEntriesThreshold: 10_000,
+  snapshotBytesThreshold: 8 * 1024 * 1024,
+  compactionTailEntries: 1000,
+  snapshotChunkBytes: 256 * 1024,
+  snapshotBytesMax: 256 * 1024 * 1024,
   bugs: [] as readonly CoreBug[],
 } as const;
 
@@ -82,19 +103,29 @@ export function resolveRaftOptions(options: RaftOptions): ResolvedRaftOptions {
     resolved.clockDriftMax >= 0 && resolved.clockDriftMax < 0.5,
     'clockDriftMax must be in [0, 0.5)',
   );
-  assert(resolved.voters.length > 0, 'voters must not be empty');
-  assert(new Set(resolved.voters).size === resolved.voters.length, 'voters must be distinct');
+  assert(
+    typeof resolved.id === 'string' && resolved.id.length > 0,
+    'id must be a non-empty string',
+  );
   for (const limit of [
     'appendEntriesMax',
     'appendBytesMax',
     'inflightAppendsMax',
     'uncommittedEntriesMax',
     'pendingReadsMax',
+    'snapshotEntriesThreshold',
+    'snapshotBytesThreshold',
+    'snapshotChunkBytes',
+    'snapshotBytesMax',
   ] as const) {
     assert(
       Number.isInteger(resolved[limit]) && resolved[limit] >= 1,
       `${limit} must be a positive integer`,
     );
   }
+  assert(
+    Number.isInteger(resolved.compactionTailEntries) && resolved.compactionTailEntries >= 0,
+    'compactionTailEntries must be a non-negative integer',
+  );
   return resolved;
 }

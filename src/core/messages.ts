@@ -2,7 +2,7 @@
  * The Raft messages members exchange. Every message names its sender, recipient and the sender's
  * term; the core checks the term of every message before looking at anything else.
  */
-import type { Entry, MemberId } from './types.js';
+import type { Entry, MemberId, SnapshotMeta } from './types.js';
 
 interface Envelope {
   readonly from: MemberId;
@@ -87,6 +87,27 @@ export interface ReadIndexResponse extends Envelope {
   readonly index: number;
 }
 
+/**
+ * One chunk of a snapshot for a follower too far behind (InstallSnapshot, Raft figure 13). Chunks
+ * go one at a time; a follower that lost its place answers with the offset it expects.
+ */
+export interface SnapshotChunk extends Envelope {
+  readonly type: 'snapshot';
+  readonly meta: SnapshotMeta;
+  /** Total snapshot size in bytes. */
+  readonly size: number;
+  readonly offset: number;
+  readonly data: Uint8Array;
+}
+
+export interface SnapshotResponse extends Envelope {
+  readonly type: 'snapshotResponse';
+  /** The snapshot (by index) this answers for. */
+  readonly index: number;
+  /** Bytes received so far; equal to the size once the snapshot is installed. */
+  readonly offset: number;
+}
+
 export type Message =
   | PreVoteRequest
   | VoteRequest
@@ -97,6 +118,8 @@ export type Message =
   | HeartbeatResponse
   | TimeoutNow
   | ReadIndexRequest
-  | ReadIndexResponse;
+  | ReadIndexResponse
+  | SnapshotChunk
+  | SnapshotResponse;
 
 export type MessageType = Message['type'];

@@ -1,11 +1,12 @@
 /**
  * The leader's view of one follower (etcd's tracker/): what it matches, what to send next, and how
  * hard to push. `probe` sends one append at a time until the follower's position is known;
- * `replicate` streams appends within a bounded window of in-flight requests.
+ * `replicate` streams appends within a bounded window of in-flight requests; `snapshot` sends a
+ * snapshot one chunk at a time to a follower that needs entries the leader compacted away.
  */
 import { assert } from './errors.js';
 
-export type ProgressState = 'probe' | 'replicate';
+export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress {
   /** Highest index known to be durable on the follower and equal to the leader's. */
@@ -23,6 +24,12 @@ export class Progress {
   leaseAckTick = Number.NEGATIVE_INFINITY;
   /** Newest read sequence number this follower acknowledged (confirms reads up to it). */
   readSeqAcked = 0;
+  /** In snapshot state: which snapshot, how many bytes the follower has, and whether a chunk is out. */
+  snapshotIndex = 0;
+  snapshotOffset = 0;
+  chunkInFlight = false;
+  /** Leader ticks since the chunk in flight was sent; past a limit it counts as lost. */
+  chunkElapsed = 0;
 
   constructor(
     next: number,
@@ -32,14 +39,42 @@ export class Progress {
   }
 
   isPaused(): boolean {
+    if (this.state === 'snapshot') return this.chunkInFlight;
     return this.state === 'probe' ? this.probeSent : this.inflight.length >= this.inflightMax;
   }
 
   becomeProbe(): void {
     this.state = 'probe';
     this.probeSent = false;
+    this.chunkInFlight = false;
     this.inflight.length = 0;
     this.next = Math.max(this.next, this.match + 1);
+  }
+
+  /** Starts (or restarts) sending the snapshot at `index` from its first byte. */
+  becomeSnapshot(index: number): void {
+    this.state = 'snapshot';
+    this.inflight.length = 0;
+    this.snapshotIndex = index;
+    this.snapshotOffset = 0;
+    this.chunkInFlight = false;
+    this.chunkElapsed = 0;
+  }
+
+  /** A leader tick: returns true when the chunk in flight has waited too long and is due again. */
+  chunkTimedOut(timeoutTicks: number): boolean {
+    if (this.state !== 'snapshot' || !this.chunkInFlight) return false;
+    this.chunkElapsed += 1;
+    if (this.chunkElapsed < timeoutTicks) return false;
+    this.chunkInFlight = false;
+    return true;
+  }
+
+  /** The follower installed the snapshot at `index`: it matches the log up to there. */
+  snapshotInstalled(index: number): void {
+    this.match = Math.max(this.match, index);
+    this.next = this.match + 1;
+    this.becomeProbe();
   }
 
   becomeReplicate(): void {
@@ -79,6 +114,7 @@ export class Progress {
    * false for a stale rejection (one that no longer says anything about the follower).
    */
   rejected(rejected: number, matchHint: number): boolean {
+    if (this.state === 'snapshot') return false;
     if (this.state === 'replicate') {
       if (rejected <= this.match) return false;
     } else if (rejected !== this.next - 1) {

@@ -15,6 +15,16 @@ import {
   assert,
 } from './errors.js';
 import { RaftLog } from './log.js';
+import {
+  ConfigChangeInProgressError,
+  InvalidConfigChangeError,
+  applyConfigChange,
+  encodeConfig,
+  isValidConfig,
+  membersOf,
+  normalize,
+} from './membership.js';
+import { SnapshotReceiver } from './snapshot-receiver.js';
 import type {
   AppendRequest,
   AppendResponse,
@@ -24,6 +34,8 @@ import type {
   PreVoteRequest,
   ReadIndexRequest,
   ReadIndexResponse,
+  SnapshotChunk,
+  SnapshotResponse,
   TimeoutNow,
   VoteRequest,
   VoteResponse,
@@ -35,8 +47,12 @@ import { ReadQueue } from './reads.js';
 import type { QueuedRead } from './reads.js';
 import { EMPTY_HARD_STATE } from './types.js';
 import type {
+  ClusterConfig,
+  ConfigChange,
   Entry,
   HardState,
+  Snapshot,
+  SnapshotMeta,
   MemberId,
   ProposalTicket,
   ReadMode,
@@ -49,6 +65,8 @@ import type {
 /** What a member restarts from: whatever storage held durably. */
 export interface RaftStartState {
   readonly hardState: HardState;
+  /** The newest snapshot, if any; `entries` then continue from at or below its index. */
+  readonly snapshot: Snapshot | null;
   readonly entries: readonly Entry[];
 }
 
@@ -59,6 +77,10 @@ export interface RaftStatus {
   readonly leaderId: MemberId | null;
   readonly commit: number;
   readonly lastIndex: number;
+  /** The configuration in force (the newest in the log, committed or not). */
+  readonly config: ClusterConfig;
+  /** Index of the newest snapshot (0 if none). */
+  readonly snapshotIndex: number;
 }
 
 /** The core's state laid bare for invariant checks; the log view must not be held across steps. */
@@ -66,6 +88,8 @@ export interface RaftInspection extends RaftStatus {
   readonly vote: MemberId | null;
   readonly stable: number;
   readonly applying: number;
+  /** Index of the first entry in `entries`. */
+  readonly firstIndex: number;
   readonly entries: readonly Entry[];
 }
 
@@ -77,8 +101,6 @@ const APPLY_BATCH_MAX = 1024;
 export class RaftNode {
   private readonly options: ResolvedRaftOptions;
   private readonly id: MemberId;
-  private readonly voters: readonly MemberId[];
-  private readonly peers: readonly MemberId[];
   private readonly log: RaftLog;
   private readonly bugs: ReadonlySet<CoreBug>;
 
@@ -107,6 +129,11 @@ export class RaftNode {
   private leaseRevoked = false;
   private reads: ReadQueue;
   private readonly forwardedReads = new Set<string>();
+  /** The newest snapshot, kept to send to followers that need compacted entries. */
+  private snapshot: Snapshot | null;
+  private readonly receiver: SnapshotReceiver;
+  /** A snapshot received from the leader, waiting to go out in the next Ready. */
+  private snapshotToInstall: Snapshot | null = null;
 
   private pendingAppendBroadcast = false;
   private pendingHeartbeatBroadcast = false;
@@ -121,10 +148,10 @@ export class RaftNode {
   constructor(options: RaftOptions, start: RaftStartState) {
     this.options = resolveRaftOptions(options);
     this.id = options.id;
-    this.voters = [...this.options.voters];
-    this.peers = this.voters.filter((voter) => voter !== this.id);
     this.bugs = new Set(this.options.bugs);
-    this.log = new RaftLog(start.entries, start.hardState.commit);
+    this.log = new RaftLog(start.snapshot?.meta ?? null, start.entries, start.hardState.commit);
+    this.snapshot = start.snapshot;
+    this.receiver = new SnapshotReceiver(this.options.snapshotBytesMax);
     this.term = start.hardState.term;
     this.vote = start.hardState.vote;
     this.reads = new ReadQueue(this.options.pendingReadsMax);
@@ -164,10 +191,95 @@ export class RaftNode {
       case 'vote':
         return this.handleVoteRequest(message);
       default:
-        if (this.role === 'leader') return this.stepLeader(message);
-        if (this.role === 'follower') return this.stepFollower(message);
-        return this.stepCandidate(message);
+        if (this.role === 'leader') this.stepLeader(message);
+        else if (this.role === 'follower') this.stepFollower(message);
+        else this.stepCandidate(message);
+        return this.stepDownIfRemoved();
     }
+  }
+
+  /**
+   * Starts a new cluster with `config` as the first entry of the log. Decided once: only a member
+   * with an empty log can bootstrap, and members bootstrapped with the same configuration write
+   * the very same entry, so they form one cluster, never two. Members that were not bootstrapped
+   * have no configuration, never campaign, and join when a leader reaches them.
+   */
+  bootstrap(config: ClusterConfig): void {
+    if (this.log.lastIndex() !== 0 || this.term !== 0 || this.log.snapshot.index !== 0) {
+      throw new InvalidConfigChangeError('only a member with an empty log can bootstrap');
+    }
+    if (!isValidConfig(config) || !config.voters.includes(this.id)) {
+      throw new InvalidConfigChangeError(
+        'the bootstrap configuration must be valid and name this member a voter',
+      );
+    }
+    this.reset(1);
+    this.log.appendAsLeader({
+      index: 1,
+      term: 1,
+      kind: 'config',
+      data: encodeConfig(normalize(config)),
+    });
+  }
+
+  /**
+   * Proposes one single-server change (Raft thesis §4.2); it is in force as soon as it is in the
+   * log. Refused while an earlier change is uncommitted, and until this leader has committed an
+   * entry of its own term (Ongaro's 2015 fix, TESTING.md 21).
+   */
+  proposeConfigChange(change: ConfigChange): ProposalTicket {
+    if (this.role !== 'leader') throw new NotLeaderError(this.leaderId);
+    if (this.transferee !== null) throw new LeadershipTransferError(this.transferee);
+    if (!this.bugs.has('concurrent-config')) {
+      if (this.log.configIndex() > this.log.committed) {
+        throw new ConfigChangeInProgressError(
+          `the change at index ${this.log.configIndex()} is not committed yet`,
+        );
+      }
+      if (!this.committedInTerm()) {
+        throw new ConfigChangeInProgressError(
+          'the leader has not committed an entry of its term yet',
+        );
+      }
+    }
+    const next = applyConfigChange(this.log.config(), change);
+    const entry: Entry = {
+      index: this.log.lastIndex() + 1,
+      term: this.term,
+      kind: 'config',
+      data: encodeConfig(next),
+    };
+    this.log.appendAsLeader(entry);
+    this.syncProgress();
+    this.pendingAppendBroadcast = true;
+    return { index: entry.index, term: entry.term };
+  }
+
+  /**
+   * Where a snapshot of the state machine at `appliedIndex` sits, and how far storage may compact
+   * below it (keeping `compactionTailEntries` for slow followers).
+   */
+  planSnapshot(appliedIndex: number): { meta: SnapshotMeta; compactThrough: number } {
+    assert(appliedIndex <= this.log.applying, 'snapshot of entries not yet handed out to apply');
+    const term = this.log.term(appliedIndex);
+    assert(term !== undefined, () => `no term known at ${appliedIndex}`);
+    const meta: SnapshotMeta = {
+      index: appliedIndex,
+      term,
+      config: this.log.configAt(appliedIndex),
+    };
+    const compactThrough = Math.max(
+      this.log.firstIndex() - 1,
+      appliedIndex - this.options.compactionTailEntries,
+    );
+    return { meta, compactThrough };
+  }
+
+  /** Storage holds `snapshot` durably: drop the log below `compactThrough` and keep the snapshot to send. */
+  compact(snapshot: Snapshot, compactThrough: number): void {
+    if (snapshot.meta.index <= this.log.snapshot.index) return;
+    this.log.compact(snapshot.meta, compactThrough);
+    this.snapshot = snapshot;
   }
 
   /** Appends `data` to the log as leader. Throws NotLeaderError (with the leader hint) elsewhere. */
@@ -205,7 +317,7 @@ export class RaftNode {
   /** Hands leadership to `to`: catch it up, then send it TimeoutNow (thesis §3.10). */
   transferLeadership(to: MemberId): void {
     if (this.role !== 'leader') throw new NotLeaderError(this.leaderId);
-    if (!this.voters.includes(to)) throw new UnknownMemberError(to);
+    if (!this.voters().includes(to)) throw new UnknownMemberError(to);
     if (to === this.id || this.transferee === to) return;
     this.transferee = to;
     const progress = this.progressOf(to);
@@ -226,6 +338,7 @@ export class RaftNode {
     return (
       this.pendingAppendBroadcast ||
       this.pendingHeartbeatBroadcast ||
+      this.snapshotToInstall !== null ||
       this.messages.length > 0 ||
       this.readStates.length > 0 ||
       this.droppedReads.length > 0 ||
@@ -249,12 +362,16 @@ export class RaftNode {
     const ready: Ready = {
       softState: softChanged ? softState : null,
       hardState: sameHardState(hardState, this.lastHardState) ? null : hardState,
+      snapshot: this.snapshotToInstall,
       entries: this.log.takeUnpersisted(),
       messages: this.messages,
       committedEntries: this.log.takeUnapplied(APPLY_BATCH_MAX),
       readStates: this.readStates,
       droppedReads: this.droppedReads,
+      snapshotWanted: this.snapshotDue(),
     };
+    if (this.snapshotToInstall !== null) this.snapshot = this.snapshotToInstall;
+    this.snapshotToInstall = null;
     this.lastHardState = hardState;
     this.lastSoftState = softState;
     this.messages = [];
@@ -272,6 +389,25 @@ export class RaftNode {
     this.log.markStable(ready.entries);
     // The leader counts its own copy only once it is durable (TESTING.md 15).
     if (this.role === 'leader' && this.maybeCommit()) this.pendingAppendBroadcast = true;
+    this.stepDownIfRemoved();
+  }
+
+  private snapshotDue(): boolean {
+    const since = this.log.sinceSnapshot();
+    if (since.entries <= 0) return false;
+    return (
+      since.entries >= this.options.snapshotEntriesThreshold ||
+      since.bytes >= this.options.snapshotBytesThreshold
+    );
+  }
+
+  /**
+   * A leader that is no longer a voter leaves once the change that removed (or demoted) it is
+   * committed (Raft thesis §4.2.2); until then it keeps replicating without counting itself.
+   */
+  private stepDownIfRemoved(): void {
+    if (this.role !== 'leader' || this.isVoter()) return;
+    if (this.log.committed >= this.log.configIndex()) this.becomeFollower(this.term, null);
   }
 
   // ---------------------------------------------------------------- queries
@@ -284,6 +420,8 @@ export class RaftNode {
       leaderId: this.leaderId,
       commit: this.log.committed,
       lastIndex: this.log.lastIndex(),
+      config: this.log.config(),
+      snapshotIndex: this.log.snapshot.index,
     };
   }
 
@@ -293,6 +431,7 @@ export class RaftNode {
       vote: this.vote,
       stable: this.log.stable,
       applying: this.log.applying,
+      firstIndex: this.log.firstIndex(),
       entries: this.log.view(),
     };
   }
@@ -332,11 +471,7 @@ export class RaftNode {
     this.reset(this.term);
     this.role = 'leader';
     this.leaderId = this.id;
-    for (const peer of this.peers)
-      this.progress.set(
-        peer,
-        new Progress(this.log.lastIndex() + 1, this.options.inflightAppendsMax),
-      );
+    this.syncProgress();
     // Raft §8: a leader commits an entry of its own term before it serves reads or commits others.
     this.log.appendAsLeader({
       index: this.log.lastIndex() + 1,
@@ -399,16 +534,22 @@ export class RaftNode {
       this.heartbeatElapsed = 0;
       this.pendingHeartbeatBroadcast = true;
     }
+    // A chunk unanswered for a few heartbeats is lost: send it again from the confirmed offset.
+    const chunkTimeoutTicks = this.options.heartbeatIntervalTicks * 3;
+    for (const [id, progress] of this.progress) {
+      if (progress.chunkTimedOut(chunkTimeoutTicks)) this.sendAppend(id, true);
+    }
   }
 
   private quorumRecentlyActive(): boolean {
-    let active = 1;
-    for (const peer of this.peers) {
+    const voters = this.voters();
+    let active = voters.includes(this.id) ? 1 : 0;
+    for (const peer of this.peers()) {
       const progress = this.progressOf(peer);
-      if (progress.recentActive) active += 1;
+      if (progress.recentActive && voters.includes(peer)) active += 1;
       progress.recentActive = false;
     }
-    return active >= majority(this.voters.length);
+    return active >= majority(voters.length);
   }
 
   private abortTransfer(): void {
@@ -425,7 +566,8 @@ export class RaftNode {
     // recording it is durable, so no answer can arrive before our vote is on disk.
     this.votes.set(this.id, true);
     if (this.resolveElection(kind)) return;
-    for (const peer of this.peers) {
+    for (const peer of this.voters()) {
+      if (peer === this.id) continue;
       const common = {
         to: peer,
         term,
@@ -439,7 +581,7 @@ export class RaftNode {
 
   /** Acts on the tally; returns true when the election is decided. */
   private resolveElection(kind: CampaignKind): boolean {
-    const outcome = tallyVotes(this.voters, this.votes);
+    const outcome = tallyVotes(this.voters(), this.votes);
     if (outcome === 'pending') return false;
     if (outcome === 'lost') {
       this.becomeFollower(this.term, null);
@@ -533,6 +675,7 @@ export class RaftNode {
     switch (message.type) {
       case 'append':
       case 'heartbeat':
+      case 'snapshot':
         this.becomeFollower(this.term, message.from);
         return this.stepFollower(message);
       case 'preVoteResponse':
@@ -569,6 +712,9 @@ export class RaftNode {
         return this.rejectForwardedRead(message);
       case 'readIndexResponse':
         return this.handleReadIndexResponse(message);
+      case 'snapshot':
+        this.heardFromLeader(message.from);
+        return this.handleSnapshotChunk(message);
       default:
         return this.drop(`${message.type}AsFollower`);
     }
@@ -615,6 +761,31 @@ export class RaftNode {
       hintIndex: 0,
       hintTerm: 0,
     });
+  }
+
+  /**
+   * One chunk of the leader's snapshot. Once whole, it replaces our log up to its index (keeping
+   * a matching suffix) and goes to the driver to install; the answer leaves after it is durable.
+   */
+  private handleSnapshotChunk(chunk: SnapshotChunk): void {
+    const reply = {
+      type: 'snapshotResponse',
+      to: chunk.from,
+      term: this.term,
+      index: chunk.meta.index,
+    } as const;
+    if (chunk.meta.index <= this.log.committed) {
+      // We hold everything it covers already: tell the leader we are past it.
+      this.receiver.reset();
+      return this.send<SnapshotResponse>({ ...reply, offset: chunk.size });
+    }
+    const outcome = this.receiver.accept(chunk);
+    if (outcome.kind === 'refused') return this.drop(outcome.reason);
+    if (outcome.kind === 'progress')
+      return this.send<SnapshotResponse>({ ...reply, offset: outcome.offset });
+    this.log.restore(outcome.snapshot.meta);
+    this.snapshotToInstall = outcome.snapshot;
+    this.send<SnapshotResponse>({ ...reply, offset: chunk.size });
   }
 
   private handleHeartbeat(request: HeartbeatRequest): void {
@@ -667,6 +838,8 @@ export class RaftNode {
         return this.handleHeartbeatResponse(message, progress);
       case 'readIndex':
         return this.leaderRead({ context: message.context, from: message.from }, 'linearizable');
+      case 'snapshotResponse':
+        return this.handleSnapshotResponse(message, progress);
       case 'append':
       case 'heartbeat':
       case 'timeoutNow':
@@ -688,6 +861,9 @@ export class RaftNode {
     }
     if (response.index > this.log.lastIndex()) return this.drop('ackPastLog');
     const wasProbe = progress.state === 'probe';
+    if (progress.state === 'snapshot' && response.index >= progress.snapshotIndex) {
+      progress.snapshotInstalled(response.index);
+    }
     if (progress.acknowledge(response.index)) {
       if (wasProbe) progress.becomeReplicate();
       if (this.maybeCommit()) this.pendingAppendBroadcast = true;
@@ -711,7 +887,7 @@ export class RaftNode {
 
   /** Figure 2 / §5.4.2: commit the highest index a quorum holds, if it is of the current term. */
   private maybeCommit(): boolean {
-    const index = quorumValue(this.voters, (id) =>
+    const index = quorumValue(this.voters(), (id) =>
       id === this.id ? this.log.stable : this.progressOf(id).match,
     );
     if (index <= this.log.committed) return false;
@@ -729,8 +905,18 @@ export class RaftNode {
     const progress = this.progressOf(to);
     if (progress.isPaused()) return;
     const prevIndex = progress.next - 1;
+    assert(
+      prevIndex <= this.log.lastIndex(),
+      () => `next ${progress.next} for ${to} is past the log`,
+    );
     const prevTerm = this.log.term(prevIndex);
-    assert(prevTerm !== undefined, () => `next ${progress.next} for ${to} is past the log`);
+    if (
+      progress.state === 'snapshot' ||
+      prevTerm === undefined ||
+      progress.next < this.log.firstIndex()
+    ) {
+      return this.sendSnapshotChunk(to, progress);
+    }
     const last = this.log.lastIndex();
     const entries =
       progress.next <= last
@@ -754,6 +940,50 @@ export class RaftNode {
     progress.sent(prevIndex + entries.length, entries.length);
   }
 
+  /**
+   * The follower needs entries we compacted: send our snapshot, one bounded chunk at a time. A
+   * newer snapshot replaces an unfinished transfer from its first byte.
+   */
+  private sendSnapshotChunk(to: MemberId, progress: Progress): void {
+    const snapshot = this.snapshot;
+    assert(snapshot !== null, 'entries were compacted without a snapshot');
+    if (progress.state !== 'snapshot' || progress.snapshotIndex !== snapshot.meta.index) {
+      progress.becomeSnapshot(snapshot.meta.index);
+    }
+    const offset = progress.snapshotOffset;
+    const data = snapshot.data.subarray(offset, offset + this.options.snapshotChunkBytes);
+    this.send<SnapshotChunk>({
+      type: 'snapshot',
+      to,
+      term: this.term,
+      meta: snapshot.meta,
+      size: snapshot.data.length,
+      offset,
+      data,
+    });
+    progress.chunkInFlight = true;
+    progress.chunkElapsed = 0;
+  }
+
+  private handleSnapshotResponse(response: SnapshotResponse, progress: Progress): void {
+    if (progress.state !== 'snapshot' || response.index !== progress.snapshotIndex) {
+      return this.drop('staleSnapshotResponse');
+    }
+    progress.chunkInFlight = false;
+    if (this.snapshot === null || this.snapshot.meta.index !== response.index) {
+      // We moved on to a newer snapshot; the next send starts it over.
+      return this.sendAppend(response.from, true);
+    }
+    const size = this.snapshot.data.length;
+    if (response.offset >= size) {
+      progress.snapshotInstalled(response.index);
+      if (this.maybeCommit()) this.pendingAppendBroadcast = true;
+    } else {
+      progress.snapshotOffset = Math.min(response.offset, size);
+    }
+    this.sendAppend(response.from, true);
+  }
+
   private sendHeartbeat(to: MemberId): void {
     const progress = this.progressOf(to);
     this.send<HeartbeatRequest>({
@@ -775,10 +1005,10 @@ export class RaftNode {
     if (this.role !== 'leader') return;
     if (this.pendingAppendBroadcast) {
       // Replicate state: stream what is new. Probe: one request at a time. Commit news travels too.
-      for (const peer of this.peers) this.sendAppend(peer, true);
+      for (const peer of this.peers()) this.sendAppend(peer, true);
     }
     if (this.pendingHeartbeatBroadcast) {
-      for (const peer of this.peers) this.sendHeartbeat(peer);
+      for (const peer of this.peers()) this.sendHeartbeat(peer);
     }
     this.pendingAppendBroadcast = false;
     this.pendingHeartbeatBroadcast = false;
@@ -793,7 +1023,8 @@ export class RaftNode {
       return this.answerRead(read, null);
     }
     if (!this.committedInTerm()) return this.reads.wait(read);
-    if (this.peers.length === 0 || (mode === 'lease' && this.leaseValid())) {
+    const alone = this.voters().every((id) => id === this.id);
+    if (alone || (mode === 'lease' && this.leaseValid())) {
       return this.answerRead(read, this.log.committed);
     }
     this.reads.confirm(read, this.log.committed);
@@ -806,7 +1037,7 @@ export class RaftNode {
   }
 
   private releaseConfirmedReads(): void {
-    const quorumSeq = quorumValue(this.voters, (id) =>
+    const quorumSeq = quorumValue(this.voters(), (id) =>
       id === this.id ? this.reads.lastSeq : this.progressOf(id).readSeqAcked,
     );
     for (const read of this.reads.release(quorumSeq)) this.answerRead(read, read.index);
@@ -820,7 +1051,7 @@ export class RaftNode {
     // and clocks may drift by clockDriftMax, so the lease is shorter by those margins.
     const { electionTimeoutTicksMin: min, clockDriftMax } = this.options;
     const leaseTicks = Math.floor((min - 2) * (1 - clockDriftMax)) - 2;
-    const oldestInQuorum = quorumValue(this.voters, (id) =>
+    const oldestInQuorum = quorumValue(this.voters(), (id) =>
       id === this.id ? this.tickCount : this.progressOf(id).leaseAckTick,
     );
     return this.tickCount - oldestInQuorum < leaseTicks;
@@ -848,8 +1079,32 @@ export class RaftNode {
 
   // ---------------------------------------------------------------- helpers
 
+  private voters(): readonly MemberId[] {
+    return this.log.config().voters;
+  }
+
+  /** Every member but this one: the leader replicates to all of them, voters and learners. */
+  private peers(): MemberId[] {
+    return membersOf(this.log.config()).filter((id) => id !== this.id);
+  }
+
+  /** Gives the leader a Progress for every member of the configuration in force, and only them. */
+  private syncProgress(): void {
+    const peers = this.peers();
+    for (const id of [...this.progress.keys()]) if (!peers.includes(id)) this.progress.delete(id);
+    for (const id of peers) {
+      if (!this.progress.has(id)) {
+        this.progress.set(
+          id,
+          new Progress(this.log.lastIndex() + 1, this.options.inflightAppendsMax),
+        );
+      }
+    }
+    if (this.transferee !== null && !this.voters().includes(this.transferee)) this.abortTransfer();
+  }
+
   private isVoter(): boolean {
-    return this.voters.includes(this.id);
+    return this.voters().includes(this.id);
   }
 
   private progressOf(id: MemberId): Progress {

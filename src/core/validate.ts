@@ -3,7 +3,8 @@
  * this checks what a shape cannot say (entries consecutive, terms in order, addressed to us), so
  * that nothing a peer sends can throw inside the core. Returns a drop reason, or null if sound.
  */
-import type { AppendRequest, Message } from './messages.js';
+import { decodeConfig, isValidConfig } from './membership.js';
+import type { AppendRequest, Message, SnapshotChunk } from './messages.js';
 import type { MemberId } from './types.js';
 
 const CONTEXT_LENGTH_MAX = 256;
@@ -49,6 +50,10 @@ export function validateMessage(message: Message, self: MemberId): string | null
       return null;
     case 'readIndex':
       return isContext(message.context) ? null : 'malformedReadIndex';
+    case 'snapshot':
+      return validateSnapshotChunk(message);
+    case 'snapshotResponse':
+      return isCount(message.index) && isCount(message.offset) ? null : 'malformedSnapshotResponse';
     case 'readIndexResponse':
       return isContext(message.context) &&
         typeof message.reject === 'boolean' &&
@@ -77,9 +82,26 @@ function validateAppend(message: AppendRequest): string | null {
     if (entry.index !== message.prevIndex + i + 1) return 'entriesNotConsecutive';
     if (!isCount(entry.term) || entry.term < previousTerm || entry.term > message.term)
       return 'entryTermOutOfOrder';
-    if (entry.kind !== 'normal' && entry.kind !== 'noop') return 'malformedEntry';
     if (!(entry.data instanceof Uint8Array)) return 'malformedEntry';
+    if (entry.kind === 'config') {
+      if (decodeConfig(entry.data) === null) return 'malformedConfigEntry';
+    } else if (entry.kind !== 'normal' && entry.kind !== 'noop') {
+      return 'malformedEntry';
+    }
     previousTerm = entry.term;
   }
+  return null;
+}
+
+function validateSnapshotChunk(message: SnapshotChunk): string | null {
+  const { meta } = message;
+  if (typeof meta !== 'object' || meta === null) return 'malformedSnapshot';
+  if (!isCount(meta.index) || !isCount(meta.term) || meta.index === 0 || meta.term === 0)
+    return 'malformedSnapshot';
+  if (meta.term > message.term || !isValidConfig(meta.config)) return 'malformedSnapshot';
+  if (!isCount(message.size) || !isCount(message.offset)) return 'malformedSnapshot';
+  if (!(message.data instanceof Uint8Array)) return 'malformedSnapshot';
+  if (message.offset + message.data.length > message.size) return 'snapshotChunkPastEnd';
+  if (message.data.length === 0 && message.offset < message.size) return 'emptySnapshotChunk';
   return null;
 }

@@ -52,7 +52,7 @@ export class LocalCluster {
     this.machines.set(id, stateMachine);
     const options: MemberOptions<KvResult, KvQuery, KvQueryResult> = {
       id,
-      voters: this.ids,
+      bootstrap: { voters: this.ids, learners: [] },
       storage: new MemoryStorage(disk),
       transport: this.network.connect(id),
       stateMachine,

@@ -9,7 +9,17 @@ import type { RaftInspection } from '../core/raft.js';
 import type { RaftOptions } from '../core/config.js';
 import type { Message } from '../core/messages.js';
 import type { Random } from '../core/random.js';
-import type { Entry, MemberId, ReadMode, ReadState, Ready, Role } from '../core/types.js';
+import type {
+  ClusterConfig,
+  ConfigChange,
+  Entry,
+  MemberId,
+  ProposalTicket,
+  ReadMode,
+  ReadState,
+  Ready,
+  Role,
+} from '../core/types.js';
 import type { StateMachine } from '../state/state-machine.js';
 import type { Storage } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
@@ -22,7 +32,11 @@ export type ReadConsistency = ReadMode | 'local';
 
 export interface MemberOptions<Result, Query, QueryResult> {
   readonly id: MemberId;
-  readonly voters: readonly MemberId[];
+  /**
+   * Starts a new cluster with this configuration when storage is empty (see RaftNode.bootstrap).
+   * Members started without it join when a leader adds them.
+   */
+  readonly bootstrap?: ClusterConfig;
   readonly storage: Storage;
   readonly transport: Transport;
   readonly stateMachine: StateMachine<Result, Query, QueryResult>;
@@ -36,7 +50,7 @@ export interface MemberOptions<Result, Query, QueryResult> {
   readonly proposeTimeoutMs?: number;
   readonly readTimeoutMs?: number;
   /** Core options other than identity and randomness. */
-  readonly raft?: Omit<RaftOptions, 'id' | 'voters' | 'random'>;
+  readonly raft?: Omit<RaftOptions, 'id' | 'random'>;
 }
 
 export interface MemberStatus {
@@ -48,12 +62,14 @@ export interface MemberStatus {
   readonly appliedIndex: number;
   readonly lastIndex: number;
   readonly voters: readonly MemberId[];
+  readonly learners: readonly MemberId[];
+  readonly snapshotIndex: number;
   readonly stopped: boolean;
 }
 
 interface PendingProposal<Result> {
   readonly term: number;
-  readonly resolve: (result: Result) => void;
+  readonly resolve: (result: Result | null) => void;
   readonly reject: (error: Error) => void;
   readonly timer: TimerHandle;
 }
@@ -99,9 +115,17 @@ export class Member<Result, Query, QueryResult> {
   static async start<R, Q, QR>(options: MemberOptions<R, Q, QR>): Promise<Member<R, Q, QR>> {
     const persisted = await options.storage.load();
     const core = new RaftNode(
-      { ...options.raft, id: options.id, voters: options.voters, random: options.random },
+      { ...options.raft, id: options.id, random: options.random },
       persisted,
     );
+    if (persisted.snapshot !== null) {
+      options.stateMachine.restore(persisted.snapshot.data, persisted.snapshot.meta.index);
+    }
+    const empty =
+      persisted.entries.length === 0 &&
+      persisted.snapshot === null &&
+      persisted.hardState.term === 0;
+    if (options.bootstrap !== undefined && empty) core.bootstrap(options.bootstrap);
     const member = new Member(options, core);
     options.transport.onMessage((message) => member.receive(message));
     member.scheduleTick();
@@ -124,8 +148,16 @@ export class Member<Result, Query, QueryResult> {
       return Promise.reject(error as Error);
     }
     this.scheduleProcess();
+    return this.awaitApplied(ticket).then((result) => {
+      assert(result !== null, 'a normal entry applied without a result');
+      return result;
+    });
+  }
+
+  /** Settles once the entry of `ticket` is applied here (null result: not a command). */
+  private awaitApplied(ticket: ProposalTicket): Promise<Result | null> {
     const { index, term } = ticket;
-    return new Promise<Result>((resolve, reject) => {
+    return new Promise<Result | null>((resolve, reject) => {
       const timer = this.options.scheduler.setTimeout(() => {
         this.proposals.delete(index);
         reject(new TimeoutError(`proposal at index ${index}`, this.proposeTimeoutMs));
@@ -169,6 +201,25 @@ export class Member<Result, Query, QueryResult> {
     this.scheduleProcess();
   }
 
+  /**
+   * Proposes one membership change (add a learner, promote, demote, remove); resolves once it is
+   * committed and applied here. One at a time: a second change before the first commits is
+   * refused with ConfigChangeInProgressError.
+   */
+  changeMembership(change: ConfigChange): Promise<void> {
+    if (this.stoppedReason !== null)
+      return Promise.reject(new MemberStoppedError(this.stoppedReason));
+    this.catchUpTicks();
+    let ticket: ProposalTicket;
+    try {
+      ticket = this.core.proposeConfigChange(change);
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    this.scheduleProcess();
+    return this.awaitApplied(ticket).then(() => undefined);
+  }
+
   /** Starts an election now instead of waiting for the election timeout. */
   campaign(): void {
     this.core.campaign();
@@ -185,7 +236,9 @@ export class Member<Result, Query, QueryResult> {
       commitIndex: core.commit,
       appliedIndex: this.options.stateMachine.appliedIndex,
       lastIndex: core.lastIndex,
-      voters: this.options.voters,
+      voters: core.config.voters,
+      learners: core.config.learners,
+      snapshotIndex: core.snapshotIndex,
       stopped: this.stoppedReason !== null,
     };
   }
@@ -285,16 +338,18 @@ export class Member<Result, Query, QueryResult> {
           continue;
         }
         const ready = this.core.ready();
-        if (ready.hardState !== null || ready.entries.length > 0) {
-          await this.options.storage.persist({
-            hardState: ready.hardState,
-            entries: ready.entries,
-          });
+        const { hardState, snapshot, entries } = ready;
+        if (hardState !== null || snapshot !== null || entries.length > 0) {
+          await this.options.storage.persist({ hardState, snapshot, entries });
         }
         if (this.stoppedReason !== null) return;
         if (ready.messages.length > 0) this.options.transport.send(ready.messages);
+        if (snapshot !== null)
+          this.options.stateMachine.restore(snapshot.data, snapshot.meta.index);
         this.apply(ready.committedEntries);
         this.trackReads(ready.readStates, ready.droppedReads);
+        if (ready.snapshotWanted) await this.takeSnapshot();
+        if (this.stoppedReason !== null) return;
         this.core.advance(ready);
       }
     } catch (error) {
@@ -307,6 +362,19 @@ export class Member<Result, Query, QueryResult> {
       this.processing = false;
     }
     if (this.stoppedReason === null && this.core.hasReady()) this.scheduleProcess();
+  }
+
+  /**
+   * Compaction: snapshot the state machine where it stands, make the snapshot durable, then let
+   * the core drop the log below it. The snapshot is taken synchronously, so it is exactly the
+   * state at `appliedIndex`.
+   */
+  private async takeSnapshot(): Promise<void> {
+    const machine = this.options.stateMachine;
+    const { meta, compactThrough } = this.core.planSnapshot(machine.appliedIndex);
+    const snapshot = { meta, data: machine.snapshot() };
+    await this.options.storage.compact(snapshot, compactThrough);
+    if (this.stoppedReason === null) this.core.compact(snapshot, compactThrough);
   }
 
   private apply(entries: readonly Entry[]): void {
@@ -324,14 +392,13 @@ export class Member<Result, Query, QueryResult> {
       const pending = this.proposals.get(entry.index);
       if (pending === undefined) continue;
       this.proposals.delete(entry.index);
-      if (pending.term === entry.term && result !== null) {
-        const value = result;
-        this.settle(pending, () => pending.resolve(value));
+      if (pending.term === entry.term) {
+        this.settle(pending, () => pending.resolve(result));
       } else {
         this.settle(pending, () => pending.reject(new ProposalDroppedError(entry.index)));
       }
     }
-    if (entries.length > 0) this.serveReads();
+    this.serveReads();
   }
 
   private trackReads(readStates: readonly ReadState[], dropped: readonly string[]): void {

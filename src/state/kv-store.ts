@@ -4,12 +4,30 @@
  * per query. It knows nothing of commands, sessions or limits.
  */
 import { assert } from '../core/errors.js';
-import type { JsonValue, KvEntry, KvRangeResult } from './kv-types.js';
+import { jsonEquals } from './json.js';
+import type { JsonValue, KvChange, KvEntry, KvRangeResult } from './kv-types.js';
 
 export class KvStore {
   private readonly entries = new Map<string, KvEntry>();
   /** The keys of `entries`, in ascending order. */
   private readonly sortedKeys: string[] = [];
+
+  /**
+   * A store holding `entries` as they are (versions and modIndexes kept), for restoring a snapshot.
+   * The entries must be in strictly ascending key order, with versions and modIndexes >= 1.
+   */
+  static fromEntries(entries: Iterable<KvEntry>): KvStore {
+    const store = new KvStore();
+    for (const entry of entries) {
+      const last = store.sortedKeys[store.sortedKeys.length - 1];
+      assert(last === undefined || last < entry.key, 'restored keys are strictly ascending');
+      assert(entry.version >= 1 && entry.modIndex >= 1, 'restored versions and indexes are >= 1');
+      store.entries.set(entry.key, Object.isFrozen(entry) ? entry : Object.freeze({ ...entry }));
+      store.sortedKeys.push(entry.key);
+    }
+    assert(store.sortedKeys.length === store.entries.size, 'sorted keys mirror the entries');
+    return store;
+  }
 
   /** Number of keys stored. */
   get size(): number {
@@ -68,6 +86,31 @@ export class KvStore {
   *inKeyOrder(): IterableIterator<KvEntry> {
     for (const key of this.sortedKeys) yield this.entries.get(key) as KvEntry;
   }
+}
+
+/**
+ * The changes that turn `before` into `after`, in key order: a key that is new or whose entry
+ * differs reports its entry in `after` (`index` = its modIndex); a key that is gone reports a
+ * deletion (`value: null`, `version: 0`) at `deletedAt`. Equal stores give no changes.
+ */
+export function diffStores(before: KvStore, after: KvStore, deletedAt: number): KvChange[] {
+  const changes: KvChange[] = [];
+  for (const entry of after.inKeyOrder()) {
+    const old = before.get(entry.key);
+    const same =
+      old !== null &&
+      old.version === entry.version &&
+      old.modIndex === entry.modIndex &&
+      jsonEquals(old.value, entry.value);
+    if (same) continue;
+    const { key, value, version, modIndex } = entry;
+    changes.push(Object.freeze({ key, value, version, index: modIndex }));
+  }
+  for (const entry of before.inKeyOrder()) {
+    if (after.get(entry.key) !== null) continue;
+    changes.push(Object.freeze({ key: entry.key, value: null, version: 0, index: deletedAt }));
+  }
+  return changes.sort((a, b) => (a.key < b.key ? -1 : 1));
 }
 
 /** The first position whose key is >= `key`. */

@@ -1,8 +1,9 @@
 /**
  * The replicated key-value state machine: versioned JSON values under string keys, with
  * compare-and-set and all-or-nothing transactions, exactly-once client sessions (DESIGN.md
- * decision 8), change events, and a canonical digest so the simulator can check that members
- * applied to identical state. It reads no clock: time is the log time of applied entries.
+ * decision 8), change events, snapshots of the whole state (for log compaction and for members
+ * that fall behind), and a canonical digest so the simulator can check that members applied to
+ * identical state. It reads no clock: time is the log time of applied entries.
  */
 import { assert, OverloadedError } from '../core/errors.js';
 import { hashText } from './digest.js';
@@ -12,7 +13,9 @@ import type { KvDecodeResult } from './kv-codec.js';
 import { executeOp, kvError } from './kv-execute.js';
 import type { OpOutcome } from './kv-execute.js';
 import { KV_LIMITS } from './kv-limits.js';
-import { KvStore } from './kv-store.js';
+import { decodeKvSnapshot, encodeKvSnapshot } from './kv-snapshot.js';
+import type { KvSnapshotLimits } from './kv-snapshot.js';
+import { diffStores, KvStore } from './kv-store.js';
 import type {
   KvChange,
   KvChangeListener,
@@ -53,8 +56,10 @@ interface Subscription {
 }
 
 export class KvStateMachine implements StateMachine<KvResult, KvQuery, KvQueryResult> {
-  private readonly store = new KvStore();
-  private readonly sessions: SessionTable<KvOpResult>;
+  // Replaced whole by `restore`, so that a bad snapshot leaves them untouched.
+  private store = new KvStore();
+  private sessions: SessionTable<KvOpResult>;
+  private readonly sessionOptions: SessionOptions;
   private readonly subscriptions = new Set<Subscription>();
   private readonly keysMax: number;
   private readonly listenersMax: number;
@@ -62,7 +67,12 @@ export class KvStateMachine implements StateMachine<KvResult, KvQuery, KvQueryRe
   private applied = 0;
 
   constructor(options: KvStateMachineOptions = {}) {
-    this.sessions = new SessionTable<KvOpResult>(options);
+    this.sessionOptions = {
+      sessionTtlMs: options.sessionTtlMs,
+      sessionsMax: options.sessionsMax,
+      responsesPerSessionMax: options.responsesPerSessionMax,
+    };
+    this.sessions = new SessionTable<KvOpResult>(this.sessionOptions);
     this.keysMax = options.keysMax ?? KV_DEFAULTS.keysMax;
     this.listenersMax = options.listenersMax ?? KV_DEFAULTS.listenersMax;
     this.onListenerError = options.onListenerError ?? (() => {});
@@ -187,6 +197,55 @@ export class KvStateMachine implements StateMachine<KvResult, KvQuery, KvQueryRe
   /** A 64-bit hash (16 hex digits) of `snapshotState()`, for cheap comparison across members. */
   digest(): string {
     return hashText(this.snapshotState());
+  }
+
+  /**
+   * The whole replicated state at `appliedIndex` as versioned, checksummed bytes (see
+   * kv-snapshot.ts): keys, client sessions with their cached responses and activity order, log
+   * time. Equal states give equal bytes. Call it between applies.
+   */
+  snapshot(): Uint8Array {
+    const state = {
+      appliedIndex: this.applied,
+      entries: [...this.store.inKeyOrder()],
+      sessions: this.sessions.exportState(),
+    };
+    const bytes = encodeKvSnapshot(state);
+    assert(bytes.byteLength > 0, 'a snapshot is never empty');
+    return bytes;
+  }
+
+  /**
+   * Replaces the whole state with `data`, a snapshot taken at `index`; `appliedIndex` becomes
+   * `index` (which may be below the current one: the state is replaced, not merged). Afterwards
+   * `digest()` equals that of the machine the snapshot was taken from, and both answer the same
+   * further commands alike, retries included.
+   *
+   * Throws `SnapshotFormatError` (code `BAD_SNAPSHOT`) and changes nothing if `data` is not a
+   * snapshot taken at `index` within this machine's limits (keysMax, sessionsMax,
+   * responsesPerSessionMax), or is corrupt.
+   *
+   * Change events: subscribers then hear, in one call and in key order, of every key whose entry
+   * differs from before — a key that is new or changed with its restored entry (`index` = its
+   * modIndex), a key that is gone as a deletion (`value: null`, `version: 0`, `index` = `index`).
+   * A view kept in step with the change events thus stays in step across a restore. No call is
+   * made when no key differs.
+   */
+  restore(data: Uint8Array, index: number): void {
+    assert(Number.isSafeInteger(index) && index >= 0, 'a snapshot index is a safe integer >= 0');
+    const state = decodeKvSnapshot(data, index, this.snapshotLimits());
+    const store = KvStore.fromEntries(state.entries);
+    const sessions = SessionTable.fromState(this.sessionOptions, state.sessions);
+    const changes = diffStores(this.store, store, index);
+    this.store = store;
+    this.sessions = sessions;
+    this.applied = index;
+    assert(this.store.size === state.entries.length, 'every restored key is kept');
+    this.notify(changes);
+  }
+
+  private snapshotLimits(): KvSnapshotLimits {
+    return { ...this.sessions.limits, keysMax: this.keysMax };
   }
 
   private beginEntry(context: ApplyContext): void {

@@ -47,7 +47,7 @@ export type SessionAdmission<Response> =
   | { readonly kind: 'duplicate'; readonly response: Response }
   | { readonly kind: 'rejected'; readonly code: SessionRejectionCode; readonly message: string };
 
-/** One session as plain data, for digests and (later) snapshots. */
+/** One session as plain data, for digests and snapshots. */
 export interface SessionSnapshot<Response> {
   readonly id: number;
   readonly lastActiveMs: number;
@@ -55,6 +55,18 @@ export interface SessionSnapshot<Response> {
   readonly discardedBelowSeq: number;
   /** Cached responses, by ascending seq. */
   readonly responses: readonly (readonly [seq: number, response: Response])[];
+}
+
+/**
+ * A session table's whole state as plain data, for state machine snapshots. Unlike `snapshot()`
+ * (canonical, by id) it keeps the order of last activity, which decides eviction.
+ */
+export interface SessionTableState<Response> {
+  readonly logTimeMs: number;
+  /** The largest session id ever opened (closed sessions included): ids only grow. */
+  readonly lastOpenedId: number;
+  /** Open sessions in order of last activity, least recent first. */
+  readonly sessions: readonly SessionSnapshot<Response>[];
 }
 
 interface Session<Response> {
@@ -66,7 +78,8 @@ interface Session<Response> {
 
 /** The sessions of one state machine. Call it only from `apply`, in log order. */
 export class SessionTable<Response> {
-  private readonly options: Required<SessionOptions>;
+  /** The bounds in force, defaults filled in. */
+  readonly limits: Readonly<Required<SessionOptions>>;
   /** In order of last activity, least recent first (a touched session is re-inserted last). */
   private readonly sessions = new Map<number, Session<Response>>();
   private logTime = 0;
@@ -75,8 +88,8 @@ export class SessionTable<Response> {
   private admitted: SessionHeader | null = null;
 
   constructor(options: SessionOptions = {}) {
-    this.options = { ...SESSION_DEFAULTS, ...withoutUndefined(options) };
-    const { sessionTtlMs, sessionsMax, responsesPerSessionMax } = this.options;
+    this.limits = Object.freeze({ ...SESSION_DEFAULTS, ...withoutUndefined(options) });
+    const { sessionTtlMs, sessionsMax, responsesPerSessionMax } = this.limits;
     assert(sessionTtlMs >= 0 && Number.isFinite(sessionTtlMs), 'sessionTtlMs is finite and >= 0');
     assert(Number.isInteger(sessionsMax) && sessionsMax >= 1, 'sessionsMax is an integer >= 1');
     assert(
@@ -109,7 +122,7 @@ export class SessionTable<Response> {
     assert(this.admitted === null, 'a fresh command was admitted but its response not remembered');
     if (Number.isFinite(timeMs) && timeMs > this.logTime) this.logTime = timeMs;
     for (const session of this.sessions.values()) {
-      if (this.logTime - session.lastActiveMs <= this.options.sessionTtlMs) break;
+      if (this.logTime - session.lastActiveMs <= this.limits.sessionTtlMs) break;
       this.sessions.delete(session.id);
     }
   }
@@ -118,7 +131,7 @@ export class SessionTable<Response> {
   open(id: number): void {
     assert(Number.isSafeInteger(id) && id > this.lastOpenedId, 'session ids strictly increase');
     assert(!this.sessions.has(id), () => `session ${id} is already open`);
-    if (this.sessions.size >= this.options.sessionsMax) {
+    if (this.sessions.size >= this.limits.sessionsMax) {
       const leastActive = this.sessions.keys().next();
       assert(leastActive.done !== true, 'a full table has a least active session');
       this.sessions.delete(leastActive.value);
@@ -130,7 +143,7 @@ export class SessionTable<Response> {
       responses: new Map(),
     });
     this.lastOpenedId = id;
-    assert(this.sessions.size <= this.options.sessionsMax, 'sessions stay within sessionsMax');
+    assert(this.sessions.size <= this.limits.sessionsMax, 'sessions stay within sessionsMax');
   }
 
   /** Marks session `id` active now; false if it is not open. */
@@ -182,7 +195,7 @@ export class SessionTable<Response> {
     assert(session !== undefined, 'an admitted session stays open until remembered');
     assert(!session.responses.has(header.seq), 'a seq is applied at most once');
     session.responses.set(header.seq, response);
-    while (session.responses.size > this.options.responsesPerSessionMax) {
+    while (session.responses.size > this.limits.responsesPerSessionMax) {
       const lowestSeq = Math.min(...session.responses.keys());
       this.forgetBelow(session, lowestSeq + 1);
     }
@@ -190,14 +203,39 @@ export class SessionTable<Response> {
 
   /** All sessions as plain data, by ascending id (canonical: equal tables give equal snapshots). */
   snapshot(): SessionSnapshot<Response>[] {
-    return [...this.sessions.values()]
-      .sort((a, b) => a.id - b.id)
-      .map((session) => ({
+    return [...this.sessions.values()].sort((a, b) => a.id - b.id).map(toSnapshot);
+  }
+
+  /** The whole table as plain data, sessions in order of last activity (see SessionTableState). */
+  exportState(): SessionTableState<Response> {
+    assert(this.admitted === null, 'export between entries, not inside an apply');
+    const sessions = [...this.sessions.values()].map(toSnapshot);
+    return { logTimeMs: this.logTime, lastOpenedId: this.lastOpenedId, sessions };
+  }
+
+  /**
+   * A table with `options` holding `state`, which must pass `findSessionTableStateViolation` (a
+   * snapshot decoder checks it first and reports a typed error; here it is an invariant).
+   */
+  static fromState<Response>(
+    options: SessionOptions,
+    state: SessionTableState<Response>,
+  ): SessionTable<Response> {
+    const table = new SessionTable<Response>(options);
+    const violation = findSessionTableStateViolation(state, table.limits);
+    assert(violation === null, () => `restored session table: ${violation}`);
+    table.logTime = state.logTimeMs;
+    table.lastOpenedId = state.lastOpenedId;
+    for (const session of state.sessions) {
+      table.sessions.set(session.id, {
         id: session.id,
         lastActiveMs: session.lastActiveMs,
         discardedBelowSeq: session.discardedBelowSeq,
-        responses: [...session.responses.entries()].sort(([a], [b]) => a - b),
-      }));
+        responses: new Map(session.responses),
+      });
+    }
+    assert(table.sessions.size === state.sessions.length, 'every restored session is kept');
+    return table;
   }
 
   private touch(session: Session<Response>): void {
@@ -214,6 +252,73 @@ export class SessionTable<Response> {
       if (cachedSeq < seq) session.responses.delete(cachedSeq);
     }
   }
+}
+
+/**
+ * Returns why `state` cannot be the state of a table with `limits`, or null if it can: log time
+ * finite and >= 0; ids unique, in [1, lastOpenedId]; sessions in order of last activity, none
+ * active after log time, at most `sessionsMax`; per session, cached seqs ascending, at or above
+ * the discard mark, at most `responsesPerSessionMax`.
+ */
+export function findSessionTableStateViolation(
+  state: SessionTableState<unknown>,
+  limits: Readonly<Required<SessionOptions>>,
+): string | null {
+  const { logTimeMs, lastOpenedId, sessions } = state;
+  if (!Number.isFinite(logTimeMs) || logTimeMs < 0) return `log time ${logTimeMs} is not >= 0`;
+  if (!Number.isSafeInteger(lastOpenedId) || lastOpenedId < 0) {
+    return `last opened id ${lastOpenedId} is not a safe integer >= 0`;
+  }
+  if (sessions.length > limits.sessionsMax) {
+    return `${sessions.length} sessions are over the limit of ${limits.sessionsMax}`;
+  }
+  const ids = new Set<number>();
+  let previousActiveMs = 0;
+  for (const session of sessions) {
+    const { id, lastActiveMs } = session;
+    if (!Number.isSafeInteger(id) || id < 1 || id > lastOpenedId || ids.has(id)) {
+      return `session id ${id} is not unique in [1, ${lastOpenedId}]`;
+    }
+    ids.add(id);
+    if (!Number.isFinite(lastActiveMs) || lastActiveMs < previousActiveMs) {
+      return `session ${id} is out of activity order`;
+    }
+    if (lastActiveMs > logTimeMs) return `session ${id} was active after log time`;
+    previousActiveMs = lastActiveMs;
+    const violation = findSessionViolation(session, limits.responsesPerSessionMax);
+    if (violation !== null) return violation;
+  }
+  return null;
+}
+
+function findSessionViolation(
+  session: SessionSnapshot<unknown>,
+  responsesMax: number,
+): string | null {
+  const { id, discardedBelowSeq, responses } = session;
+  if (!Number.isSafeInteger(discardedBelowSeq) || discardedBelowSeq < 1) {
+    return `session ${id} has discard mark ${discardedBelowSeq}, not a safe integer >= 1`;
+  }
+  if (responses.length > responsesMax) {
+    return `session ${id} caches ${responses.length} responses, over the limit of ${responsesMax}`;
+  }
+  let previousSeq = discardedBelowSeq - 1;
+  for (const [seq] of responses) {
+    if (!Number.isSafeInteger(seq) || seq <= previousSeq) {
+      return `session ${id} caches seq ${seq} out of order or below its discard mark`;
+    }
+    previousSeq = seq;
+  }
+  return null;
+}
+
+function toSnapshot<Response>(session: Session<Response>): SessionSnapshot<Response> {
+  return {
+    id: session.id,
+    lastActiveMs: session.lastActiveMs,
+    discardedBelowSeq: session.discardedBelowSeq,
+    responses: [...session.responses.entries()].sort(([a], [b]) => a - b),
+  };
 }
 
 /** Drops `undefined` options so they do not override defaults when spread. */

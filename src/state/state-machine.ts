@@ -21,6 +21,13 @@ export interface StateMachine<Result, Query, QueryResult> {
   query(query: Query): QueryResult;
   /** The index of the last applied command (including no-ops the driver reported). */
   readonly appliedIndex: number;
-  /** Records that a no-op entry was applied at `index` (it advances the applied index only). */
+  /**
+   * Records that an entry with no command for the state machine (a no-op, a configuration) was
+   * applied at `index`: it advances the applied index only.
+   */
   applyNoop(context: ApplyContext): void;
+  /** The whole applied state (data, client sessions, log time) as bytes, at `appliedIndex`. */
+  snapshot(): Uint8Array;
+  /** Replaces the whole state with a snapshot taken at `index`; `appliedIndex` becomes `index`. */
+  restore(data: Uint8Array, index: number): void;
 }

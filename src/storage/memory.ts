@@ -3,119 +3,159 @@
  * durable medium is a `MemoryDisk` that outlives any one `MemoryStorage`, so a test can "reopen"
  * a member's storage after a crash and see exactly what was persisted, nothing more.
  *
- * It checks every update the way a real log store must (TigerBeetle: assert on write): entries
- * consecutive, starting at or below lastIndex + 1, terms never going backwards; a bad update is
- * refused with `InvalidPersistUpdateError` and leaves the disk unchanged.
+ * It checks every write the way a real log store must (TigerBeetle: assert on write; the rules
+ * are in checks.ts): a bad update or compaction is refused with a typed error and leaves the disk
+ * unchanged.
  */
-import { RaftError } from '../core/errors.js';
+import { assert } from '../core/errors.js';
 import { EMPTY_HARD_STATE } from '../core/types.js';
-import type { Entry, HardState } from '../core/types.js';
+import type { Entry, HardState, Snapshot } from '../core/types.js';
+import {
+  findCompactionViolation,
+  findPersistUpdateViolation,
+  InvalidCompactionError,
+  InvalidPersistUpdateError,
+  StorageClosedError,
+} from './checks.js';
+import type { StoredLogView } from './checks.js';
 import type { PersistedState, PersistUpdate, Storage } from './storage.js';
 
-/** An update that would leave the log with a hole, out of order, or with a term going backwards. */
-export class InvalidPersistUpdateError extends RaftError {
-  readonly code = 'INVALID_PERSIST_UPDATE';
-  constructor(message: string) {
-    super(`invalid persist update: ${message}`);
-    this.name = 'InvalidPersistUpdateError';
-  }
-}
-
-/** A `persist` or `load` on a storage that was closed. */
-export class StorageClosedError extends RaftError {
-  readonly code = 'STORAGE_CLOSED';
-  constructor() {
-    super('storage is closed');
-    this.name = 'StorageClosedError';
-  }
-}
-
-/**
- * Returns why `update` cannot be applied on top of a log whose last index is `lastIndex` and whose
- * entry terms `termAt(index)` returns, or null if it can. Shared by every in-memory store.
- */
-export function findPersistUpdateViolation(
-  hardState: HardState,
-  lastIndex: number,
-  termAt: (index: number) => number,
-  update: PersistUpdate,
-): string | null {
-  const next = update.hardState;
-  if (next !== null && next.term < hardState.term) {
-    return `hard state term ${next.term} is below the stored term ${hardState.term}`;
-  }
-  const first = update.entries[0];
-  if (first === undefined) return null;
-  if (first.index < 1) return `first entry index ${first.index} is below 1`;
-  if (first.index > lastIndex + 1) {
-    return `first entry index ${first.index} leaves a gap after last index ${lastIndex}`;
-  }
-  let previousTerm = first.index === 1 ? 0 : termAt(first.index - 1);
-  let expectedIndex = first.index;
-  for (const entry of update.entries) {
-    if (entry.index !== expectedIndex) {
-      return `entry index ${entry.index} where ${expectedIndex} was expected (entries must be consecutive)`;
-    }
-    if (entry.term < previousTerm) {
-      return `entry ${entry.index} has term ${entry.term}, below the previous entry's term ${previousTerm}`;
-    }
-    previousTerm = entry.term;
-    expectedIndex++;
-  }
-  return null;
-}
+export {
+  findCompactionViolation,
+  findPersistUpdateViolation,
+  findSnapshotViolation,
+  InvalidCompactionError,
+  InvalidPersistUpdateError,
+  StorageClosedError,
+} from './checks.js';
+export type { StoredLogView } from './checks.js';
 
 /** Copies an entry with its own bytes, as a durable medium would (callers may reuse buffers). */
 export function copyEntry(entry: Entry): Entry {
   return { index: entry.index, term: entry.term, kind: entry.kind, data: entry.data.slice() };
 }
 
+/** Copies a snapshot with its own bytes and configuration. */
+export function copySnapshot(snapshot: Snapshot): Snapshot {
+  const { index, term, config } = snapshot.meta;
+  return {
+    meta: { index, term, config: { voters: [...config.voters], learners: [...config.learners] } },
+    data: snapshot.data.slice(),
+  };
+}
+
 /**
- * The durable medium behind MemoryStorage: the hard state and log as they would be on disk.
- * Applying an update is atomic: it is checked first and either fully applied or refused.
+ * The durable medium behind MemoryStorage: hard state, newest snapshot and log as they would be
+ * on disk. Each write is atomic: it is checked first and either fully applied or refused.
  */
-export class MemoryDisk {
+export class MemoryDisk implements StoredLogView {
   private hardStateValue: HardState = EMPTY_HARD_STATE;
-  private readonly log: Entry[] = [];
+  private snapshotValue: Snapshot | null = null;
+  /** The compaction point: index of the last entry dropped (0 if none); log[0] is at offset + 1. */
+  private offset = 0;
+  /** The term of the entry at `offset` (0 when offset is 0). */
+  private offsetTerm = 0;
+  private log: Entry[] = [];
 
   get hardState(): HardState {
     return this.hardStateValue;
   }
 
-  get lastIndex(): number {
-    return this.log.length;
+  /** The stored snapshot (shared, do not mutate; `read()` gives copies), or null. */
+  get snapshot(): Snapshot | null {
+    return this.snapshotValue;
   }
 
-  /** The term of the entry at `index`, or 0 when there is none. */
+  get snapshotIndex(): number {
+    return this.snapshotValue?.meta.index ?? 0;
+  }
+
+  /** Index of the first stored entry (one past the compaction point), even if none is stored. */
+  get firstIndex(): number {
+    return this.offset + 1;
+  }
+
+  get lastIndex(): number {
+    return this.offset + this.log.length;
+  }
+
+  /**
+   * The term of the entry at `index`: a stored entry, the compaction point or the snapshot's
+   * index; 0 for any other index (compacted away or past the end) and for index 0.
+   */
   termAt(index: number): number {
-    return this.log[index - 1]?.term ?? 0;
+    if (index === this.offset) return this.offsetTerm;
+    if (index === this.snapshotIndex) return this.snapshotValue?.meta.term ?? 0;
+    return this.log[index - this.offset - 1]?.term ?? 0;
   }
 
   /** A copy of what is on disk: the loaded state never aliases the disk. */
   read(): PersistedState {
-    return { hardState: { ...this.hardStateValue }, entries: this.log.map(copyEntry) };
+    return {
+      hardState: { ...this.hardStateValue },
+      snapshot: this.snapshotValue === null ? null : copySnapshot(this.snapshotValue),
+      entries: this.log.map(copyEntry),
+    };
   }
 
-  /** Checks and applies one update; throws InvalidPersistUpdateError and changes nothing if bad. */
+  /**
+   * Checks and applies one update, in order: snapshot (the log restarts empty after it), entries
+   * (replacing the stored suffix from the first), hard state. Throws InvalidPersistUpdateError and
+   * changes nothing if the update is bad.
+   */
   write(update: PersistUpdate): void {
-    const violation = findPersistUpdateViolation(
-      this.hardStateValue,
-      this.log.length,
-      (index) => this.termAt(index),
-      update,
-    );
+    const violation = findPersistUpdateViolation(this, update);
     if (violation !== null) throw new InvalidPersistUpdateError(violation);
-    if (update.hardState !== null) this.hardStateValue = { ...update.hardState };
+    if (update.snapshot !== null) {
+      this.snapshotValue = copySnapshot(update.snapshot);
+      this.offset = update.snapshot.meta.index;
+      this.offsetTerm = update.snapshot.meta.term;
+      this.log = [];
+    }
     const first = update.entries[0];
-    if (first === undefined) return;
-    this.log.length = first.index - 1; // Replace the stored suffix from the first new index.
-    for (const entry of update.entries) this.log.push(copyEntry(entry));
+    if (first !== undefined) {
+      assert(first.index > this.snapshotIndex, 'entries never replace what the snapshot covers');
+      this.log.length = first.index - this.offset - 1; // Replace the suffix from the first new index.
+      for (const entry of update.entries) this.log.push(copyEntry(entry));
+    }
+    if (update.hardState !== null) this.hardStateValue = { ...update.hardState };
+    this.checkInvariants();
+  }
+
+  /**
+   * Stores `snapshot` if it is newer than the stored one (an older or equal one is ignored) and
+   * drops the entries at or below `compactThrough`; entries after it stay, also those the
+   * snapshot covers (a tail kept for slow followers). Throws InvalidCompactionError and changes
+   * nothing if `compactThrough` is past the snapshot or the snapshot contradicts the log.
+   */
+  compact(snapshot: Snapshot, compactThrough: number): void {
+    const violation = findCompactionViolation(this, snapshot, compactThrough);
+    if (violation !== null) throw new InvalidCompactionError(violation);
+    if (snapshot.meta.index > this.snapshotIndex) this.snapshotValue = copySnapshot(snapshot);
+    if (compactThrough > this.offset) {
+      assert(compactThrough <= this.lastIndex, 'compaction stays within the stored log');
+      const term = this.termAt(compactThrough);
+      this.log = this.log.slice(compactThrough - this.offset);
+      this.offset = compactThrough;
+      this.offsetTerm = term;
+    }
+    this.checkInvariants();
+  }
+
+  private checkInvariants(): void {
+    assert(this.offset <= this.snapshotIndex, 'the compaction point is at or below the snapshot');
+    assert(this.lastIndex >= this.snapshotIndex, 'the log reaches the snapshot index');
+    assert(
+      this.snapshotValue === null ||
+        this.termAt(this.snapshotIndex) === this.snapshotValue.meta.term,
+      'the log agrees with the snapshot on its term',
+    );
   }
 }
 
 /**
- * A Storage over a MemoryDisk. Every persist is durable once its promise resolves; `reopen()`
- * gives a fresh storage over the same disk, as a restarted tab would get.
+ * A Storage over a MemoryDisk. Every persist and compact is durable once its promise resolves;
+ * `reopen()` gives a fresh storage over the same disk, as a restarted tab would get.
  */
 export class MemoryStorage implements Storage {
   private closed = false;
@@ -130,6 +170,11 @@ export class MemoryStorage implements Storage {
   async persist(update: PersistUpdate): Promise<void> {
     if (this.closed) throw new StorageClosedError();
     this.disk.write(update);
+  }
+
+  async compact(snapshot: Snapshot, compactThrough: number): Promise<void> {
+    if (this.closed) throw new StorageClosedError();
+    this.disk.compact(snapshot, compactThrough);
   }
 
   async close(): Promise<void> {

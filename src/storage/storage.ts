@@ -1,20 +1,26 @@
 /**
- * The durable state of one member: hard state and log. Small on purpose (hashicorp/raft's
- * LogStore + StableStore): every implementation — memory, IndexedDB, file — passes one
- * conformance suite.
+ * The durable state of one member: hard state, newest snapshot and log. Small on purpose
+ * (hashicorp/raft's LogStore + StableStore + SnapshotStore): every implementation — memory,
+ * IndexedDB, file — passes one conformance suite.
  */
-import type { Entry, HardState } from '../core/types.js';
+import type { Entry, HardState, Snapshot } from '../core/types.js';
 
 /** What a member finds when it starts: everything that was durably persisted before. */
 export interface PersistedState {
   readonly hardState: HardState;
-  /** Consecutive entries, starting at index 1 (snapshots arrive with the compaction issue). */
+  readonly snapshot: Snapshot | null;
+  /**
+   * Consecutive entries after the compaction point: they start at index 1 without a snapshot,
+   * and at or below `snapshot.meta.index + 1` with one.
+   */
   readonly entries: readonly Entry[];
 }
 
-/** One durable write: hard state and/or entries, applied atomically. */
+/** One durable write, applied atomically in this order: snapshot, entries, hard state. */
 export interface PersistUpdate {
   readonly hardState: HardState | null;
+  /** A snapshot from the leader: the stored log is dropped and restarts empty after it. */
+  readonly snapshot: Snapshot | null;
   /**
    * Consecutive entries. `entries[0].index` must be at most lastIndex + 1; any stored entries at
    * or after it are replaced (a follower's conflicting suffix).
@@ -27,6 +33,12 @@ export interface Storage {
   load(): Promise<PersistedState>;
   /** Resolves only once the update is durable: a member acts on it (votes, acks) right after. */
   persist(update: PersistUpdate): Promise<void>;
+  /**
+   * Stores a snapshot this member took of its own state machine and deletes the entries at or
+   * below `compactThrough` (at most the snapshot's index). A snapshot no newer than the stored one
+   * is ignored. Durable when it resolves.
+   */
+  compact(snapshot: Snapshot, compactThrough: number): Promise<void>;
   /** Releases resources. Pending writes either complete or are lost as in a crash. */
   close(): Promise<void>;
 }

@@ -7,19 +7,31 @@ import { RaftNode } from '../../../src/core/raft.js';
 import type { RaftOptions } from '../../../src/core/config.js';
 import type { Message } from '../../../src/core/messages.js';
 import { createSeededRandom } from '../../../src/core/random.js';
-import type { Entry, HardState, MemberId, ReadState } from '../../../src/core/types.js';
+import type { Entry, HardState, MemberId, ReadState, Snapshot } from '../../../src/core/types.js';
 import { EMPTY_HARD_STATE } from '../../../src/core/types.js';
 
+/** A member: its core, what its "disk" holds, and what it applied. */
 export interface TestMember {
   node: RaftNode;
   hardState: HardState;
+  snapshot: Snapshot | null;
+  /** Durable entries, consecutive, from the compaction point on. */
   entries: Entry[];
+  /** Entries applied one by one (not those covered by an installed snapshot). */
   applied: Entry[];
+  /** The state machine: the text of every applied normal entry, in order. */
+  state: string[];
   readStates: ReadState[];
   droppedReads: string[];
+  snapshotsInstalled: number;
 }
 
-type Overrides = Partial<Omit<RaftOptions, 'id' | 'voters' | 'random'>>;
+type Overrides = Partial<Omit<RaftOptions, 'id' | 'random'>>;
+
+const encodeState = (state: readonly string[]): Uint8Array =>
+  new TextEncoder().encode(JSON.stringify(state));
+const decodeState = (data: Uint8Array): string[] =>
+  JSON.parse(new TextDecoder().decode(data)) as string[];
 
 export class TestCluster {
   readonly members = new Map<MemberId, TestMember>();
@@ -32,23 +44,42 @@ export class TestCluster {
     private readonly overrides: Overrides = {},
     seed = 1,
   ) {
-    ids.forEach((id, i) =>
-      this.members.set(id, this.fresh(id, seed * 100 + i, EMPTY_HARD_STATE, [])),
-    );
+    ids.forEach((id, i) => {
+      const member = this.fresh(id, seed * 100 + i, EMPTY_HARD_STATE, null, []);
+      member.node.bootstrap({ voters: ids, learners: [] });
+      this.members.set(id, member);
+    });
   }
 
-  private fresh(id: MemberId, seed: number, hardState: HardState, entries: Entry[]): TestMember {
+  /** Adds a member with an empty log (not bootstrapped): it waits for a leader to add it. */
+  addEmptyMember(id: MemberId, seed = 77): TestMember {
+    const member = this.fresh(id, seed, EMPTY_HARD_STATE, null, []);
+    this.members.set(id, member);
+    (this.ids as MemberId[]).push(id);
+    return member;
+  }
+
+  private fresh(
+    id: MemberId,
+    seed: number,
+    hardState: HardState,
+    snapshot: Snapshot | null,
+    entries: Entry[],
+  ): TestMember {
     const node = new RaftNode(
-      { ...this.overrides, id, voters: this.ids, random: createSeededRandom(seed) },
-      { hardState, entries },
+      { ...this.overrides, id, random: createSeededRandom(seed) },
+      { hardState, snapshot, entries },
     );
     return {
       node,
       hardState,
+      snapshot,
       entries: [...entries],
       applied: [],
+      state: snapshot === null ? [] : decodeState(snapshot.data),
       readStates: [],
       droppedReads: [],
+      snapshotsInstalled: 0,
     };
   }
 
@@ -72,19 +103,40 @@ export class TestCluster {
           again = true;
           const ready = member.node.ready();
           if (ready.hardState !== null) member.hardState = ready.hardState;
+          if (ready.snapshot !== null) {
+            member.snapshot = ready.snapshot;
+            member.entries = [];
+            member.state = decodeState(ready.snapshot.data);
+            member.snapshotsInstalled++;
+          }
           if (ready.entries.length > 0) {
             const first = ready.entries[0]!.index;
-            member.entries.length = first - 1;
+            const offset = (member.entries[0]?.index ?? first) - 1;
+            member.entries.length = Math.max(0, first - 1 - offset);
             member.entries.push(...ready.entries);
           }
           this.queue.push(...ready.messages);
           member.applied.push(...ready.committedEntries);
+          for (const entry of ready.committedEntries) {
+            if (entry.kind === 'normal') member.state.push(text(entry));
+          }
+          if (ready.snapshotWanted) this.snapshot(member);
           member.readStates.push(...ready.readStates);
           member.droppedReads.push(...ready.droppedReads);
           member.node.advance(ready);
         }
       }
     }
+  }
+
+  /** Compaction as a driver does it: snapshot the state, store it, then tell the core. */
+  private snapshot(member: TestMember): void {
+    const applied = member.node.inspect().applying;
+    const { meta, compactThrough } = member.node.planSnapshot(applied);
+    const snapshot = { meta, data: encodeState(member.state) };
+    member.snapshot = snapshot;
+    member.entries = member.entries.filter((entry) => entry.index > compactThrough);
+    member.node.compact(snapshot, compactThrough);
   }
 
   /** Delivers messages (and the messages they cause) until the cluster is quiet. */
@@ -131,7 +183,7 @@ export class TestCluster {
    * much time pass in silence.
    */
   elect(id: MemberId): void {
-    if (this.ids.some((member) => this.node(member).status().term === 0)) {
+    if (this.ids.some((member) => this.node(member).status().term <= 1)) {
       this.silence(this.overrides.electionTimeoutTicksMin ?? 10);
     }
     this.node(id).campaign();
@@ -167,7 +219,7 @@ export class TestCluster {
   restart(id: MemberId, seed = 999): void {
     const old = this.member(id);
     this.queue = this.queue.filter((message) => message.from !== id && message.to !== id);
-    this.members.set(id, this.fresh(id, seed, old.hardState, old.entries));
+    this.members.set(id, this.fresh(id, seed, old.hardState, old.snapshot, old.entries));
   }
 
   propose(id: MemberId, text: string): void {

@@ -8,9 +8,9 @@ describe('leader election', () => {
     cluster.tickAll(25);
     expect(cluster.leaders()).toHaveLength(1);
     const leader = cluster.node(cluster.leaders()[0]!).status();
-    expect(leader.commit).toBe(1);
+    expect(leader.commit).toBe(2);
     for (const id of cluster.ids)
-      expect(cluster.member(id).applied.map((e) => e.kind)).toEqual(['noop']);
+      expect(cluster.member(id).applied.map((e) => e.kind)).toEqual(['config', 'noop']);
   });
 
   it('a member with a live leader refuses to vote (check-quorum lease)', () => {
@@ -101,10 +101,10 @@ describe('leader election', () => {
     node.campaign();
     const first = node.ready();
     expect(node.status().role).toBe('leader');
-    expect(first.entries).toHaveLength(1);
+    expect(first.entries.map((e) => e.kind)).toEqual(['config', 'noop']);
     expect(first.committedEntries).toHaveLength(0);
     expect(node.status().commit).toBe(0);
     node.advance(first);
-    expect(node.status().commit).toBe(1);
+    expect(node.status().commit).toBe(2);
   });
 });

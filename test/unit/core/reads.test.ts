@@ -10,7 +10,7 @@ describe('linearizable reads (ReadIndex)', () => {
     cluster.flush();
     expect(cluster.member('a').readStates).toEqual([]);
     cluster.stabilize();
-    expect(cluster.member('a').readStates).toEqual([{ index: 1, context: 'r1' }]);
+    expect(cluster.member('a').readStates).toEqual([{ index: 2, context: 'r1' }]);
   });
 
   it('never answers when the heartbeat answers are lost, and fails the read when leadership goes', () => {
@@ -52,7 +52,7 @@ describe('linearizable reads (ReadIndex)', () => {
     cluster.stabilize();
     cluster.node('b').readIndex('fr');
     cluster.stabilize();
-    expect(cluster.member('b').readStates).toEqual([{ index: 2, context: 'fr' }]);
+    expect(cluster.member('b').readStates).toEqual([{ index: 3, context: 'fr' }]);
   });
 
   it('throws NotLeaderError on a follower that knows no leader', () => {
@@ -83,7 +83,7 @@ describe('lease reads', () => {
     cluster.tickAll(2);
     cluster.node('a').readIndex('lease', 'lease');
     cluster.flush();
-    expect(cluster.member('a').readStates).toEqual([{ index: 1, context: 'lease' }]);
+    expect(cluster.member('a').readStates).toEqual([{ index: 2, context: 'lease' }]);
   });
 
   it('fall back to ReadIndex once the lease has expired', () => {

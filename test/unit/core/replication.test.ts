@@ -31,7 +31,7 @@ describe('log replication', () => {
       .slice(before)
       .filter((m) => m.type === 'append' && m.entries.length > 0);
     expect(appends.length).toBeLessThanOrEqual(4);
-    expect(cluster.node('b').status().commit).toBe(101);
+    expect(cluster.node('b').status().commit).toBe(102);
   });
 
   it('bounds entries and bytes per append', () => {

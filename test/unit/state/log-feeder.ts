@@ -28,6 +28,17 @@ export class LogFeeder {
     this.machine.applyNoop({ index: this.index, term: 1, time: timeMs });
   }
 
+  /** Restores the machine from `snapshot` taken at `index`; later entries continue after it. */
+  restore(snapshot: Uint8Array, index: number): void {
+    this.machine.restore(snapshot, index);
+    this.index = index;
+  }
+
+  /** The index of the last entry fed. */
+  get lastIndex(): number {
+    return this.index;
+  }
+
   /** Opens a session and returns its id. */
   register(timeMs: number = this.timeMs): number {
     const result = this.apply(kvCommand.registerSession(), timeMs);

@@ -6,30 +6,12 @@
 import { describe, expect, it } from 'vitest';
 import { EMPTY_HARD_STATE } from '../../../src/core/types.js';
 import type { Entry, HardState } from '../../../src/core/types.js';
-import type { Storage } from '../../../src/storage/storage.js';
+import { describeCompaction, describeInstall } from './conformance-snapshots.js';
+import { entries, entry, plain } from './fixtures.js';
+import type { StorageUnderTest } from './fixtures.js';
 
-/** A fresh, empty storage, and a way to open a new Storage over the same durable data. */
-export interface StorageUnderTest {
-  readonly storage: Storage;
-  /** Opens a new Storage over the same durable data (the old one is closed first by the suite). */
-  readonly reopen: () => Promise<Storage>;
-}
-
-/** Builds an entry whose data names its index and term, so mix-ups show in failures. */
-export function entry(index: number, term: number, kind: Entry['kind'] = 'normal'): Entry {
-  const data = kind === 'noop' ? new Uint8Array(0) : new TextEncoder().encode(`e${index}t${term}`);
-  return { index, term, kind, data };
-}
-
-/** Consecutive entries from `first` to `last` inclusive, all of `term`. */
-export function entries(first: number, last: number, term: number): Entry[] {
-  const out: Entry[] = [];
-  for (let index = first; index <= last; index++) out.push(entry(index, term));
-  return out;
-}
-
-const plain = (list: readonly Entry[]): unknown[] =>
-  list.map((e) => ({ index: e.index, term: e.term, kind: e.kind, data: Array.from(e.data) }));
+export { entries, entry, snapshot } from './fixtures.js';
+export type { StorageUnderTest } from './fixtures.js';
 
 /** Registers the conformance tests for one Storage implementation. */
 export function runStorageConformance(
@@ -41,14 +23,17 @@ export function runStorageConformance(
     describeOverwrites(makeStorage);
     describeRejections(makeStorage);
     describeDurability(makeStorage);
+    describe('snapshot install', () => describeInstall(makeStorage));
+    describe('compaction', () => describeCompaction(makeStorage));
   });
 }
 
 function describeBasics(makeStorage: () => Promise<StorageUnderTest>): void {
-  it('loads an empty hard state and no entries when nothing was persisted', async () => {
+  it('loads an empty hard state, no snapshot and no entries when nothing was persisted', async () => {
     const { storage } = await makeStorage();
     const loaded = await storage.load();
     expect(loaded.hardState).toEqual(EMPTY_HARD_STATE);
+    expect(loaded.snapshot).toBeNull();
     expect(loaded.entries).toEqual([]);
   });
 
@@ -57,7 +42,7 @@ function describeBasics(makeStorage: () => Promise<StorageUnderTest>): void {
     await storage.load();
     const hardState: HardState = { term: 3, vote: 'm2', commit: 2 };
     const written = [entry(1, 1, 'noop'), entry(2, 2), entry(3, 3)];
-    await storage.persist({ hardState, entries: written });
+    await storage.persist({ hardState, snapshot: null, entries: written });
     await storage.close();
     const loaded = await (await reopen()).load();
     expect(loaded.hardState).toEqual(hardState);
@@ -69,10 +54,15 @@ function describeBasics(makeStorage: () => Promise<StorageUnderTest>): void {
     await storage.load();
     await storage.persist({
       hardState: { term: 1, vote: 'a', commit: 0 },
+      snapshot: null,
       entries: entries(1, 3, 1),
     });
-    await storage.persist({ hardState: { term: 2, vote: null, commit: 1 }, entries: [] });
-    await storage.persist({ hardState: null, entries: entries(4, 5, 2) });
+    await storage.persist({
+      hardState: { term: 2, vote: null, commit: 1 },
+      snapshot: null,
+      entries: [],
+    });
+    await storage.persist({ hardState: null, snapshot: null, entries: entries(4, 5, 2) });
     await storage.close();
     const loaded = await (await reopen()).load();
     expect(loaded.hardState).toEqual({ term: 2, vote: null, commit: 1 });
@@ -85,6 +75,7 @@ function describeBasics(makeStorage: () => Promise<StorageUnderTest>): void {
     for (let first = 1; first <= 1000; first += 100) {
       await storage.persist({
         hardState: null,
+        snapshot: null,
         entries: entries(first, first + 99, 1 + (first >> 8)),
       });
     }
@@ -98,9 +89,17 @@ function describeBasics(makeStorage: () => Promise<StorageUnderTest>): void {
     const { storage, reopen } = await makeStorage();
     await storage.load();
     await Promise.all([
-      storage.persist({ hardState: { term: 1, vote: 'a', commit: 0 }, entries: entries(1, 2, 1) }),
-      storage.persist({ hardState: { term: 2, vote: 'b', commit: 1 }, entries: entries(3, 4, 2) }),
-      storage.persist({ hardState: null, entries: [entry(4, 3)] }),
+      storage.persist({
+        hardState: { term: 1, vote: 'a', commit: 0 },
+        snapshot: null,
+        entries: entries(1, 2, 1),
+      }),
+      storage.persist({
+        hardState: { term: 2, vote: 'b', commit: 1 },
+        snapshot: null,
+        entries: entries(3, 4, 2),
+      }),
+      storage.persist({ hardState: null, snapshot: null, entries: [entry(4, 3)] }),
     ]);
     await storage.close();
     const loaded = await (await reopen()).load();
@@ -118,8 +117,8 @@ function describeOverwrites(makeStorage: () => Promise<StorageUnderTest>): void 
   it('replaces the stored suffix when entries start at or below the last index', async () => {
     const { storage, reopen } = await makeStorage();
     await storage.load();
-    await storage.persist({ hardState: null, entries: entries(1, 5, 1) });
-    await storage.persist({ hardState: null, entries: [entry(3, 2)] });
+    await storage.persist({ hardState: null, snapshot: null, entries: entries(1, 5, 1) });
+    await storage.persist({ hardState: null, snapshot: null, entries: [entry(3, 2)] });
     await storage.close();
     const loaded = await (await reopen()).load();
     expect(loaded.entries.map((e) => [e.index, e.term])).toEqual([
@@ -133,8 +132,8 @@ function describeOverwrites(makeStorage: () => Promise<StorageUnderTest>): void 
   it('replaces the whole log when entries start at index 1', async () => {
     const { storage, reopen } = await makeStorage();
     await storage.load();
-    await storage.persist({ hardState: null, entries: entries(1, 4, 1) });
-    await storage.persist({ hardState: null, entries: entries(1, 2, 2) });
+    await storage.persist({ hardState: null, snapshot: null, entries: entries(1, 4, 1) });
+    await storage.persist({ hardState: null, snapshot: null, entries: entries(1, 2, 2) });
     await storage.close();
     const loaded = await (await reopen()).load();
     expect(loaded.entries.map((e) => [e.index, e.term])).toEqual([
@@ -146,8 +145,8 @@ function describeOverwrites(makeStorage: () => Promise<StorageUnderTest>): void 
   it('appends entries that start right after the last index', async () => {
     const { storage, reopen } = await makeStorage();
     await storage.load();
-    await storage.persist({ hardState: null, entries: entries(1, 2, 1) });
-    await storage.persist({ hardState: null, entries: entries(3, 3, 1) });
+    await storage.persist({ hardState: null, snapshot: null, entries: entries(1, 2, 1) });
+    await storage.persist({ hardState: null, snapshot: null, entries: entries(3, 3, 1) });
     await storage.close();
     expect((await (await reopen()).load()).entries.map((e) => e.index)).toEqual([1, 2, 3]);
   });
@@ -159,10 +158,15 @@ function describeRejections(makeStorage: () => Promise<StorageUnderTest>): void 
     await storage.load();
     await storage.persist({
       hardState: { term: 1, vote: null, commit: 0 },
+      snapshot: null,
       entries: entries(1, 2, 1),
     });
     await expect(
-      storage.persist({ hardState: { term: 2, vote: null, commit: 0 }, entries: [entry(4, 2)] }),
+      storage.persist({
+        hardState: { term: 2, vote: null, commit: 0 },
+        snapshot: null,
+        entries: [entry(4, 2)],
+      }),
     ).rejects.toThrow();
     await storage.close();
     const loaded = await (await reopen()).load();
@@ -174,28 +178,34 @@ function describeRejections(makeStorage: () => Promise<StorageUnderTest>): void 
     const { storage } = await makeStorage();
     await storage.load();
     await expect(
-      storage.persist({ hardState: null, entries: [entry(1, 1), entry(3, 1)] }),
+      storage.persist({ hardState: null, snapshot: null, entries: [entry(1, 1), entry(3, 1)] }),
     ).rejects.toThrow();
   });
 
   it('rejects an entry at index 0', async () => {
     const { storage } = await makeStorage();
     await storage.load();
-    await expect(storage.persist({ hardState: null, entries: [entry(0, 1)] })).rejects.toThrow();
+    await expect(
+      storage.persist({ hardState: null, snapshot: null, entries: [entry(0, 1)] }),
+    ).rejects.toThrow();
   });
 
   it('rejects entry terms that go backwards', async () => {
     const { storage } = await makeStorage();
     await storage.load();
-    await storage.persist({ hardState: null, entries: entries(1, 2, 3) });
-    await expect(storage.persist({ hardState: null, entries: [entry(3, 2)] })).rejects.toThrow();
+    await storage.persist({ hardState: null, snapshot: null, entries: entries(1, 2, 3) });
+    await expect(
+      storage.persist({ hardState: null, snapshot: null, entries: [entry(3, 2)] }),
+    ).rejects.toThrow();
   });
 
   it('rejects persist after close', async () => {
     const { storage } = await makeStorage();
     await storage.load();
     await storage.close();
-    await expect(storage.persist({ hardState: null, entries: [entry(1, 1)] })).rejects.toThrow();
+    await expect(
+      storage.persist({ hardState: null, snapshot: null, entries: [entry(1, 1)] }),
+    ).rejects.toThrow();
   });
 }
 
@@ -205,6 +215,7 @@ function describeDurability(makeStorage: () => Promise<StorageUnderTest>): void 
     await storage.load();
     await storage.persist({
       hardState: { term: 5, vote: 'x', commit: 3 },
+      snapshot: null,
       entries: entries(1, 3, 5),
     });
     await storage.close();
@@ -212,7 +223,7 @@ function describeDurability(makeStorage: () => Promise<StorageUnderTest>): void 
     const loaded = await reopened.load();
     expect(loaded.hardState).toEqual({ term: 5, vote: 'x', commit: 3 });
     expect(loaded.entries.map((e) => e.index)).toEqual([1, 2, 3]);
-    await reopened.persist({ hardState: null, entries: [entry(4, 5)] });
+    await reopened.persist({ hardState: null, snapshot: null, entries: [entry(4, 5)] });
     await reopened.close();
     expect((await (await reopen()).load()).entries.map((e) => e.index)).toEqual([1, 2, 3, 4]);
   });
@@ -221,7 +232,7 @@ function describeDurability(makeStorage: () => Promise<StorageUnderTest>): void 
     const { storage, reopen } = await makeStorage();
     await storage.load();
     const written = entry(1, 1);
-    await storage.persist({ hardState: null, entries: [written] });
+    await storage.persist({ hardState: null, snapshot: null, entries: [written] });
     written.data.fill(0);
     await storage.close();
     const reopened = await reopen();

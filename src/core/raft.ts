@@ -1113,8 +1113,17 @@ export class RaftNode {
     return progress;
   }
 
+  /**
+   * The commit index persisted is capped at what was already durable before this write: if the
+   * write is torn (a crash mid-way), a commit covering its entries could otherwise survive while a
+   * conflicting suffix it replaced comes back from disk, and be applied (sim seed 21469).
+   */
   private hardState(): HardState {
-    return { term: this.term, vote: this.vote, commit: this.log.committed };
+    return {
+      term: this.term,
+      vote: this.vote,
+      commit: Math.min(this.log.committed, this.log.stable),
+    };
   }
 
   private send<M extends Message>(message: Omit<M, 'from'>): void {

@@ -22,7 +22,7 @@ import type { SimEvent } from './virtual-time.js';
 import { Workload } from './workload.js';
 
 /** Most events one seed may run (a livelock or runaway is a failure, not a hang). */
-export const EVENTS_PER_SEED_MAX = 3_000_000;
+export const EVENTS_PER_SEED_MAX = 1_000_000;
 
 /** Why `runUntil` returned. */
 export type RunStop = 'time' | 'condition' | 'violation' | 'budget';

@@ -150,6 +150,36 @@ describe('log replication', () => {
   });
 });
 
+describe('durability', () => {
+  it('never persists a commit index that covers entries of the same write (a torn write)', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    cluster.isolate('b');
+    cluster.heal();
+    cluster.cutLink('a', 'b');
+    for (let i = 0; i < 5; i++) cluster.propose('a', `v${i}`);
+    cluster.stabilize();
+    const durableBefore = cluster.node('b').inspect().stable;
+    cluster.heal();
+    cluster.tick('a');
+    const catchUp = (m: Message) => m.type === 'append' && m.to === 'b' && m.entries.length > 0;
+    let held: Message[] = [];
+    for (let round = 0; round < 20 && held.length === 0; round++) {
+      cluster.flush();
+      held = cluster.take(catchUp);
+      for (const message of cluster.take(() => true)) cluster.deliver(message);
+    }
+    cluster.flush();
+    for (const message of held) cluster.deliver(message);
+    const ready = cluster.node('b').ready();
+    expect(ready.entries.length).toBeGreaterThan(0);
+    expect(ready.hardState?.commit ?? 0).toBeLessThanOrEqual(durableBefore);
+    cluster.node('b').advance(ready);
+    const next = cluster.node('b').ready();
+    expect(next.hardState?.commit).toBe(cluster.node('a').status().commit);
+  });
+});
+
 describe('leadership transfer', () => {
   it('hands leadership to a caught-up member with TimeoutNow', () => {
     const cluster = new TestCluster(['a', 'b', 'c']);

@@ -339,13 +339,13 @@ export class Member<Result, Query, QueryResult> {
         }
         const ready = this.core.ready();
         const { hardState, snapshot, entries } = ready;
+        // Restoring first validates the snapshot: bytes that do not decode never reach storage.
+        if (snapshot !== null) this.options.stateMachine.restore(snapshot.data, snapshot.meta.index);
         if (hardState !== null || snapshot !== null || entries.length > 0) {
           await this.options.storage.persist({ hardState, snapshot, entries });
         }
         if (this.stoppedReason !== null) return;
         if (ready.messages.length > 0) this.options.transport.send(ready.messages);
-        if (snapshot !== null)
-          this.options.stateMachine.restore(snapshot.data, snapshot.meta.index);
         this.apply(ready.committedEntries);
         this.trackReads(ready.readStates, ready.droppedReads);
         if (ready.snapshotWanted) await this.takeSnapshot();

@@ -45,6 +45,7 @@ describe('a cluster in one process (the README example)', () => {
     cluster = await LocalCluster.start({ size: 3, tickMs: 5 });
     const leader = await leaderOf(cluster);
     const follower = cluster.ids.map((id) => cluster!.member(id)).find((m) => m !== leader)!;
+    for (let i = 0; i < 200 && follower.status().leaderId === null; i++) await sleep(5);
     const refusal = follower.propose(new Uint8Array([1])).catch((error: unknown) => error);
     const error = await refusal;
     expect(error).toBeInstanceOf(NotLeaderError);

@@ -31,5 +31,10 @@ export type { KvSessionOptions } from './client/kv-session.js';
 export * from './state/index.js';
 export type { Storage, PersistedState, PersistUpdate } from './storage/storage.js';
 export { MemoryStorage, MemoryDisk } from './storage/memory.js';
+export {
+  InvalidPersistUpdateError,
+  InvalidCompactionError,
+  StorageClosedError,
+} from './storage/checks.js';
 export type { Transport } from './transport/transport.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory.js';

@@ -21,10 +21,14 @@ export interface LocalClusterOptions {
   readonly tickMs?: number;
   readonly seed?: number;
   readonly scheduler?: Scheduler;
+  /** Core options for every member (e.g. small compaction thresholds in tests). */
+  readonly raft?: MemberOptions<KvResult, KvQuery, KvQueryResult>['raft'];
 }
 
 export class LocalCluster {
-  readonly ids: readonly MemberId[];
+  /** Every member ever started here: the bootstrapped ones first, then those that joined. */
+  readonly ids: MemberId[];
+  private readonly bootstrapIds: readonly MemberId[];
   readonly network = new MemoryNetwork();
   private readonly disks = new Map<MemberId, MemoryDisk>();
   private readonly members = new Map<MemberId, KvMember>();
@@ -34,6 +38,7 @@ export class LocalCluster {
   private constructor(private readonly options: LocalClusterOptions) {
     const size = options.size ?? 3;
     this.ids = Array.from({ length: size }, (_, i) => `m${i + 1}`);
+    this.bootstrapIds = [...this.ids];
     this.scheduler = options.scheduler ?? realScheduler;
   }
 
@@ -52,7 +57,10 @@ export class LocalCluster {
     this.machines.set(id, stateMachine);
     const options: MemberOptions<KvResult, KvQuery, KvQueryResult> = {
       id,
-      bootstrap: { voters: this.ids, learners: [] },
+      ...(this.bootstrapIds.includes(id)
+        ? { bootstrap: { voters: this.bootstrapIds, learners: [] } }
+        : {}),
+      ...(this.options.raft === undefined ? {} : { raft: this.options.raft }),
       storage: new MemoryStorage(disk),
       transport: this.network.connect(id),
       stateMachine,
@@ -64,6 +72,16 @@ export class LocalCluster {
     const member = await Member.start(options);
     this.members.set(id, member);
     return member;
+  }
+
+  /**
+   * Starts a new member with an empty log. It has no configuration and waits until the leader
+   * adds it (`changeMembership({ type: 'addLearner', member: id })`).
+   */
+  async join(id: MemberId): Promise<KvMember> {
+    if (this.ids.includes(id)) throw new RangeError(`member ${id} already exists`);
+    this.ids.push(id);
+    return this.startMember(id);
   }
 
   member(id: MemberId): KvMember {

@@ -90,3 +90,42 @@ describe('a cluster in one process (the README example)', () => {
     }
   });
 });
+
+describe('membership and compaction through the driver', () => {
+  it('adds a member that catches up through a snapshot, promotes it, and removes the old leader', async () => {
+    cluster = await LocalCluster.start({
+      size: 3,
+      tickMs: 5,
+      raft: { snapshotEntriesThreshold: 50, compactionTailEntries: 10, snapshotChunkBytes: 512 },
+    });
+    const c = cluster;
+    const first = await leaderOf(c);
+    const session = await KvSession.open({
+      submit: (command) => c.submit(command),
+      sleep,
+      attemptsMax: 100,
+    });
+    for (let i = 0; i < 200; i++) await session.put(`k${i % 20}`, i);
+    expect(first.status().snapshotIndex).toBeGreaterThan(100);
+
+    await c.join('m4');
+    await first.changeMembership({ type: 'addLearner', member: 'm4' });
+    await first.changeMembership({ type: 'promote', member: 'm4' });
+    for (
+      let i = 0;
+      i < 100 && c.member('m4').status().appliedIndex < first.status().commitIndex;
+      i++
+    )
+      await sleep(5);
+    expect(c.member('m4').status().snapshotIndex).toBeGreaterThan(0);
+    expect(c.stateMachine('m4').digest()).toBe(c.stateMachine(first.status().id).digest());
+
+    const oldLeader = first.status().id;
+    await first.changeMembership({ type: 'remove', member: oldLeader });
+    const next = await leaderOf(c);
+    expect(next.status().id).not.toBe(oldLeader);
+    expect(next.status().voters).not.toContain(oldLeader);
+    await session.put('after', true);
+    expect(await c.read({ type: 'get', key: 'after' })).toMatchObject({ value: true });
+  });
+});

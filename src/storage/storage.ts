@@ -22,8 +22,9 @@ export interface PersistUpdate {
   /** A snapshot from the leader: the stored log is dropped and restarts empty after it. */
   readonly snapshot: Snapshot | null;
   /**
-   * Consecutive entries. `entries[0].index` must be at most lastIndex + 1; any stored entries at
-   * or after it are replaced (a follower's conflicting suffix).
+   * Consecutive entries. `entries[0].index` must be at most lastIndex + 1 and above the stored
+   * snapshot's index; any stored entries at or after it are replaced (a follower's conflicting
+   * suffix).
    */
   readonly entries: readonly Entry[];
 }

@@ -1,6 +1,7 @@
 /**
  * The Raft algorithm as a value you step (the etcd-io/raft shape). Inputs: `step(message)`,
- * `tick()`, `propose(data)`, `readIndex(context)`, `transferLeadership(id)`, `campaign()`.
+ * `tick()`, `propose(data)`, `readIndex(context)`, `transferLeader(id)`,
+ * `proposeConfChange(change)`, `bootstrap(config)`, `campaign()`.
  * Output: a `Ready` batch of hard state and entries to persist, messages to send, entries to apply
  * and reads to serve, acknowledged with `advance()`. No clocks, no randomness but the injected
  * one, no awaits, no I/O: the simulator replays it exactly from a seed.
@@ -227,7 +228,7 @@ export class RaftNode {
    * log. Refused while an earlier change is uncommitted, and until this leader has committed an
    * entry of its own term (Ongaro's 2015 fix, TESTING.md 21).
    */
-  proposeConfigChange(change: ConfigChange): ProposalTicket {
+  proposeConfChange(change: ConfigChange): ProposalTicket {
     if (this.role !== 'leader') throw new NotLeaderError(this.leaderId);
     if (this.transferee !== null) throw new LeadershipTransferError(this.transferee);
     if (!this.bugs.has('concurrent-config')) {
@@ -315,7 +316,7 @@ export class RaftNode {
   }
 
   /** Hands leadership to `to`: catch it up, then send it TimeoutNow (thesis §3.10). */
-  transferLeadership(to: MemberId): void {
+  transferLeader(to: MemberId): void {
     if (this.role !== 'leader') throw new NotLeaderError(this.leaderId);
     if (!this.voters().includes(to)) throw new UnknownMemberError(to);
     if (to === this.id || this.transferee === to) return;

@@ -197,7 +197,7 @@ export class Member<Result, Query, QueryResult> {
 
   /** Hands leadership to `to` (TimeoutNow once it has caught up). Only the leader may. */
   transferLeadership(to: MemberId): void {
-    this.core.transferLeadership(to);
+    this.core.transferLeader(to);
     this.scheduleProcess();
   }
 
@@ -212,7 +212,7 @@ export class Member<Result, Query, QueryResult> {
     this.catchUpTicks();
     let ticket: ProposalTicket;
     try {
-      ticket = this.core.proposeConfigChange(change);
+      ticket = this.core.proposeConfChange(change);
     } catch (error) {
       return Promise.reject(error as Error);
     }
@@ -340,7 +340,8 @@ export class Member<Result, Query, QueryResult> {
         const ready = this.core.ready();
         const { hardState, snapshot, entries } = ready;
         // Restoring first validates the snapshot: bytes that do not decode never reach storage.
-        if (snapshot !== null) this.options.stateMachine.restore(snapshot.data, snapshot.meta.index);
+        if (snapshot !== null)
+          this.options.stateMachine.restore(snapshot.data, snapshot.meta.index);
         if (hardState !== null || snapshot !== null || entries.length > 0) {
           await this.options.storage.persist({ hardState, snapshot, entries });
         }

@@ -49,7 +49,7 @@ describe('bootstrap', () => {
     cluster.addEmptyMember('b');
     cluster.addEmptyMember('c');
     cluster.elect('a');
-    cluster.node('a').proposeConfigChange({ type: 'addLearner', member: 'b' });
+    cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'b' });
     cluster.stabilize();
     expect(cluster.node('b').status().config.learners).toEqual(['b']);
     expect(cluster.node('b').status().commit).toBe(cluster.node('a').status().commit);
@@ -61,7 +61,7 @@ describe('single-server membership changes', () => {
     const cluster = new TestCluster(['a', 'b', 'c']);
     cluster.addEmptyMember('d');
     cluster.elect('a');
-    cluster.node('a').proposeConfigChange({ type: 'addLearner', member: 'd' });
+    cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'd' });
     cluster.stabilize();
     cluster.propose('a', 'x');
     cluster.stabilize();
@@ -83,9 +83,9 @@ describe('single-server membership changes', () => {
     const cluster = new TestCluster(['a', 'b', 'c']);
     cluster.addEmptyMember('d');
     cluster.elect('a');
-    cluster.node('a').proposeConfigChange({ type: 'addLearner', member: 'd' });
+    cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'd' });
     cluster.stabilize();
-    cluster.node('a').proposeConfigChange({ type: 'promote', member: 'd' });
+    cluster.node('a').proposeConfChange({ type: 'promote', member: 'd' });
     cluster.stabilize();
     expect(cluster.node('b').status().config.voters).toEqual(['a', 'b', 'c', 'd']);
     cluster.isolate('b');
@@ -100,10 +100,10 @@ describe('single-server membership changes', () => {
     const cluster = new TestCluster(['a', 'b', 'c']);
     cluster.elect('a');
     cluster.isolate('a');
-    cluster.node('a').proposeConfigChange({ type: 'addLearner', member: 'd' });
-    expect(() =>
-      cluster.node('a').proposeConfigChange({ type: 'addLearner', member: 'e' }),
-    ).toThrow(ConfigChangeInProgressError);
+    cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'd' });
+    expect(() => cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'e' })).toThrow(
+      ConfigChangeInProgressError,
+    );
   });
 
   it('refuses a change until the leader has committed an entry of its term', () => {
@@ -116,28 +116,28 @@ describe('single-server membership changes', () => {
     }
     cluster.flush();
     cluster.take(() => true); // the no-op never reaches anyone
-    expect(() =>
-      cluster.node('a').proposeConfigChange({ type: 'addLearner', member: 'd' }),
-    ).toThrow(ConfigChangeInProgressError);
+    expect(() => cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'd' })).toThrow(
+      ConfigChangeInProgressError,
+    );
   });
 
   it('refuses changes that make no sense', () => {
     const cluster = new TestCluster(['a', 'b', 'c']);
     cluster.elect('a');
     const a = cluster.node('a');
-    expect(() => a.proposeConfigChange({ type: 'addLearner', member: 'b' })).toThrow(
+    expect(() => a.proposeConfChange({ type: 'addLearner', member: 'b' })).toThrow(
       InvalidConfigChangeError,
     );
-    expect(() => a.proposeConfigChange({ type: 'promote', member: 'b' })).toThrow(
+    expect(() => a.proposeConfChange({ type: 'promote', member: 'b' })).toThrow(
       InvalidConfigChangeError,
     );
-    expect(() => a.proposeConfigChange({ type: 'remove', member: 'zz' })).toThrow(
+    expect(() => a.proposeConfChange({ type: 'remove', member: 'zz' })).toThrow(
       InvalidConfigChangeError,
     );
-    expect(() => a.transferLeadership('zz')).toThrow(UnknownMemberError);
+    expect(() => a.transferLeader('zz')).toThrow(UnknownMemberError);
     const solo = new TestCluster(['s']);
     solo.elect('s');
-    expect(() => solo.node('s').proposeConfigChange({ type: 'remove', member: 's' })).toThrow(
+    expect(() => solo.node('s').proposeConfChange({ type: 'remove', member: 's' })).toThrow(
       InvalidConfigChangeError,
     );
   });
@@ -145,7 +145,7 @@ describe('single-server membership changes', () => {
   it('a leader that removes itself steps down once the change commits, and the rest carry on', () => {
     const cluster = new TestCluster(['a', 'b', 'c']);
     cluster.elect('a');
-    cluster.node('a').proposeConfigChange({ type: 'remove', member: 'a' });
+    cluster.node('a').proposeConfChange({ type: 'remove', member: 'a' });
     cluster.stabilize();
     expect(cluster.node('a').status().role).toBe('follower');
     expect(cluster.node('b').status().config.voters).toEqual(['b', 'c']);
@@ -162,7 +162,7 @@ describe('single-server membership changes', () => {
     const cluster = new TestCluster(['a', 'b', 'c']);
     cluster.elect('a');
     cluster.isolate('c');
-    cluster.node('a').proposeConfigChange({ type: 'remove', member: 'c' });
+    cluster.node('a').proposeConfChange({ type: 'remove', member: 'c' });
     cluster.stabilize();
     const term = cluster.node('a').status().term;
     cluster.tickAll(100);

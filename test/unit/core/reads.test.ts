@@ -104,7 +104,7 @@ describe('lease reads', () => {
     cluster.elect('a');
     cluster.tickAll(2);
     cluster.cutLink('c', 'a');
-    cluster.node('a').transferLeadership('c');
+    cluster.node('a').transferLeader('c');
     cluster.flush();
     cluster.take((m) => m.type === 'timeoutNow');
     cluster.node('a').readIndex('lease', 'lease');

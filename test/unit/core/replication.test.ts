@@ -186,7 +186,7 @@ describe('leadership transfer', () => {
     cluster.elect('a');
     cluster.propose('a', 'x');
     cluster.stabilize();
-    cluster.node('a').transferLeadership('c');
+    cluster.node('a').transferLeader('c');
     cluster.stabilize();
     expect(cluster.leaders()).toEqual(['c']);
   });
@@ -195,7 +195,7 @@ describe('leadership transfer', () => {
     const cluster = new TestCluster(['a', 'b', 'c']);
     cluster.elect('a');
     cluster.isolate('c');
-    cluster.node('a').transferLeadership('c');
+    cluster.node('a').transferLeader('c');
     expect(() => cluster.propose('a', 'x')).toThrow(LeadershipTransferError);
     for (let i = 0; i < 12; i++) {
       cluster.tick('a');

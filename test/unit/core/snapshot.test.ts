@@ -97,7 +97,7 @@ describe('InstallSnapshot', () => {
     cluster.elect('a');
     fill(cluster, 'a', 60);
     cluster.addEmptyMember('d');
-    cluster.node('a').proposeConfigChange({ type: 'addLearner', member: 'd' });
+    cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'd' });
     cluster.stabilize();
     cluster.tickAll(3);
     expect(cluster.member('d').snapshotsInstalled).toBe(1);

@@ -5,8 +5,8 @@
  * never throws; anything else decodes to a `BAD_COMMAND` failure. Size limits on keys and values
  * are checked later by the state machine, so they can be answered (and cached) per session.
  */
-import { deepFreezeJson, isJsonValue, isPlainObject } from './json.js';
 import { KV_LIMITS } from './kv-limits.js';
+import { createWireReaders } from './wire-readers.js';
 import type { JsonValue, KvCommand, KvOp, KvTxnCheck, KvTxnOp, KvTxnWrite } from './kv-types.js';
 import type { SessionHeader } from './sessions.js';
 
@@ -164,29 +164,12 @@ function readTxnWrite(raw: unknown): KvTxnWrite {
 
 // --- field readers: each throws DecodeFailure on a mismatch --------------------------------------
 
-function readObject(raw: unknown, what: string): Record<string, unknown> {
-  if (!isPlainObject(raw)) throw new DecodeFailure(`${what} is not an object`);
-  return raw;
-}
-
-/** Requires exactly `fields` to be present (no missing, no extra). */
-function expectFields(
-  wire: Record<string, unknown>,
-  fields: readonly string[],
-  what: string,
-): void {
-  const present = Object.keys(wire);
-  const exact =
-    present.length === fields.length && fields.every((field) => Object.hasOwn(wire, field));
-  if (!exact) throw new DecodeFailure(`${what} must have exactly the fields ${fields.join(', ')}`);
-}
+const read = createWireReaders((message) => new DecodeFailure(message));
+const readObject = read.object;
+const expectFields = read.exactFields;
 
 function readInteger(wire: Record<string, unknown>, field: string, min: number): number {
-  const value = wire[field];
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
-    throw new DecodeFailure(`${field} must be a safe integer >= ${min}`);
-  }
-  return value;
+  return read.integer(wire[field], field, min);
 }
 
 function readKey(wire: Record<string, unknown>, field: string): string {
@@ -198,15 +181,9 @@ function readKey(wire: Record<string, unknown>, field: string): string {
 }
 
 function readJson(wire: Record<string, unknown>, field: string): JsonValue {
-  const value = wire[field];
-  if (!isJsonValue(value, KV_LIMITS.valueDepthMax)) {
-    throw new DecodeFailure(`${field} must be JSON nested at most ${KV_LIMITS.valueDepthMax} deep`);
-  }
-  return deepFreezeJson(value);
+  return read.json(wire[field], field);
 }
 
 function readArray(wire: Record<string, unknown>, field: string): readonly unknown[] {
-  const value = wire[field];
-  if (!Array.isArray(value)) throw new DecodeFailure(`${field} must be an array`);
-  return value;
+  return read.array(wire[field], field);
 }

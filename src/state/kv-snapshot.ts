@@ -13,10 +13,10 @@
  */
 import { RaftError } from '../core/errors.js';
 import { hashText } from './digest.js';
-import { canonicalJson, deepFreezeJson, isJsonValue, isPlainObject } from './json.js';
-import { findOpLimitViolation, KV_LIMITS } from './kv-limits.js';
+import { canonicalJson } from './json.js';
+import { findOpLimitViolation } from './kv-limits.js';
+import { createWireReaders } from './wire-readers.js';
 import type {
-  JsonValue,
   KvCasResult,
   KvEntry,
   KvErrorCode,
@@ -280,39 +280,15 @@ function readErrorResult(wire: Record<string, unknown>, index: number): KvErrorR
 
 // --- value readers: each throws SnapshotFormatError on a mismatch --------------------------------
 
-function readObject(raw: unknown, what: string): Record<string, unknown> {
-  if (!isPlainObject(raw)) throw new SnapshotFormatError(`${what} is not an object`);
-  return raw;
-}
-
-/** Requires exactly `fields` to be present (no missing, no extra). */
-function expectFields(
-  wire: Record<string, unknown>,
-  fields: readonly string[],
-  what: string,
-): void {
-  const exact =
-    Object.keys(wire).length === fields.length &&
-    fields.every((field) => Object.hasOwn(wire, field));
-  if (!exact) {
-    throw new SnapshotFormatError(`${what} must have exactly the fields ${fields.join(', ')}`);
-  }
-}
+const read = createWireReaders((message) => new SnapshotFormatError(message));
+const readObject = read.object;
+const expectFields = read.exactFields;
+const readInteger = read.integer;
+const readArray = read.array;
+const readJson = read.json;
 
 function expectValue(raw: unknown, expected: boolean | number, what: string): void {
   if (raw !== expected) throw new SnapshotFormatError(`${what} must be ${String(expected)}`);
-}
-
-function readInteger(
-  raw: unknown,
-  what: string,
-  min: number,
-  max: number = Number.MAX_SAFE_INTEGER,
-): number {
-  if (typeof raw !== 'number' || !Number.isSafeInteger(raw) || raw < min || raw > max) {
-    throw new SnapshotFormatError(`${what} must be a safe integer in [${min}, ${max}]`);
-  }
-  return raw;
 }
 
 function readFiniteNumber(raw: unknown, what: string): number {
@@ -325,16 +301,4 @@ function readFiniteNumber(raw: unknown, what: string): number {
 function readBoolean(raw: unknown, what: string): boolean {
   if (typeof raw !== 'boolean') throw new SnapshotFormatError(`${what} must be a boolean`);
   return raw;
-}
-
-function readArray(raw: unknown, what: string): readonly unknown[] {
-  if (!Array.isArray(raw)) throw new SnapshotFormatError(`${what} must be an array`);
-  return raw;
-}
-
-function readJson(raw: unknown, what: string): JsonValue {
-  if (!isJsonValue(raw, KV_LIMITS.valueDepthMax)) {
-    throw new SnapshotFormatError(`${what} must be JSON nested at most ${KV_LIMITS.valueDepthMax}`);
-  }
-  return deepFreezeJson(raw);
 }

@@ -5,32 +5,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { kvCommand } from '../../../src/state/index.js';
-import type { JsonValue, KvOp } from '../../../src/state/index.js';
+import type { JsonValue } from '../../../src/state/index.js';
+import { kvOpArbitrary } from './arbitraries.js';
 import { header, LogFeeder } from './log-feeder.js';
 
-const key = fc.constantFrom('a', 'b', 'c', 'd/1', 'd/2');
-const value = fc.jsonValue({ maxDepth: 3 }) as fc.Arbitrary<JsonValue>;
-const op: fc.Arbitrary<KvOp> = fc.oneof(
-  fc.record({ type: fc.constant('put' as const), key, value }),
-  fc.record({ type: fc.constant('delete' as const), key }),
-  fc.record({
-    type: fc.constant('cas' as const),
-    key,
-    expected: fc.oneof(fc.constant(null), value),
-    next: value,
-  }),
-  fc.record({
-    type: fc.constant('txn' as const),
-    checks: fc.array(fc.record({ key, version: fc.nat(3) }), { maxLength: 3 }),
-    writes: fc.uniqueArray(
-      fc.oneof(
-        fc.record({ type: fc.constant('put' as const), key, value }),
-        fc.record({ type: fc.constant('delete' as const), key }),
-      ),
-      { maxLength: 3, selector: (write) => write.key },
-    ),
-  }),
-);
+const op = kvOpArbitrary({ keys: ['a', 'b', 'c', 'd/1', 'd/2'], valueDepthMax: 3, txnSizeMax: 3 });
 
 /** One log entry to generate: a command of client 0 or 1 (maybe a retry of its last), or a no-op. */
 const stepArbitrary = fc.record({

@@ -6,7 +6,8 @@
 import fc from 'fast-check';
 import { describe, expect, it, vi } from 'vitest';
 import { hashText, kvCommand, SnapshotFormatError } from '../../../src/state/index.js';
-import type { JsonValue, KvOp, KvStateMachineOptions } from '../../../src/state/index.js';
+import type { KvStateMachineOptions } from '../../../src/state/index.js';
+import { kvOpArbitrary } from './arbitraries.js';
 import { header, LogFeeder } from './log-feeder.js';
 
 const HOUR_MS = 60 * 60 * 1000;
@@ -177,26 +178,7 @@ describe('log time and eviction continue after restore', () => {
 
 // --- the same further commands on both sides give the same results (property) -----------------
 
-const key = fc.constantFrom('a', 'b', 'c/1', 'c/2');
-const value = fc.jsonValue({ maxDepth: 2 }) as fc.Arbitrary<JsonValue>;
-const op: fc.Arbitrary<KvOp> = fc.oneof(
-  fc.record({ type: fc.constant('put' as const), key, value }),
-  fc.record({ type: fc.constant('delete' as const), key }),
-  fc.record({
-    type: fc.constant('cas' as const),
-    key,
-    expected: fc.oneof(fc.constant(null), value),
-    next: value,
-  }),
-  fc.record({
-    type: fc.constant('txn' as const),
-    checks: fc.array(fc.record({ key, version: fc.nat(2) }), { maxLength: 2 }),
-    writes: fc.uniqueArray(fc.record({ type: fc.constant('put' as const), key, value }), {
-      maxLength: 2,
-      selector: (write) => write.key,
-    }),
-  }),
-);
+const op = kvOpArbitrary({ keys: ['a', 'b', 'c/1', 'c/2'], valueDepthMax: 2, txnSizeMax: 2 });
 const step = fc.record({
   kind: fc.constantFrom('register', 'op', 'op', 'retry', 'keepAlive', 'close', 'noop'),
   client: fc.nat(3),

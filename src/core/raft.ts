@@ -258,9 +258,12 @@ export class RaftNode {
 
   /**
    * Where a snapshot of the state machine at `appliedIndex` sits, and how far storage may compact
-   * below it (keeping `compactionTailEntries` for slow followers).
+   * below it (keeping `compactionTailEntries` for slow followers). Null when the log already has
+   * a snapshot at or past that index: there is nothing to compact.
    */
-  planSnapshot(appliedIndex: number): { meta: SnapshotMeta; compactThrough: number } {
+  planSnapshot(appliedIndex: number): { meta: SnapshotMeta; compactThrough: number } | null {
+    // A snapshot from the leader may have been installed since the driver was asked for one.
+    if (appliedIndex <= this.log.snapshot.index) return null;
     assert(appliedIndex <= this.log.applying, 'snapshot of entries not yet handed out to apply');
     const term = this.log.term(appliedIndex);
     assert(term !== undefined, () => `no term known at ${appliedIndex}`);
@@ -328,7 +331,7 @@ export class RaftNode {
 
   /** Starts an election now (pre-vote first when enabled). */
   campaign(): void {
-    if (this.role === 'leader' || !this.isVoter()) return;
+    if (this.role === 'leader' || !this.mayCampaign()) return;
     this.startCampaign(this.options.preVote ? 'preElection' : 'election');
   }
 
@@ -516,7 +519,7 @@ export class RaftNode {
   private tickElection(): void {
     this.electionElapsed += 1;
     this.leaderContactElapsed += 1;
-    if (this.electionElapsed >= this.electionTimeout && this.isVoter()) {
+    if (this.electionElapsed >= this.electionTimeout && this.mayCampaign()) {
       this.startCampaign(this.options.preVote ? 'preElection' : 'election');
     }
   }
@@ -707,7 +710,7 @@ export class RaftNode {
         this.heardFromLeader(message.from);
         return this.handleHeartbeat(message);
       case 'timeoutNow':
-        if (!this.isVoter()) return this.drop('timeoutNowNotVoter');
+        if (!this.mayCampaign()) return this.drop('timeoutNowNotVoter');
         return this.startCampaign('transfer');
       case 'readIndex':
         return this.rejectForwardedRead(message);
@@ -1102,6 +1105,19 @@ export class RaftNode {
       }
     }
     if (this.transferee !== null && !this.voters().includes(this.transferee)) this.abortTransfer();
+  }
+
+  /**
+   * A voter may campaign; so may a member that an uncommitted change just removed or demoted
+   * (Raft thesis §4.2.2): until that change commits it may be the only one holding it, and the
+   * others may need it to lead long enough to commit it. It then counts the votes of the new
+   * configuration, not its own.
+   */
+  private mayCampaign(): boolean {
+    if (this.isVoter()) return true;
+    const configIndex = this.log.configIndex();
+    if (configIndex <= this.log.committed) return false;
+    return this.log.configAt(configIndex - 1).voters.includes(this.id);
   }
 
   private isVoter(): boolean {

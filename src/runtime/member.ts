@@ -372,7 +372,9 @@ export class Member<Result, Query, QueryResult> {
    */
   private async takeSnapshot(): Promise<void> {
     const machine = this.options.stateMachine;
-    const { meta, compactThrough } = this.core.planSnapshot(machine.appliedIndex);
+    const plan = this.core.planSnapshot(machine.appliedIndex);
+    if (plan === null) return;
+    const { meta, compactThrough } = plan;
     const snapshot = { meta, data: machine.snapshot() };
     await this.options.storage.compact(snapshot, compactThrough);
     if (this.stoppedReason === null) this.core.compact(snapshot, compactThrough);

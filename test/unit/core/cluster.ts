@@ -132,7 +132,9 @@ export class TestCluster {
   /** Compaction as a driver does it: snapshot the state, store it, then tell the core. */
   private snapshot(member: TestMember): void {
     const applied = member.node.inspect().applying;
-    const { meta, compactThrough } = member.node.planSnapshot(applied);
+    const plan = member.node.planSnapshot(applied);
+    if (plan === null) return;
+    const { meta, compactThrough } = plan;
     const snapshot = { meta, data: encodeState(member.state) };
     member.snapshot = snapshot;
     member.entries = member.entries.filter((entry) => entry.index > compactThrough);

@@ -174,4 +174,24 @@ describe('single-server membership changes', () => {
     cluster.stabilize();
     expect(cluster.member('b').applied.map(text)).toContain('still');
   });
+
+  it('a member demoted by an uncommitted change may still campaign, so the change can commit', () => {
+    // The demotion reaches nobody before the leader loses quorum: b lacks it and needs a's vote,
+    // a refuses (its log is longer). Only if a may lead again can anyone ever be elected.
+    const cluster = new TestCluster(['a', 'b']);
+    cluster.elect('a');
+    cluster.propose('a', 'x');
+    cluster.stabilize();
+    cluster.isolate('a');
+    cluster.node('a').proposeConfChange({ type: 'demote', member: 'a' });
+    cluster.stabilize();
+    cluster.tickAll(100);
+    cluster.heal();
+    cluster.tickAll(300);
+    expect(cluster.leaders()).toEqual(['b']);
+    expect(cluster.node('b').status().config).toEqual({ voters: ['b'], learners: ['a'] });
+    cluster.propose('b', 'after');
+    cluster.stabilize();
+    expect(cluster.member('a').state).toContain('after');
+  });
 });

@@ -104,4 +104,17 @@ describe('InstallSnapshot', () => {
     expect(cluster.member('d').state).toEqual(cluster.member('a').state);
     expect(cluster.node('d').status().config.learners).toEqual(['d']);
   });
+
+  it('plans no local snapshot once a newer one from the leader is installed', () => {
+    const cluster = new TestCluster(['a', 'b', 'c'], compactOften);
+    cluster.elect('a');
+    cluster.isolate('c');
+    fill(cluster, 'a', 80);
+    cluster.heal();
+    cluster.tickAll(3);
+    const c = cluster.node('c').inspect();
+    expect(c.snapshotIndex).toBeGreaterThan(0);
+    expect(cluster.node('c').planSnapshot(c.snapshotIndex)).toBeNull();
+    expect(cluster.node('c').planSnapshot(c.snapshotIndex - 10)).toBeNull();
+  });
 });

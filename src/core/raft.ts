@@ -973,6 +973,11 @@ export class RaftNode {
     if (progress.state !== 'snapshot' || response.index !== progress.snapshotIndex) {
       return this.drop('staleSnapshotResponse');
     }
+    // Asking for exactly the chunk already in flight: a duplicate of the answer that made us send
+    // it. Acting on it would start a second stream of chunks (sim seed 807).
+    if (progress.chunkInFlight && response.offset === progress.snapshotOffset) {
+      return this.drop('duplicateSnapshotResponse');
+    }
     progress.chunkInFlight = false;
     if (this.snapshot === null || this.snapshot.meta.index !== response.index) {
       // We moved on to a newer snapshot; the next send starts it over.

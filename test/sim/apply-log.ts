@@ -1,9 +1,10 @@
 /**
  * Watches what members apply. Each member's KV state machine is wrapped so that every applied
- * entry is reported (member, index, term, command, result, virtual time). The simulator uses it
- * for state machine safety (the same entry at the same index everywhere) and to settle client
- * writes whose outcome the client never learned (TESTING.md 2): the first application of a
- * (session, seq) anywhere in the cluster is when, and how, that write took effect.
+ * entry is reported (member, index, term, command, result, virtual time), and so is every snapshot
+ * taken or restored (member, index, digest of the state's canonical snapshot encoding). The simulator uses it for state machine safety
+ * (the same entry at the same index everywhere; the same state in every snapshot at one index) and
+ * to settle client writes whose outcome the client never learned (TESTING.md 2): the first
+ * application of a (session, seq) anywhere in the cluster is when, and how, that write took effect.
  */
 import type { MemberId } from '../../src/core/types.js';
 import { decodeKvCommand } from '../../src/state/kv-codec.js';
@@ -26,24 +27,48 @@ export type ApplyListener = (
   result: KvResult | null,
 ) => void;
 
+/** A snapshot was taken of, or restored into, a member's state machine. */
+export type SnapshotKind = 'take' | 'restore';
+
+/** Told about every snapshot taken or restored, with the KV digest of the state at `index`. */
+export type SnapshotListener = (
+  member: MemberId,
+  kind: SnapshotKind,
+  index: number,
+  digest: string,
+) => void;
+
 /** Records first applications of session commands, keyed by `session:seq`. */
 export class ApplyLog {
   private readonly firsts = new Map<string, FirstApplication>();
   /** Applied entries seen, over all members (for reports). */
   appliedEntries = 0;
+  /** Snapshots taken of a state machine (for compaction), over all members. */
+  snapshotsTaken = 0;
+  /** Snapshots restored into a state machine (installed from a leader, or loaded at start). */
+  snapshotsRestored = 0;
 
   constructor(
     private readonly now: () => number,
     private readonly listener: ApplyListener,
+    private readonly snapshotListener: SnapshotListener = () => undefined,
   ) {}
 
-  /** Wraps a member's state machine so that its applies are observed. */
+  /** Wraps a member's state machine so that its applies and snapshots are observed. */
   observe(member: MemberId, inner: KvStateMachine): ObservedStateMachine {
-    return new ObservedStateMachine(inner, (context, command, result) => {
-      this.appliedEntries++;
-      this.listener(member, context, command, result);
-      if (command !== null && result !== null) this.recordFirst(context, command, result);
-    });
+    return new ObservedStateMachine(
+      inner,
+      (context, command, result) => {
+        this.appliedEntries++;
+        this.listener(member, context, command, result);
+        if (command !== null && result !== null) this.recordFirst(context, command, result);
+      },
+      (kind, index, digest) => {
+        if (kind === 'take') this.snapshotsTaken++;
+        else this.snapshotsRestored++;
+        this.snapshotListener(member, kind, index, digest);
+      },
+    );
   }
 
   /** The first application of `(session, seq)` anywhere, if there was one. */
@@ -62,7 +87,7 @@ export class ApplyLog {
   }
 }
 
-/** A KV state machine that reports every apply; everything else is passed through. */
+/** A KV state machine that reports every apply and snapshot; everything else is passed through. */
 export class ObservedStateMachine implements StateMachine<KvResult, KvQuery, KvQueryResult> {
   constructor(
     readonly inner: KvStateMachine,
@@ -71,6 +96,7 @@ export class ObservedStateMachine implements StateMachine<KvResult, KvQuery, KvQ
       command: Uint8Array | null,
       result: KvResult | null,
     ) => void,
+    private readonly reportSnapshot: (kind: SnapshotKind, index: number, digest: string) => void,
   ) {}
 
   get appliedIndex(): number {
@@ -91,4 +117,31 @@ export class ObservedStateMachine implements StateMachine<KvResult, KvQuery, KvQ
   query(query: KvQuery): KvQueryResult {
     return this.inner.query(query);
   }
+
+  /** Reported with the digest of its bytes: KV snapshots are canonical (equal states, equal bytes). */
+  snapshot(): Uint8Array {
+    const data = this.inner.snapshot();
+    this.reportSnapshot('take', this.inner.appliedIndex, bytesDigest(data));
+    return data;
+  }
+
+  /**
+   * Restores (throws, changing nothing, on bad bytes); reported once it succeeded, with the digest
+   * of the restored state encoded again — equal to the taker's only if the restore reproduced it.
+   */
+  restore(data: Uint8Array, index: number): void {
+    this.inner.restore(data, index);
+    this.reportSnapshot('restore', index, bytesDigest(this.inner.snapshot()));
+  }
+}
+
+/** A 64-bit digest (16 hex digits) of `bytes`: two 32-bit FNV-1a variants. */
+export function bytesDigest(bytes: Uint8Array): string {
+  let a = 0x811c9dc5;
+  let b = 0x01000193 ^ bytes.length;
+  for (let i = 0; i < bytes.length; i++) {
+    a = Math.imul(a ^ bytes[i]!, 0x01000193);
+    b = Math.imul(b ^ bytes[i]!, 0x5bd1e995) ^ (b >>> 15);
+  }
+  return (a >>> 0).toString(16).padStart(8, '0') + (b >>> 0).toString(16).padStart(8, '0');
 }

@@ -35,8 +35,7 @@ interface Job {
 /** What a worker sends back: the result without the bulky parts nobody reads. */
 type Summary = Omit<SeedResult, 'options' | 'stats'> & { readonly crashedWorker?: string };
 
-const USAGE =
-  'usage: npm run sim -- --seeds N [--start S] [--members 3|5|mixed] [--bug stale-read|commit-old-term|double-vote] [--verbose] [--jobs J] [--stop-at-first]';
+const USAGE = `usage: npm run sim -- --seeds N [--start S] [--members 3|5|mixed] [--bug ${CORE_BUGS.join('|')}] [--verbose] [--jobs J] [--stop-at-first]`;
 /** Seeds per invocation (10,000+ is fine; this only stops typos). */
 const SEEDS_MAX = 10_000_000;
 /** Failing seeds listed in the JSON line. */
@@ -136,6 +135,7 @@ function crashSummary(job: Job, message: string): Summary {
     wallMs: 0,
     checkMs: 0,
     historyDigest: '',
+    counters: {},
     trace: [],
     crashedWorker: message,
   };
@@ -222,11 +222,14 @@ async function main(): Promise<number> {
   let opsChecked = 0;
   let linearizable = true;
   let done = 0;
+  const counters: Record<string, number> = {};
   const failedSeeds: number[] = [];
   const onResult = (job: Job, summary: Summary): void => {
     done++;
     violations += summary.violationCount;
     opsChecked += summary.opsChecked;
+    for (const [name, value] of Object.entries(summary.counters))
+      counters[name] = (counters[name] ?? 0) + value;
     if (summary.linearizable === 'illegal' || summary.linearizable === 'unknown')
       linearizable = false;
     if (summary.violationCount > 0) {
@@ -234,7 +237,7 @@ async function main(): Promise<number> {
       printFailure(job, summary, options.verbose);
     } else if (options.verbose || options.seeds === 1) {
       console.log(
-        `ok seed ${job.seed} (members ${job.members}): ${summary.ops.acked} acked, ${summary.opsChecked} checked, ${summary.events} events, ${summary.wallMs.toFixed(0)} ms`,
+        `ok seed ${job.seed} (members ${job.members}): ${summary.ops.acked} acked, ${summary.opsChecked} checked, ${summary.events} events, ${summary.wallMs.toFixed(0)} ms, ${JSON.stringify(summary.counters)}`,
       );
     }
     if (done % 100 === 0 && done < jobs.length)
@@ -254,6 +257,10 @@ async function main(): Promise<number> {
     failedSeeds: failedSeeds.slice(0, FAILED_SEEDS_LISTED),
     failedSeedCount: failedSeeds.length,
     wallMs: Math.round(performance.now() - started),
+    snapshotsInstalled: counters.snapshotsInstalled ?? 0,
+    snapshotsTaken: counters.snapshotsTaken ?? 0,
+    configChangesCommitted: counters.configChangesCommitted ?? 0,
+    counters,
   };
   console.log(JSON.stringify(summary));
   return violations === 0 ? 0 : 1;

@@ -1,8 +1,10 @@
 /**
- * The fault schedule of the safety phase: partitions that come and go, clogged links, crashes
- * (some aimed right before or right after a write, TESTING.md 11) with restarts, pauses (frozen
- * tabs) and throttled timers (hidden tabs). Each fault class is a Poisson process whose rate the
- * seed drew (swarm testing); `heal` ends them all for the liveness phase.
+ * The fault schedule of the safety phase: partitions that come and go, clogged links, slow
+ * followers cut off until they need a snapshot (TESTING.md 10), crashes (some aimed right before
+ * or right after a write, or a snapshot write, TESTING.md 11) with restarts, pauses (frozen tabs)
+ * and throttled timers (hidden tabs). Each fault class is a Poisson process whose rate the seed
+ * drew (swarm testing); `heal` ends them all for the liveness phase. Faults strike every member
+ * that exists and is not retired, members added by the churn included.
  */
 import type { Random } from '../../src/core/random.js';
 import type { MemberId } from '../../src/core/types.js';
@@ -11,7 +13,6 @@ import type { SimNetwork } from './network.js';
 import type { SimOptions } from './options.js';
 import { drawPartition, linkKey } from './partitions.js';
 import type { Partition } from './partitions.js';
-import type { SimDisk } from './storage.js';
 import type { Trace } from './trace.js';
 import type { VirtualTime } from './virtual-time.js';
 
@@ -25,6 +26,7 @@ export interface FaultStats {
   pauses: number;
   throttles: number;
   transfers: number;
+  slowFollowers: number;
 }
 
 /** Injects the seed's faults during the safety phase; `heal` stops them all. */
@@ -40,6 +42,7 @@ export class FaultInjector {
     pauses: 0,
     throttles: 0,
     transfers: 0,
+    slowFollowers: 0,
   };
 
   constructor(
@@ -48,7 +51,6 @@ export class FaultInjector {
     private readonly options: SimOptions,
     private readonly cluster: SimCluster,
     private readonly network: SimNetwork,
-    private readonly disks: ReadonlyMap<MemberId, SimDisk>,
     private readonly trace: Trace,
   ) {}
 
@@ -64,14 +66,24 @@ export class FaultInjector {
     this.poisson(process.pauseRatePerSecond, () => this.pause());
     this.poisson(process.throttleRatePerSecond, () => this.throttle());
     this.poisson(process.transferRatePerSecond, () => this.transfer());
+    this.poisson(network.slowFollowerRatePerSecond, () => this.slowFollower());
   }
 
-  /** Ends all faults: heals the network, wakes and restarts every member. */
+  /** Whether the safety phase's faults are still running. */
+  get isActive(): boolean {
+    return this.active;
+  }
+
+  /**
+   * Ends all faults: heals the network, wakes and restarts every member that is not retired
+   * (retired members were removed by a committed change, so every member of the final
+   * configuration is among those restarted).
+   */
   heal(): void {
     this.active = false;
     this.network.setCalm(true);
     for (const id of this.cluster.ids) {
-      this.disks.get(id)!.disarm();
+      this.cluster.disk(id).disarm();
       this.time.resume(id);
       this.time.unthrottle(id);
       if (!this.cluster.isUp(id)) this.cluster.start(id);
@@ -83,8 +95,23 @@ export class FaultInjector {
     const { partitionModes, partitionDurationMeanMs, healedDurationMeanMs } = this.options.network;
     const mode = partitionModes[this.random.int(partitionModes.length)]!;
     const duration = this.exponential(partitionDurationMeanMs);
-    this.applyPartition(drawPartition(this.random, this.cluster.ids, mode), duration);
+    const ids = this.cluster.ids;
+    if (ids.length >= 2) this.applyPartition(drawPartition(this.random, ids, mode), duration);
     this.after(duration + this.exponential(healedDurationMeanMs), () => this.partition());
+  }
+
+  /** Cuts one follower off for long enough that the leader compacts past it (TESTING.md 10). */
+  private slowFollower(): void {
+    const followers = this.cluster.ids.filter(
+      (id) => this.cluster.isUp(id) && this.cluster.member(id)?.status().role !== 'leader',
+    );
+    if (followers.length === 0) return;
+    const id = followers[this.random.int(followers.length)]!;
+    const { slowFollowerDurationMinMs: min, slowFollowerDurationMaxMs: max } = this.options.network;
+    const duration = min + this.random.float() * (max - min);
+    this.network.isolate(id, this.time.now + duration);
+    this.stats.slowFollowers++;
+    this.trace.log(() => `slow follower ${id}: cut off for ${duration.toFixed(0)} ms`);
   }
 
   /**
@@ -123,7 +150,9 @@ export class FaultInjector {
   }
 
   private clog(): void {
-    const [from, to] = this.twoMembers();
+    const pair = this.twoMembers();
+    if (pair === null) return;
+    const [from, to] = pair;
     const until = this.time.now + this.random.float() * this.options.network.clogDurationMaxMs;
     this.network.clog(from, to, until);
     this.stats.clogs++;
@@ -133,12 +162,14 @@ export class FaultInjector {
   private crash(): void {
     const id = this.pickUp();
     if (id === null) return;
-    const kill = (): void => this.kill(id);
+    const kill = (): void => this.crashAndRestart(id);
     if (this.random.float() < this.options.process.boundaryCrashFraction) {
       const point = this.random.int(2) === 0 ? 'beforeWrite' : 'afterWrite';
+      // Some crashes wait for a snapshot write: an install from the leader, or a compaction.
+      const target = this.random.float() < 0.3 ? 'snapshot' : 'any';
       this.stats.boundaryCrashes++;
-      this.trace.log(() => `arm crash of ${id} ${point}`);
-      this.disks.get(id)!.armCrash(point, kill);
+      this.trace.log(() => `arm crash of ${id} ${point} (${target} write)`);
+      this.cluster.disk(id).armCrash(point, kill, target);
     } else {
       kill();
     }
@@ -148,17 +179,17 @@ export class FaultInjector {
   private crashAll(): void {
     this.stats.fullRestarts++;
     this.trace.log(() => 'crash every member');
-    for (const id of this.cluster.ids) this.kill(id);
+    for (const id of this.cluster.ids) this.crashAndRestart(id);
   }
 
-  /** Crashes `id` now and restarts it after a random delay. */
-  private kill(id: MemberId): void {
+  /** Crashes `id` now (during the safety phase) and restarts it after a random delay. */
+  crashAndRestart(id: MemberId): void {
     if (!this.active || !this.cluster.isUp(id)) return;
-    this.trace.log(() => `crash ${id} (${this.disks.get(id)!.inflightCount} writes in flight)`);
+    this.trace.log(() => `crash ${id} (${this.cluster.disk(id).inflightCount} writes in flight)`);
     this.cluster.crash(id);
     this.stats.crashes++;
     this.after(this.random.float() * this.options.process.restartDelayMaxMs, () => {
-      if (this.cluster.isUp(id)) return;
+      if (this.cluster.isUp(id) || this.cluster.isRetired(id)) return;
       this.trace.log(() => `restart ${id}`);
       this.cluster.start(id);
     });
@@ -199,13 +230,14 @@ export class FaultInjector {
     );
     if (leaders.length === 0) return;
     const leader = leaders[this.random.int(leaders.length)]!;
-    const others = this.cluster.ids.filter((id) => id !== leader);
-    const target = others[this.random.int(others.length)]!;
     this.stats.transfers++;
     // Runs inside the leader, like an API call to its tab (held while it is paused).
     this.time.schedule(0, leader, 'client', () => {
       const member = this.cluster.member(leader);
       if (member === null || member.status().role !== 'leader') return;
+      const others = member.status().voters.filter((id) => id !== leader);
+      if (others.length === 0) return;
+      const target = others[this.random.int(others.length)]!;
       this.trace.log(() => `transfer leadership ${leader} -> ${target}`);
       member.transferLeadership(target);
     });
@@ -239,8 +271,9 @@ export class FaultInjector {
     return up.length === 0 ? null : up[this.random.int(up.length)]!;
   }
 
-  private twoMembers(): [MemberId, MemberId] {
+  private twoMembers(): [MemberId, MemberId] | null {
     const ids = this.cluster.ids;
+    if (ids.length < 2) return null;
     const from = this.random.int(ids.length);
     const to = (from + 1 + this.random.int(ids.length - 1)) % ids.length;
     return [ids[from]!, ids[to]!];

@@ -23,6 +23,9 @@ const CALM: NetworkOptions = {
   partitionDurationMeanMs: 100,
   healedDurationMeanMs: 100,
   isolateNewLeaderProbability: 0,
+  slowFollowerRatePerSecond: 0,
+  slowFollowerDurationMinMs: 0,
+  slowFollowerDurationMaxMs: 0,
 };
 
 function heartbeat(from: string, to: string, readSeq: number): Message {

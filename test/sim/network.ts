@@ -2,7 +2,7 @@
  * The simulated network (TigerBeetle's packet simulator, for Raft messages): every message sent
  * through a member's `SimTransport` is delayed by a random one-way delay (which also reorders),
  * and may be lost, duplicated, replayed later, held on a clogged link and released in a burst,
- * or cut by a partition. All randomness comes from the seed; every delivery is a virtual-time event
+ * or cut by a partition or by a long isolation of one member (a slow follower). All randomness comes from the seed; every delivery is a virtual-time event
  * owned by the recipient, so a paused member receives nothing until it resumes.
  */
 import type { Message } from '../../src/core/messages.js';
@@ -39,6 +39,7 @@ export class SimNetwork {
   private readonly transports = new Map<MemberId, SimTransport>();
   private partition: Partition | null = null;
   private readonly cloggedUntil = new Map<string, number>();
+  private readonly isolatedUntil = new Map<MemberId, number>();
   private readonly replayBuffer: Message[] = [];
   private calm = false;
   readonly stats: NetworkStats = {
@@ -85,6 +86,19 @@ export class SimNetwork {
   }
 
   /**
+   * Cuts every link into and out of `member` until `untilMs`, on top of any partition (a slow
+   * follower that falls so far behind that it needs a snapshot, TESTING.md 10).
+   */
+  isolate(member: MemberId, untilMs: number): void {
+    this.isolatedUntil.set(member, Math.max(untilMs, this.isolatedUntil.get(member) ?? 0));
+  }
+
+  /** Whether `member` is isolated now. */
+  isIsolated(member: MemberId): boolean {
+    return (this.isolatedUntil.get(member) ?? 0) > this.time.now;
+  }
+
+  /**
    * Calm mode (the liveness phase): no loss, duplication, replay, clogging or partitions; only
    * delays remain. Messages already held on clogged links are still released at their time.
    */
@@ -93,6 +107,7 @@ export class SimNetwork {
     if (calm) {
       this.partition = null;
       this.cloggedUntil.clear();
+      this.isolatedUntil.clear();
     }
   }
 
@@ -112,7 +127,11 @@ export class SimNetwork {
   }
 
   private transmit(message: Message): void {
-    if (this.partition?.blocked.has(linkKey(message.from, message.to)) === true) {
+    if (
+      this.partition?.blocked.has(linkKey(message.from, message.to)) === true ||
+      this.isIsolated(message.from) ||
+      this.isIsolated(message.to)
+    ) {
       this.stats.cut++;
       return;
     }

@@ -31,6 +31,13 @@ export interface NetworkOptions {
    * raw material of figure-8 histories.
    */
   readonly isolateNewLeaderProbability: number;
+  /**
+   * Slow followers (TESTING.md 10): one member at a time is cut off from everyone for a long
+   * while, so that the log moves past its position and is compacted; it then needs a snapshot.
+   */
+  readonly slowFollowerRatePerSecond: number;
+  readonly slowFollowerDurationMinMs: number;
+  readonly slowFollowerDurationMaxMs: number;
 }
 
 export interface StorageOptions {
@@ -65,6 +72,40 @@ export interface ProcessOptions {
   readonly transferRatePerSecond: number;
 }
 
+/** The core's compaction settings, drawn small so that snapshots and multi-chunk transfers are common. */
+export interface CompactionOptions {
+  readonly snapshotEntriesThreshold: number;
+  readonly snapshotBytesThreshold: number;
+  readonly compactionTailEntries: number;
+  readonly snapshotChunkBytes: number;
+}
+
+/** How the cluster starts and how its membership changes during the safety phase. */
+export interface MembershipOptions {
+  /**
+   * `all`: every initial member is bootstrapped with the same configuration. `one`: only the first
+   * is (a one-voter cluster); the others start empty and the churn adds and promotes them.
+   */
+  readonly bootstrap: 'all' | 'one';
+  /** Churn events per second (each fires a burst of change attempts at the believed leader). */
+  readonly churnRatePerSecond: number;
+  /** Most change attempts in one burst: more than one hits ConfigChangeInProgressError. */
+  readonly burstMax: number;
+  /** Chance that a member whose removal committed is left running (else it is stopped for good). */
+  readonly keepRemovedRunningProbability: number;
+  /** When the leader is to be removed or demoted, the chance to transfer leadership first. */
+  readonly transferBeforeSelfRemovalProbability: number;
+  /** Chance that the leader or the member being changed crashes shortly after a change is proposed. */
+  readonly crashDuringChangeProbability: number;
+  /** Chance that an attempt is deliberate nonsense (promote a voter, remove a stranger). */
+  readonly invalidChangeProbability: number;
+  /**
+   * Storage wipes per second (TESTING.md 19: site data cleared, eviction): a member loses its disk
+   * for good and comes back as a new, empty member with a new id; the churn removes the old id.
+   */
+  readonly wipeRatePerSecond: number;
+}
+
 export interface TimingOptions {
   readonly tickMs: number;
   readonly electionTimeoutTicksMin: number;
@@ -76,7 +117,7 @@ export interface TimingOptions {
    */
   readonly appendEntriesMax: number;
   readonly inflightAppendsMax: number;
-  /** Each member's clock rate (skew), within ±4 % so relative drift stays under 10 %. */
+  /** Each initial member's clock rate (skew), within ±4 % so relative drift stays under 10 %. */
   readonly clockRates: readonly number[];
   readonly proposeTimeoutMs: number;
   readonly readTimeoutMs: number;
@@ -114,6 +155,8 @@ export interface SimOptions {
   readonly process: ProcessOptions;
   readonly timing: TimingOptions;
   readonly workload: WorkloadOptions;
+  readonly compaction: CompactionOptions;
+  readonly membership: MembershipOptions;
 }
 
 /** Tweaks a run may ask for; everything else comes from the seed. */
@@ -145,6 +188,8 @@ export function drawSimOptions(seed: number, overrides: SimOverrides): SimOption
     process: drawProcess(random),
     timing,
     workload: drawWorkload(random, safetyMs),
+    compaction: drawCompaction(random),
+    membership: drawMembership(random),
   };
 }
 
@@ -183,6 +228,9 @@ function drawNetwork(random: Random): NetworkOptions {
     partitionDurationMeanMs: uniform(random, 50, 2000),
     healedDurationMeanMs: uniform(random, 0, 2000),
     isolateNewLeaderProbability: maybe(random, 0.5, 0.2, 0.9),
+    slowFollowerRatePerSecond: maybe(random, 0.6, 0.1, 0.5),
+    slowFollowerDurationMinMs: 500,
+    slowFollowerDurationMaxMs: uniform(random, 1000, 4000),
   };
 }
 
@@ -235,5 +283,37 @@ function drawWorkload(random: Random, safetyMs: number): WorkloadOptions {
     deleteFraction: uniform(random, 0, 0.1),
     // Short deadlines on some seeds leave writes of unknown outcome, to be settled from the log.
     opDeadlineMs: random.float() < 0.3 ? uniform(random, 300, 1000) : uniform(random, 1000, 4000),
+  };
+}
+
+/** A value drawn log-uniformly in [min, max]: small values as often as large ones, by scale. */
+const logUniform = (random: Random, min: number, max: number): number =>
+  Math.round(Math.exp(uniform(random, Math.log(min), Math.log(max))));
+
+function drawCompaction(random: Random): CompactionOptions {
+  // Some seeds never compact (the defaults), the others compact every few dozen entries.
+  const never = random.float() < 0.1;
+  return {
+    snapshotEntriesThreshold: never ? 10_000 : logUniform(random, 10, 300),
+    snapshotBytesThreshold: random.float() < 0.2 ? logUniform(random, 256, 8192) : 8 * 1024 * 1024,
+    compactionTailEntries: random.float() < 0.3 ? 0 : random.int(51),
+    snapshotChunkBytes: logUniform(random, 32, 4096),
+  };
+}
+
+function drawMembership(random: Random): MembershipOptions {
+  const bootstrap = random.float() < 0.3 ? 'one' : 'all';
+  // A one-member bootstrap needs the churn to grow the cluster; elsewhere churn may be off.
+  const churnRatePerSecond =
+    bootstrap === 'one' ? uniform(random, 1, 6) : maybe(random, 0.75, 0.3, 6);
+  return {
+    bootstrap,
+    churnRatePerSecond,
+    burstMax: 1 + random.int(3),
+    keepRemovedRunningProbability: uniform(random, 0, 0.5),
+    transferBeforeSelfRemovalProbability: uniform(random, 0, 1),
+    crashDuringChangeProbability: maybe(random, 0.5, 0.05, 0.3),
+    invalidChangeProbability: maybe(random, 0.5, 0.02, 0.1),
+    wipeRatePerSecond: maybe(random, 0.4, 0.05, 0.4),
   };
 }

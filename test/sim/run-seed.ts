@@ -1,6 +1,7 @@
 /**
- * Runs one seed end to end: a safety phase with faults everywhere, then a liveness phase (heal,
- * restart, stop faults; a write must commit and every member converge within a budget), then the
+ * Runs one seed end to end: a safety phase with faults and membership churn everywhere, then a
+ * liveness phase (stop the churn, heal, restart every member that is not retired; a write must
+ * commit and every member of the final configuration converge within a budget), then the
  * linearizability check of the settled client history. Same seed, same options → same result,
  * byte for byte (`historyDigest`).
  */
@@ -12,7 +13,10 @@ import type { CheckVerdict } from './linearizability.js';
 import { kvModel } from './kv-model.js';
 import { drawSimOptions } from './options.js';
 import type { SimOptions } from './options.js';
+import type { SimMember } from './cluster.js';
+import type { SettleSummary } from './history.js';
 import { Simulation } from './simulation.js';
+import type { RunStop } from './simulation.js';
 
 export interface RunSeedOptions {
   readonly members: 3 | 5;
@@ -38,6 +42,8 @@ export interface SeedResult {
   readonly checkMs: number;
   /** Digest of the whole observable history: equal for two runs of one seed. */
   readonly historyDigest: string;
+  /** Counts summed by the command line: snapshots, configuration changes, members. */
+  readonly counters: Readonly<Record<string, number>>;
   readonly stats: Readonly<Record<string, unknown>>;
   readonly options: SimOptions;
   /** The last lines of the trace (verbose runs only). */
@@ -65,8 +71,9 @@ export async function runSeed(seed: number, options: RunSeedOptions): Promise<Se
     options.stopAtFirstViolation ?? false,
     options.verbose ?? false,
   );
-  for (const id of sim.cluster.ids) sim.cluster.start(id);
+  sim.startCluster();
   sim.faults.start();
+  sim.churn.start();
   sim.workload.start();
   let stop = await sim.runUntil(simOptions.safetyMs);
   if (stop === 'time') stop = await livenessPhase(sim);
@@ -75,26 +82,8 @@ export async function runSeed(seed: number, options: RunSeedOptions): Promise<Se
   for (const mismatch of settled.mismatches) sim.report('clientResult', mismatch);
   let verdict: CheckVerdict | 'skipped' = 'skipped';
   let opsChecked = 0;
-  if (stop !== 'violation' || !options.stopAtFirstViolation) {
-    const check = checkLinearizable(kvModel, settled.operations, { timeoutMs: 20_000 });
-    verdict = check.verdict;
-    opsChecked = check.opsChecked;
-    if (check.verdict === 'illegal') {
-      const failing = check.failingPartition;
-      sim.report(
-        'linearizability',
-        `${failing?.label ?? '?'} is not linearizable\n${failing?.explanation ?? ''}`,
-      );
-    } else if (check.verdict === 'unknown') {
-      sim.report('checkerUnknown', `checker gave up: ${check.unknownReason ?? '?'}`);
-    }
-    if (stop !== 'violation' && settled.acked < ACKED_OPS_MIN) {
-      sim.report(
-        'throughput',
-        `only ${settled.acked} operations acknowledged (minimum ${ACKED_OPS_MIN})`,
-      );
-    }
-  }
+  if (stop !== 'violation' || !options.stopAtFirstViolation)
+    ({ verdict, opsChecked } = checkHistory(sim, settled, stop));
   const checkMs = performance.now() - checkStarted;
   return {
     seed,
@@ -115,18 +104,54 @@ export async function runSeed(seed: number, options: RunSeedOptions): Promise<Se
     wallMs: performance.now() - started,
     checkMs,
     historyDigest: historyDigest(sim),
-    stats: { network: sim.network.stats, faults: sim.faults.stats, crashes: sim.cluster.crashes },
+    counters: sim.counters(),
+    stats: {
+      network: sim.network.stats,
+      faults: sim.faults.stats,
+      churn: sim.churn.stats,
+      invariants: sim.invariants.stats,
+      crashes: sim.cluster.crashes,
+    },
     options: simOptions,
     trace: sim.trace.tail(TRACE_TAIL_LINES),
   };
 }
 
+/** The linearizability check of the settled history, and the throughput floor. */
+function checkHistory(
+  sim: Simulation,
+  settled: SettleSummary,
+  stop: RunStop,
+): { verdict: CheckVerdict; opsChecked: number } {
+  const check = checkLinearizable(kvModel, settled.operations, { timeoutMs: 20_000 });
+  if (check.verdict === 'illegal') {
+    const failing = check.failingPartition;
+    sim.report(
+      'linearizability',
+      `${failing?.label ?? '?'} is not linearizable\n${failing?.explanation ?? ''}`,
+    );
+  } else if (check.verdict === 'unknown') {
+    sim.report('checkerUnknown', `checker gave up: ${check.unknownReason ?? '?'}`);
+  }
+  if (stop !== 'violation' && settled.acked < ACKED_OPS_MIN) {
+    sim.report(
+      'throughput',
+      `only ${settled.acked} operations acknowledged (minimum ${ACKED_OPS_MIN})`,
+    );
+  }
+  return { verdict: check.verdict, opsChecked: check.opsChecked };
+}
+
 /**
- * Heals everything, then requires (1) a write acknowledged within the liveness budget and
- * (2) every member converged on one state within the convergence budget once clients stop.
+ * Stops the churn and heals everything, then requires (1) a write acknowledged within the
+ * liveness budget and (2) every member of the final configuration converged on one state within
+ * the convergence budget once clients stop. The final configuration has a live quorum: every
+ * member that is not retired runs again; retired members are those whose removal committed, and
+ * wiped ones, of which a configuration names at most one, among at least three voters.
  */
 async function livenessPhase(sim: Simulation): Promise<'time' | 'violation' | 'budget'> {
   const { livenessBudgetMs, convergeBudgetMs, workload } = sim.options;
+  sim.churn.stop();
   sim.faults.heal();
   const healedAt = sim.time.now;
   let probe: boolean | null = null;
@@ -134,7 +159,10 @@ async function livenessPhase(sim: Simulation): Promise<'time' | 'violation' | 'b
   let stop = await sim.runUntil(healedAt + livenessBudgetMs, () => probe !== null);
   if (stop === 'violation' || stop === 'budget') return stop;
   if (probe !== true) {
-    sim.report('liveness', `no write committed within ${livenessBudgetMs} ms after healing`);
+    sim.report(
+      'liveness',
+      `no write committed within ${livenessBudgetMs} ms after healing; ${describeMembers(sim)}`,
+    );
     return 'time';
   }
   stop = await sim.runUntil(sim.time.now + HEALTHY_WORK_MS);
@@ -157,16 +185,24 @@ async function livenessPhase(sim: Simulation): Promise<'time' | 'violation' | 'b
   if (problem !== null)
     sim.report(
       'convergence',
-      `not converged ${convergeBudgetMs} ms after clients stopped: ${problem}`,
+      `not converged ${convergeBudgetMs} ms after clients stopped: ${problem}; ${describeMembers(sim)}`,
     );
   return 'time';
 }
 
-/** Why the members have not converged yet, or null when they have. */
+/**
+ * Why the members of the final configuration have not converged yet, or null when they have. The
+ * final configuration is the one in force at the leader of the highest term; members outside it
+ * (removed, or never added) are not required to follow, nor are members whose storage was wiped.
+ */
 export function divergence(sim: Simulation): string | null {
+  const leader = currentLeader(sim);
+  if (leader === null) return 'no leader';
+  const config = leader.status();
   let reference: { id: string; applied: number; digest: string } | null = null;
   const committed = sim.invariants.committedIndex;
-  for (const id of sim.cluster.ids) {
+  for (const id of [...config.voters, ...config.learners]) {
+    if (sim.cluster.isWiped(id)) continue; // Its storage is gone: it never runs again.
     const incarnation = sim.cluster.incarnation(id);
     const member = incarnation?.member;
     if (incarnation === null || member === null || member === undefined)
@@ -186,8 +222,40 @@ export function divergence(sim: Simulation): string | null {
   return null;
 }
 
+/** The live member that leads in the highest term, if any. */
+function currentLeader(sim: Simulation): SimMember | null {
+  let best: SimMember | null = null;
+  for (const id of sim.cluster.ids) {
+    const member = sim.cluster.member(id);
+    const status = member?.status();
+    if (member === null || status === undefined || status.role !== 'leader') continue;
+    if (best === null || status.term > best.status().term) best = member;
+  }
+  return best;
+}
+
+/**
+ * Every running member as `id role term last/commit voters [learners]`, to explain a liveness or
+ * convergence failure without a replay.
+ */
+function describeMembers(sim: Simulation): string {
+  const parts: string[] = [];
+  for (const id of sim.cluster.ids) {
+    const status = sim.cluster.member(id)?.status();
+    if (status === undefined) {
+      parts.push(`${id} down`);
+      continue;
+    }
+    const learners = status.learners.length > 0 ? ` [${status.learners.join(',')}]` : '';
+    parts.push(
+      `${id} ${status.role} t${status.term} ${status.lastIndex}/${status.commitIndex} {${status.voters.join(',')}}${learners}`,
+    );
+  }
+  return `members: ${parts.join('; ')}`;
+}
+
 function historyDigest(sim: Simulation): string {
-  const states = sim.cluster.ids.map(
+  const states = sim.cluster.everyId.map(
     (id) => sim.cluster.incarnation(id)?.machine.inner.digest() ?? '-',
   );
   const ops = sim.history.ops.map((op) => [

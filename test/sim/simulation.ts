@@ -1,14 +1,17 @@
 /**
  * One simulated world, wired from a seed's options: virtual time, network, disks, cluster,
- * clients, faults and the invariant checker, plus the loop that runs events one at a time, lets
- * the promise chains each event started settle, and checks the invariants of the member the event
- * touched before the next event runs.
+ * clients, faults, membership churn and the invariant checker, plus the loop that runs events one
+ * at a time, lets the promise chains each event started settle, and checks the invariants of the
+ * member the event touched before the next event runs.
  */
+import { membersOf } from '../../src/core/membership.js';
 import { createSeededRandom } from '../../src/core/random.js';
 import type { Random } from '../../src/core/random.js';
-import type { MemberId, Role } from '../../src/core/types.js';
+import type { ClusterConfig, MemberId, Role } from '../../src/core/types.js';
 import { ApplyLog } from './apply-log.js';
+import { MembershipChurn } from './churn.js';
 import { SimCluster } from './cluster.js';
+import type { MemberParts } from './cluster.js';
 import { FaultInjector } from './faults.js';
 import { History } from './history.js';
 import { InvariantChecker } from './invariants.js';
@@ -40,13 +43,17 @@ export class Simulation {
   readonly trace: Trace;
   readonly invariants: InvariantChecker;
   readonly network: SimNetwork;
-  readonly disks = new Map<MemberId, SimDisk>();
   readonly cluster: SimCluster;
   readonly applyLog: ApplyLog;
   readonly history: History;
   readonly workload: Workload;
   readonly faults: FaultInjector;
+  readonly churn: MembershipChurn;
+  /** The members the run starts with (m1..mN). */
+  readonly initialIds: readonly MemberId[];
   private readonly roles = new Map<MemberId, string>();
+  /** The configuration the client directory was last built from. */
+  private directoryConfig: ClusterConfig | null = null;
   /** The highest term in which a leader was seen (new leaders are reported to the faults). */
   private leaderTermSeen = 0;
 
@@ -57,44 +64,33 @@ export class Simulation {
   ) {
     const { seed } = options;
     const now = (): number => this.time.now;
-    const ids = Array.from({ length: options.members }, (_, i) => `m${i + 1}`);
+    this.initialIds = Array.from({ length: options.members }, (_, i) => `m${i + 1}`);
     this.trace = new Trace(verbose, now);
     this.invariants = new InvariantChecker({
       now,
-      members: ids,
-      disk: (id) => this.disks.get(id)!.durable,
+      disk: (id) => this.cluster.diskOrNull(id)?.durable,
     });
     this.network = new SimNetwork(this.time, streamRandom(seed, 1), options.network, (message) => {
       this.trace.log(() => `send ${describeMessage(message)}`);
       this.invariants.onSend(message);
     });
-    const schedulers = new Map<MemberId, MemberScheduler>();
-    ids.forEach((id, i) => {
-      const offset = streamRandom(seed, 10 + i).float() * 1000;
-      schedulers.set(id, new MemberScheduler(this.time, id, options.timing.clockRates[i]!, offset));
-      this.disks.set(
-        id,
-        new SimDisk(id, this.time, streamRandom(seed, 20 + i), options.storage, {
-          onDurable: (member, before, update) => this.invariants.onDurable(member, before, update),
-          onCrash: (member, summary) =>
-            this.trace.log(() => `disk of ${member} at crash: ${summary}`),
-          onRefused: (member, error) =>
-            this.invariants.report('storageRefused', `${member}: ${error.message}`),
-        }),
-      );
-    });
-    this.applyLog = new ApplyLog(now, (member, context, command) =>
-      this.invariants.onApply(member, context, command),
+    this.applyLog = new ApplyLog(
+      now,
+      (member, context, command) => this.invariants.onApply(member, context, command),
+      (member, kind, index, digest) => {
+        this.trace.log(() => `${member} ${kind} snapshot at ${index} (${digest})`);
+        this.invariants.onSnapshot(member, kind, index, digest);
+      },
     );
     this.cluster = new SimCluster({
       seed,
       time: this.time,
       network: this.network,
-      disks: this.disks,
-      schedulers,
       applyLog: this.applyLog,
       timing: options.timing,
+      compaction: options.compaction,
       bugs: options.bugs,
+      provision: (id, ordinal) => this.provision(id, ordinal),
       onFailure: (member, message) =>
         this.invariants.report('memberFailed', `${member}: ${message}`),
       onStart: (member) => this.invariants.restarted(member),
@@ -116,9 +112,74 @@ export class Simulation {
       options,
       this.cluster,
       this.network,
-      this.disks,
       this.trace,
     );
+    this.churn = new MembershipChurn({
+      time: this.time,
+      random: streamRandom(seed, 4),
+      options,
+      cluster: this.cluster,
+      faults: this.faults,
+      trace: this.trace,
+      onUnexpected: (message) => this.report('exception', message),
+    });
+  }
+
+  /**
+   * Creates and starts the initial members: all bootstrapped with one configuration of every
+   * initial member, or only m1 bootstrapped alone (the churn then adds and promotes the others).
+   */
+  startCluster(): void {
+    const all = this.options.membership.bootstrap === 'all';
+    const first = this.initialIds[0]!;
+    for (const id of this.initialIds) {
+      const voters = all ? this.initialIds : id === first ? [first] : null;
+      this.cluster.create(id, voters === null ? null : { voters, learners: [] });
+      this.cluster.start(id);
+    }
+    this.trace.log(
+      () =>
+        `start ${this.initialIds.join(',')}: ${all ? 'all bootstrapped' : `only ${first} bootstrapped`}`,
+    );
+  }
+
+  /** The disk and skewed clock of the `ordinal`-th member created, each with its own randomness. */
+  private provision(id: MemberId, ordinal: number): MemberParts {
+    const { seed, timing, storage } = this.options;
+    const clock = streamRandom(seed, 1000 + ordinal);
+    const offset = clock.float() * 1000;
+    const rate = timing.clockRates[ordinal] ?? 0.96 + clock.float() * 0.08;
+    const disk = new SimDisk(id, this.time, streamRandom(seed, 2000 + ordinal), storage, {
+      onDurable: (member, before, update) => this.invariants.onDurable(member, before, update),
+      onCrash: (member, summary) => this.trace.log(() => `disk of ${member} at crash: ${summary}`),
+      onRefused: (member, error) =>
+        this.invariants.report('storageRefused', `${member}: ${error.message}`),
+    });
+    return { disk, scheduler: new MemberScheduler(this.time, id, rate, offset) };
+  }
+
+  /** Counters summed over the run's disks and state machines, for reports. */
+  counters(): Record<string, number> {
+    let snapshotsInstalled = 0;
+    let compactions = 0;
+    for (const id of this.cluster.everyId) {
+      const stats = this.cluster.disk(id).stats;
+      snapshotsInstalled += stats.snapshotsInstalled;
+      compactions += stats.compactions;
+    }
+    const churn = this.churn.stats;
+    return {
+      snapshotsInstalled,
+      snapshotsTaken: this.applyLog.snapshotsTaken,
+      snapshotsRestored: this.applyLog.snapshotsRestored,
+      compactions,
+      configChangesCommitted: this.invariants.stats.configChangesCommitted,
+      configChangeAttempts: churn.attempts,
+      configChangesRefusedInProgress: churn.inProgress,
+      storageWipes: churn.wipes,
+      membersCreated: this.cluster.everyId.length,
+      membersRetired: this.cluster.retiredCount,
+    };
   }
 
   report(kind: ViolationKind, message: string): void {
@@ -160,7 +221,7 @@ export class Simulation {
 
   private afterEvent(event: SimEvent): void {
     if (event.owner !== null) this.checkMember(event.owner);
-    else if (event.kind === 'control') for (const id of this.cluster.ids) this.checkMember(id);
+    else if (event.kind === 'control') for (const id of this.cluster.everyId) this.checkMember(id);
   }
 
   private checkMember(id: MemberId): void {
@@ -170,9 +231,16 @@ export class Simulation {
     if (incarnation === null || member === null || member === undefined) return;
     const inspection = member.inspect();
     this.invariants.checkMember(inspection, incarnation.machine.appliedIndex);
-    if (inspection.role === 'leader' && inspection.term > this.leaderTermSeen) {
-      this.leaderTermSeen = inspection.term;
-      this.faults.onNewLeader(id, inspection.term);
+    if (inspection.role === 'leader') {
+      // The core hands out the same configuration object until it changes.
+      if (inspection.config !== this.directoryConfig) {
+        this.directoryConfig = inspection.config;
+        this.cluster.directory = membersOf(inspection.config);
+      }
+      if (inspection.term > this.leaderTermSeen) {
+        this.leaderTermSeen = inspection.term;
+        this.faults.onNewLeader(id, inspection.term);
+      }
     }
     if (this.trace.enabled) this.traceRole(id, inspection.role, inspection.term, inspection.commit);
   }

@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { createSeededRandom } from '../../src/core/random.js';
-import type { Entry } from '../../src/core/types.js';
+import type { Entry, Snapshot } from '../../src/core/types.js';
 import type { StorageOptions } from './options.js';
 import { SimDisk } from './storage.js';
 import type { DiskObserver } from './storage.js';
@@ -26,6 +26,13 @@ function entries(first: number, last: number, term: number): Entry[] {
   return out;
 }
 
+function snapshotAt(index: number, term: number): Snapshot {
+  return {
+    meta: { index, term, config: { voters: ['m1'], learners: [] } },
+    data: new Uint8Array([index]),
+  };
+}
+
 function setup(options: Partial<StorageOptions> = {}, observer: DiskObserver = {}) {
   const time = new VirtualTime();
   const disk = new SimDisk('m1', time, createSeededRandom(1), { ...OPTIONS, ...options }, observer);
@@ -44,7 +51,11 @@ describe('SimDisk', () => {
     const storage = disk.open();
     let resolved = false;
     void storage
-      .persist({ hardState: { term: 1, vote: 'm1', commit: 0 }, entries: entries(1, 2, 1) })
+      .persist({
+        hardState: { term: 1, vote: 'm1', commit: 0 },
+        snapshot: null,
+        entries: entries(1, 2, 1),
+      })
       .then(() => (resolved = true));
     expect(disk.durable.lastIndex).toBe(0);
     await run();
@@ -57,10 +68,10 @@ describe('SimDisk', () => {
     const { disk, run } = setup();
     const storage = disk.open();
     let settled = false;
-    const acked = storage.persist({ hardState: null, entries: entries(1, 2, 1) });
+    const acked = storage.persist({ hardState: null, snapshot: null, entries: entries(1, 2, 1) });
     await run();
     await acked;
-    const pending = storage.persist({ hardState: null, entries: entries(3, 4, 1) });
+    const pending = storage.persist({ hardState: null, snapshot: null, entries: entries(3, 4, 1) });
     void pending.finally(() => (settled = true));
     disk.crash();
     storage.kill();
@@ -72,7 +83,7 @@ describe('SimDisk', () => {
 
   it('keeps in-flight writes that survive the crash', async () => {
     const { disk } = setup({ inflightSurvivalProbability: 1 });
-    void disk.open().persist({ hardState: null, entries: entries(1, 3, 1) });
+    void disk.open().persist({ hardState: null, snapshot: null, entries: entries(1, 3, 1) });
     disk.crash();
     expect(disk.durable.lastIndex).toBe(3);
   });
@@ -84,9 +95,11 @@ describe('SimDisk', () => {
         ...OPTIONS,
         tornProbability: 1,
       });
-      void disk
-        .open()
-        .persist({ hardState: { term: 2, vote: null, commit: 0 }, entries: entries(1, 5, 2) });
+      void disk.open().persist({
+        hardState: { term: 2, vote: null, commit: 0 },
+        snapshot: null,
+        entries: entries(1, 5, 2),
+      });
       disk.crash();
       const state = disk.durable.read();
       expect(state.entries.map((e) => e.index)).toEqual(
@@ -103,9 +116,11 @@ describe('SimDisk', () => {
       const time = new VirtualTime();
       const options = { ...OPTIONS, tornProbability: 1, tornHardStateAlone: false };
       const disk = new SimDisk('m1', time, createSeededRandom(seed), options);
-      void disk
-        .open()
-        .persist({ hardState: { term: 2, vote: null, commit: 5 }, entries: entries(1, 5, 2) });
+      void disk.open().persist({
+        hardState: { term: 2, vote: null, commit: 5 },
+        snapshot: null,
+        entries: entries(1, 5, 2),
+      });
       disk.crash();
       if (disk.durable.hardState.term === 2 && disk.durable.lastIndex < 5) hardStateAlone++;
     }
@@ -119,7 +134,7 @@ describe('SimDisk', () => {
       crashedAt = time.now;
       disk.crash();
     });
-    void disk.open().persist({ hardState: null, entries: entries(1, 1, 1) });
+    void disk.open().persist({ hardState: null, snapshot: null, entries: entries(1, 1, 1) });
     await run();
     expect(crashedAt).toBe(0);
     expect(disk.durable.lastIndex).toBe(0);
@@ -135,7 +150,7 @@ describe('SimDisk', () => {
     });
     void disk
       .open()
-      .persist({ hardState: null, entries: entries(1, 1, 1) })
+      .persist({ hardState: null, snapshot: null, entries: entries(1, 1, 1) })
       .then(() => (acked = true));
     await run();
     expect(crashed).toBe(true);
@@ -146,7 +161,9 @@ describe('SimDisk', () => {
   it('reports and rejects an update that would leave a hole', async () => {
     const refused: string[] = [];
     const { disk, run } = setup({}, { onRefused: (_member, error) => refused.push(error.message) });
-    const failing = disk.open().persist({ hardState: null, entries: entries(3, 3, 1) });
+    const failing = disk
+      .open()
+      .persist({ hardState: null, snapshot: null, entries: entries(3, 3, 1) });
     const outcome = failing.then(
       () => 'resolved',
       () => 'rejected',
@@ -163,9 +180,90 @@ describe('SimDisk', () => {
       { onDurable: (_m, before, update) => seen.push(`${before.vote}->${update.hardState?.vote}`) },
     );
     const storage = disk.open();
-    void storage.persist({ hardState: { term: 1, vote: 'a', commit: 0 }, entries: [] });
-    void storage.persist({ hardState: { term: 1, vote: 'b', commit: 0 }, entries: [] });
+    void storage.persist({
+      hardState: { term: 1, vote: 'a', commit: 0 },
+      snapshot: null,
+      entries: [],
+    });
+    void storage.persist({
+      hardState: { term: 1, vote: 'b', commit: 0 },
+      snapshot: null,
+      entries: [],
+    });
     await run();
     expect(seen).toEqual(['null->a', 'a->b']);
+  });
+
+  it('makes a compaction durable only when its promise resolves, and never tears it', async () => {
+    const { disk, run } = setup();
+    const storage = disk.open();
+    void storage.persist({ hardState: null, snapshot: null, entries: entries(1, 6, 1) });
+    await run();
+    let resolved = false;
+    void storage.compact(snapshotAt(5, 1), 3).then(() => (resolved = true));
+    expect(disk.durable.snapshotIndex).toBe(0);
+    await run();
+    expect(resolved).toBe(true);
+    expect(disk.durable.snapshotIndex).toBe(5);
+    expect(disk.durable.firstIndex).toBe(4);
+    expect(disk.stats.compactions).toBe(1);
+  });
+
+  it('keeps the old state or the new one when a crash hits a compaction in flight', () => {
+    const outcomes = new Set<string>();
+    for (let seed = 0; seed < 40; seed++) {
+      const time = new VirtualTime();
+      const options = { ...OPTIONS, tornProbability: 1, inflightSurvivalProbability: 0.5 };
+      const disk = new SimDisk('m1', time, createSeededRandom(seed), options);
+      disk.durable.write({ hardState: null, snapshot: null, entries: entries(1, 6, 1) });
+      void disk.open().compact(snapshotAt(5, 1), 5);
+      disk.crash();
+      const { snapshotIndex, firstIndex, lastIndex } = disk.durable;
+      outcomes.add(`${snapshotIndex}/${firstIndex}/${lastIndex}`);
+    }
+    expect([...outcomes].sort()).toEqual(['0/1/6', '5/6/6']);
+  });
+
+  it('tears a snapshot install all or nothing: the snapshot stays with all its entries or neither', () => {
+    const outcomes = new Set<string>();
+    for (let seed = 0; seed < 60; seed++) {
+      const time = new VirtualTime();
+      const options = { ...OPTIONS, tornProbability: 1, tornHardStateAlone: true };
+      const disk = new SimDisk('m1', time, createSeededRandom(seed), options);
+      disk.durable.write({ hardState: null, snapshot: null, entries: entries(1, 2, 1) });
+      void disk.open().persist({
+        hardState: { term: 3, vote: null, commit: 10 },
+        snapshot: snapshotAt(10, 2),
+        entries: entries(11, 13, 3),
+      });
+      disk.crash();
+      const { snapshotIndex, lastIndex, hardState } = disk.durable;
+      outcomes.add(`${snapshotIndex}/${lastIndex}/${hardState.term}`);
+    }
+    // Entries 11..13 never survive without the snapshot, nor the snapshot without them.
+    expect([...outcomes].every((o) => o.startsWith('10/13/') || o.startsWith('0/2/'))).toBe(true);
+    expect([...outcomes].some((o) => o.startsWith('10/13/'))).toBe(true);
+    expect([...outcomes].some((o) => o.startsWith('0/2/'))).toBe(true);
+  });
+
+  it('aims an armed crash at the next snapshot write, skipping other writes', async () => {
+    const { disk, run } = setup();
+    let crashed = false;
+    disk.armCrash(
+      'beforeWrite',
+      () => {
+        crashed = true;
+        disk.crash();
+      },
+      'snapshot',
+    );
+    const storage = disk.open();
+    void storage.persist({ hardState: null, snapshot: null, entries: entries(1, 6, 1) });
+    await run();
+    expect(crashed).toBe(false);
+    void storage.compact(snapshotAt(5, 1), 5);
+    await run();
+    expect(crashed).toBe(true);
+    expect(disk.durable.snapshotIndex).toBe(0);
   });
 });

@@ -1,13 +1,17 @@
 /**
  * Simulated durable storage (TESTING.md 11, 14–17). A `SimDisk` is one member's disk: it outlives
- * crashes. Each incarnation of the member opens a `SimStorage` on it. A write becomes durable only
- * when its completion event runs after a random latency; until then it is in flight. At a crash,
- * in-flight writes are lost, or survive, or the oldest lost one is torn (a prefix of its entries
- * kept, its hard state kept or not). A write whose promise resolved is never lost, and a crashed
- * incarnation's pending promises never settle.
+ * crashes. Each incarnation of the member opens a `SimStorage` on it. A write — a persist (hard
+ * state, entries, maybe a snapshot from the leader) or a compaction (a snapshot the member took,
+ * and the log dropped below a point) — becomes durable only when its completion event runs after a
+ * random latency; until then it is in flight. At a crash, in-flight writes are lost, or survive, or
+ * the oldest lost one is torn. A torn persist keeps a prefix of its entries and its hard state or
+ * not; a snapshot install is one IndexedDB transaction, so a torn install keeps the snapshot with
+ * all its entries or neither (its hard state may still be torn off). A compaction is never torn:
+ * the disk keeps the old state or the new. A write whose promise resolved is never lost, and a
+ * crashed incarnation's pending promises never settle.
  */
 import type { Random } from '../../src/core/random.js';
-import type { HardState, MemberId } from '../../src/core/types.js';
+import type { HardState, MemberId, Snapshot } from '../../src/core/types.js';
 import { MemoryDisk } from '../../src/storage/memory.js';
 import type { PersistedState, PersistUpdate, Storage } from '../../src/storage/storage.js';
 import type { StorageOptions } from './options.js';
@@ -19,18 +23,28 @@ const INFLIGHT_WRITES_MAX = 64;
 /** Where a planned crash strikes relative to the next write (TESTING.md 11). */
 export type CrashPoint = 'beforeWrite' | 'afterWrite';
 
+/** Which write an armed crash waits for: any, or one that installs or takes a snapshot. */
+export type CrashTarget = 'any' | 'snapshot';
+
+/** One write to the disk. */
+export type DiskWrite =
+  | { readonly kind: 'persist'; readonly update: PersistUpdate }
+  | { readonly kind: 'compact'; readonly snapshot: Snapshot; readonly compactThrough: number };
+
 /** Reports what the disk saw, for the invariant checker. */
 export interface DiskObserver {
-  /** A write reached the disk; `before` is the hard state it replaced. */
+  /** A persist reached the disk; `before` is the hard state it replaced. */
   onDurable?(member: MemberId, before: HardState, update: PersistUpdate): void;
-  /** The disk refused an update (a hole, a term going backwards): a bug in the core or driver. */
+  /** A compaction reached the disk. */
+  onCompacted?(member: MemberId, snapshot: Snapshot, compactThrough: number): void;
+  /** The disk refused a write (a hole, a term going backwards): a bug in the core or driver. */
   onRefused?(member: MemberId, error: Error): void;
   /** What a crash did to the writes in flight, for traces. */
   onCrash?(member: MemberId, summary: string): void;
 }
 
 interface InflightWrite {
-  readonly update: PersistUpdate;
+  readonly write: DiskWrite;
   readonly event: SimEvent;
 }
 
@@ -40,6 +54,10 @@ export interface DiskStats {
   lostWrites: number;
   tornWrites: number;
   survivedWrites: number;
+  /** Snapshots from a leader made durable (InstallSnapshot completions). */
+  snapshotsInstalled: number;
+  /** Compactions made durable. */
+  compactions: number;
 }
 
 /** One member's disk: durable state plus the queue of writes in flight. */
@@ -47,8 +65,15 @@ export class SimDisk {
   readonly durable = new MemoryDisk();
   private inflight: InflightWrite[] = [];
   private lastCompletionMs = 0;
-  private armed: { point: CrashPoint; crash: () => void } | null = null;
-  readonly stats: DiskStats = { writes: 0, lostWrites: 0, tornWrites: 0, survivedWrites: 0 };
+  private armed: { point: CrashPoint; target: CrashTarget; crash: () => void } | null = null;
+  readonly stats: DiskStats = {
+    writes: 0,
+    lostWrites: 0,
+    tornWrites: 0,
+    survivedWrites: 0,
+    snapshotsInstalled: 0,
+    compactions: 0,
+  };
 
   constructor(
     readonly member: MemberId,
@@ -63,9 +88,12 @@ export class SimDisk {
     return new SimStorage(this);
   }
 
-  /** The next write triggers `crash` right before it is durable, or right after (unacknowledged). */
-  armCrash(point: CrashPoint, crash: () => void): void {
-    this.armed = { point, crash };
+  /**
+   * The next write (of `target` kind) triggers `crash` right before it is durable, or right after
+   * (unacknowledged).
+   */
+  armCrash(point: CrashPoint, crash: () => void, target: CrashTarget = 'any'): void {
+    this.armed = { point, target, crash };
   }
 
   disarm(): void {
@@ -77,7 +105,7 @@ export class SimDisk {
   }
 
   /** @internal Queues one write; `done` runs once it is durable (unless a crash comes first). */
-  enqueue(update: PersistUpdate, done: (error: Error | null) => void): void {
+  enqueue(write: DiskWrite, done: (error: Error | null) => void): void {
     if (this.inflight.length >= INFLIGHT_WRITES_MAX)
       throw new Error(`${this.member}: too many writes in flight`);
     this.stats.writes++;
@@ -85,8 +113,8 @@ export class SimDisk {
     this.lastCompletionMs = completeAt;
     const event = this.time.schedule(completeAt - this.time.now, this.member, 'storage', () => {
       this.inflight.shift();
-      const error = this.writeDurably(update);
-      const armed = this.takeArmed('afterWrite');
+      const error = this.writeDurably(write);
+      const armed = this.takeArmed('afterWrite', write);
       if (armed !== null) {
         // Durable but never acknowledged: the member dies before it can act on the write.
         this.time.schedule(0, null, 'control', armed);
@@ -94,8 +122,8 @@ export class SimDisk {
       }
       done(error);
     });
-    this.inflight.push({ update, event });
-    const armed = this.takeArmed('beforeWrite');
+    this.inflight.push({ write, event });
+    const armed = this.takeArmed('beforeWrite', write);
     if (armed !== null) this.time.schedule(0, null, 'control', armed);
   }
 
@@ -110,22 +138,22 @@ export class SimDisk {
     this.armed = null;
     let lost = false;
     const outcomes: string[] = [];
-    for (const { update, event } of pending) {
+    for (const { write, event } of pending) {
       this.time.cancel(event);
       if (lost) {
         this.stats.lostWrites++;
-        outcomes.push(`lost ${describeUpdate(update)}`);
+        outcomes.push(`lost ${describeWrite(write)}`);
       } else if (this.random.float() < this.options.inflightSurvivalProbability) {
         this.stats.survivedWrites++;
-        this.writeDurably(update);
-        outcomes.push(`kept ${describeUpdate(update)}`);
+        this.writeDurably(write);
+        outcomes.push(`kept ${describeWrite(write)}`);
       } else {
         lost = true;
-        if (this.random.float() < this.options.tornProbability)
-          outcomes.push(this.writeTorn(update));
+        if (write.kind === 'persist' && this.random.float() < this.options.tornProbability)
+          outcomes.push(this.writeTorn(write.update));
         else {
           this.stats.lostWrites++;
-          outcomes.push(`lost ${describeUpdate(update)}`);
+          outcomes.push(`lost ${describeWrite(write)}`);
         }
       }
     }
@@ -133,40 +161,61 @@ export class SimDisk {
     this.observer.onCrash?.(this.member, outcomes.join('; ') || 'nothing in flight');
   }
 
-  /** Keeps a prefix of the update's entries, and its hard state or not; returns what it did. */
+  /**
+   * Keeps part of a persist: a prefix of its entries (all or none with a snapshot install, which
+   * is atomic), and its hard state or not; returns what it did.
+   */
   private writeTorn(update: PersistUpdate): string {
     this.stats.tornWrites++;
-    const kept = this.random.int(update.entries.length + 1);
-    const allEntries = kept === update.entries.length;
+    let kept: number;
+    let snapshot: PersistUpdate['snapshot'] = null;
+    if (update.snapshot !== null) {
+      const install = this.random.int(2) === 0;
+      snapshot = install ? update.snapshot : null;
+      kept = install ? update.entries.length : 0;
+    } else {
+      kept = this.random.int(update.entries.length + 1);
+    }
+    const allEntries = kept === update.entries.length && snapshot === update.snapshot;
     const keepHardState =
       update.hardState !== null &&
       (allEntries || this.options.tornHardStateAlone) &&
       this.random.int(2) === 0;
     const torn: PersistUpdate = {
       hardState: keepHardState ? update.hardState : null,
+      snapshot,
       entries: update.entries.slice(0, kept),
     };
-    if (torn.hardState !== null || torn.entries.length > 0) this.writeDurably(torn);
+    if (torn.hardState !== null || torn.snapshot !== null || torn.entries.length > 0)
+      this.writeDurably({ kind: 'persist', update: torn });
     return `tore ${describeUpdate(update)} to ${describeUpdate(torn)}`;
   }
 
-  private writeDurably(update: PersistUpdate): Error | null {
+  private writeDurably(write: DiskWrite): Error | null {
     const before = this.durable.hardState;
     try {
-      this.durable.write(update);
+      if (write.kind === 'persist') this.durable.write(write.update);
+      else this.durable.compact(write.snapshot, write.compactThrough);
     } catch (error) {
       this.observer.onRefused?.(this.member, error as Error);
       return error as Error;
     }
-    this.observer.onDurable?.(this.member, before, update);
+    if (write.kind === 'persist') {
+      if (write.update.snapshot !== null) this.stats.snapshotsInstalled++;
+      this.observer.onDurable?.(this.member, before, write.update);
+    } else {
+      this.stats.compactions++;
+      this.observer.onCompacted?.(this.member, write.snapshot, write.compactThrough);
+    }
     return null;
   }
 
-  private takeArmed(point: CrashPoint): (() => void) | null {
-    if (this.armed === null || this.armed.point !== point) return null;
-    const { crash } = this.armed;
+  private takeArmed(point: CrashPoint, write: DiskWrite): (() => void) | null {
+    const armed = this.armed;
+    if (armed === null || armed.point !== point) return null;
+    if (armed.target === 'snapshot' && !isSnapshotWrite(write)) return null;
     this.armed = null;
-    return crash;
+    return armed.crash;
   }
 
   private drawLatency(): number {
@@ -189,14 +238,11 @@ export class SimStorage implements Storage {
   }
 
   persist(update: PersistUpdate): Promise<void> {
-    if (this.closed) return Promise.reject(new Error('storage is closed'));
-    return new Promise<void>((resolve, reject) => {
-      this.disk.enqueue(update, (error) => {
-        if (this.dead) return;
-        if (error === null) resolve();
-        else reject(error);
-      });
-    });
+    return this.write({ kind: 'persist', update });
+  }
+
+  compact(snapshot: Snapshot, compactThrough: number): Promise<void> {
+    return this.write({ kind: 'compact', snapshot, compactThrough });
   }
 
   async close(): Promise<void> {
@@ -208,17 +254,38 @@ export class SimStorage implements Storage {
     this.dead = true;
     this.closed = true;
   }
+
+  private write(write: DiskWrite): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('storage is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.disk.enqueue(write, (error) => {
+        if (this.dead) return;
+        if (error === null) resolve();
+        else reject(error);
+      });
+    });
+  }
 }
 
-/** e.g. `{hs t3 v=m2 c=7, entries 5..9}` */
+function isSnapshotWrite(write: DiskWrite): boolean {
+  return write.kind === 'compact' || write.update.snapshot !== null;
+}
+
+function describeWrite(write: DiskWrite): string {
+  if (write.kind === 'persist') return describeUpdate(write.update);
+  return `{compact: snapshot ${write.snapshot.meta.index}, through ${write.compactThrough}}`;
+}
+
+/** e.g. `{hs t3 v=m2 c=7, snapshot 4, entries 5..9}` */
 function describeUpdate(update: PersistUpdate): string {
   const hs = update.hardState;
   const first = update.entries[0];
   const last = update.entries[update.entries.length - 1];
   const hardState = hs === null ? 'no hs' : `hs t${hs.term} v=${hs.vote} c=${hs.commit}`;
+  const snapshot = update.snapshot === null ? '' : `, snapshot ${update.snapshot.meta.index}`;
   const entries =
     first === undefined || last === undefined
       ? 'no entries'
       : `entries ${first.index}..${last.index}`;
-  return `{${hardState}, ${entries}}`;
+  return `{${hardState}${snapshot}, ${entries}}`;
 }

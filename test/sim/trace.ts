@@ -61,5 +61,9 @@ export function describeMessage(message: Message): string {
       return `${head} ctx=${message.context} ${message.reject ? 'REJECT' : `index=${message.index}`}`;
     case 'timeoutNow':
       return head;
+    case 'snapshot':
+      return `${head} snapshot=${message.meta.index}/${message.meta.term} bytes ${message.offset}..${message.offset + message.data.length} of ${message.size}`;
+    case 'snapshotResponse':
+      return `${head} snapshot=${message.index} offset=${message.offset}`;
   }
 }

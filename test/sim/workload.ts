@@ -1,7 +1,7 @@
 /**
  * Simulated clients (TESTING.md 1): each opens a KV session, then issues put / get / cas / delete
  * on a small key space with a unique value per write. Clients talk to the member they believe
- * leads (reads sometimes go to a random member), follow NotLeaderError hints, retry a write with
+ * leads (reads sometimes go to a random member of the current configuration, new members included), follow NotLeaderError hints, retry a write with
  * the same session seq after a timeout, a stopped member or a dropped proposal, and give up at
  * their deadline — the outcome is then unknown and settled from the log later.
  */
@@ -299,8 +299,9 @@ class SimClient {
     return new Promise((resolve) => this.parts.time.schedule(ms, null, 'client', resolve));
   }
 
+  /** A member of the configuration last seen at a leader (clients follow the membership). */
   private randomMember(): MemberId {
-    const ids = this.parts.cluster.ids;
+    const ids = this.parts.cluster.routable();
     return ids[this.parts.random.int(ids.length)]!;
   }
 }

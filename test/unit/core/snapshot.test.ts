@@ -117,4 +117,31 @@ describe('InstallSnapshot', () => {
     expect(cluster.node('c').planSnapshot(c.snapshotIndex)).toBeNull();
     expect(cluster.node('c').planSnapshot(c.snapshotIndex - 10)).toBeNull();
   });
+
+  it('a duplicated answer does not start a second stream of chunks', () => {
+    const cluster = new TestCluster(['a', 'b', 'c'], compactOften);
+    cluster.elect('a');
+    cluster.isolate('c');
+    fill(cluster, 'a', 80);
+    cluster.heal();
+    cluster.tick('a');
+    let duplicated = false;
+    for (let round = 0; round < 400 && cluster.member('c').snapshotsInstalled === 0; round++) {
+      cluster.flush();
+      const chunks = cluster.take((m) => m.type === 'snapshot');
+      expect(chunks.length).toBeLessThanOrEqual(1);
+      for (const chunk of chunks) cluster.deliver(chunk);
+      cluster.flush();
+      for (const message of cluster.take(() => true)) {
+        cluster.deliver(message);
+        if (message.type === 'snapshotResponse' && !duplicated) {
+          duplicated = true;
+          cluster.deliver(message);
+        }
+      }
+      if (chunks.length === 0) cluster.tick('a');
+    }
+    expect(duplicated).toBe(true);
+    expect(cluster.member('c').snapshotsInstalled).toBe(1);
+  });
 });

@@ -15,6 +15,15 @@ function fill(cluster: TestCluster, leader: string, count: number, prefix = 'v')
   }
 }
 
+/** Leader a has compacted past everything follower c holds; c is still cut off. */
+function laggingFollower(): TestCluster {
+  const cluster = new TestCluster(['a', 'b', 'c'], compactOften);
+  cluster.elect('a');
+  cluster.isolate('c');
+  fill(cluster, 'a', 80);
+  return cluster;
+}
+
 describe('compaction', () => {
   it('snapshots and drops the log once past the threshold, keeping a tail', () => {
     const cluster = new TestCluster(['a', 'b', 'c'], compactOften);
@@ -40,10 +49,7 @@ describe('compaction', () => {
 
 describe('InstallSnapshot', () => {
   it('a follower too far behind catches up through a multi-chunk snapshot', () => {
-    const cluster = new TestCluster(['a', 'b', 'c'], compactOften);
-    cluster.elect('a');
-    cluster.isolate('c');
-    fill(cluster, 'a', 80);
+    const cluster = laggingFollower();
     expect(cluster.node('a').inspect().firstIndex).toBeGreaterThan(
       cluster.node('c').status().lastIndex + 1,
     );
@@ -61,10 +67,7 @@ describe('InstallSnapshot', () => {
   });
 
   it('sends one chunk at a time and resumes after a lost chunk', () => {
-    const cluster = new TestCluster(['a', 'b', 'c'], compactOften);
-    cluster.elect('a');
-    cluster.isolate('c');
-    fill(cluster, 'a', 80);
+    const cluster = laggingFollower();
     cluster.heal();
     cluster.tick('a');
     cluster.flush();
@@ -106,10 +109,7 @@ describe('InstallSnapshot', () => {
   });
 
   it('plans no local snapshot once a newer one from the leader is installed', () => {
-    const cluster = new TestCluster(['a', 'b', 'c'], compactOften);
-    cluster.elect('a');
-    cluster.isolate('c');
-    fill(cluster, 'a', 80);
+    const cluster = laggingFollower();
     cluster.heal();
     cluster.tickAll(3);
     const c = cluster.node('c').inspect();
@@ -119,10 +119,7 @@ describe('InstallSnapshot', () => {
   });
 
   it('a duplicated answer does not start a second stream of chunks', () => {
-    const cluster = new TestCluster(['a', 'b', 'c'], compactOften);
-    cluster.elect('a');
-    cluster.isolate('c');
-    fill(cluster, 'a', 80);
+    const cluster = laggingFollower();
     cluster.heal();
     cluster.tick('a');
     let duplicated = false;

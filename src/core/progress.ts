@@ -6,6 +6,9 @@
  */
 import { assert } from './errors.js';
 
+/** Heartbeat answers without progress after which in-flight appends count as lost. */
+const QUIET_HEARTBEATS_LOST = 3;
+
 export type ProgressState = 'probe' | 'replicate' | 'snapshot';
 
 export class Progress {
@@ -18,6 +21,9 @@ export class Progress {
   probeSent = false;
   /** Last index of each in-flight append, oldest first. */
   private readonly inflight: number[] = [];
+  /** Match when the previous heartbeat answer came, and answers since without progress. */
+  private matchAtLastHeartbeat = 0;
+  private quietHeartbeats = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
   /** Newest leader tick, echoed in a heartbeat answer, at which this follower was in contact. */
@@ -126,6 +132,21 @@ export class Progress {
   }
 
   /** A heartbeat answer: the follower is alive, so a lost probe or a full window may go again. */
+  /**
+   * Appends are in flight and a heartbeat answer came. They may just be slow or reordered, and
+   * probing now would knock a healthy pipeline back to probe; only when several answers came
+   * without any progress do they look lost (then an empty append finds out where the follower is).
+   */
+  inflightLooksLost(): boolean {
+    if (this.match > this.matchAtLastHeartbeat || this.inflight.length === 0) {
+      this.matchAtLastHeartbeat = this.match;
+      this.quietHeartbeats = 0;
+      return false;
+    }
+    this.quietHeartbeats += 1;
+    return this.quietHeartbeats >= QUIET_HEARTBEATS_LOST;
+  }
+
   heartbeatAnswered(): void {
     this.probeSent = false;
     if (this.state === 'replicate' && this.inflight.length >= this.inflightMax)

@@ -886,7 +886,12 @@ export class RaftNode {
     if (response.readSeq <= this.reads.lastSeq)
       progress.readSeqAcked = Math.max(progress.readSeqAcked, response.readSeq);
     this.releaseConfirmedReads();
-    if (progress.match < this.log.lastIndex()) this.sendAppend(response.from, true);
+    if (progress.match >= this.log.lastIndex()) return;
+    if (progress.state === 'replicate' && !progress.inflightLooksLost()) {
+      this.sendAppend(response.from, false);
+      return;
+    }
+    this.sendAppend(response.from, true);
   }
 
   /** Figure 2 / §5.4.2: commit the highest index a quorum holds, if it is of the current term. */

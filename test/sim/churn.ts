@@ -126,8 +126,17 @@ export class MembershipChurn {
   private wipe(): void {
     const { cluster, random, trace } = this.parts;
     const leader = this.believedLeader();
-    const status = leader === null ? undefined : cluster.member(leader)?.status();
-    if (status === undefined || !cluster.canCreate) return;
+    const member = leader === null ? null : cluster.member(leader);
+    const status = member?.status();
+    if (member === null || member === undefined || status === undefined || !cluster.canCreate)
+      return;
+    // Only under a committed configuration: an uncommitted one may still be replaced by an older
+    // one with fewer voters, where a dead voter would leave no live majority (sim seed 5576).
+    const inspection = member.inspect();
+    const pending = inspection.entries.some(
+      (e) => e.kind === 'config' && e.index > inspection.commit,
+    );
+    if (pending) return;
     const members = [...status.voters, ...status.learners];
     if (members.some((id) => cluster.isRetired(id))) return;
     const candidates = status.voters.length >= 3 ? members : status.learners;

@@ -165,6 +165,7 @@ describe('durability', () => {
     const catchUp = (m: Message) => m.type === 'append' && m.to === 'b' && m.entries.length > 0;
     let held: Message[] = [];
     for (let round = 0; round < 20 && held.length === 0; round++) {
+      cluster.tick('a');
       cluster.flush();
       held = cluster.take(catchUp);
       for (const message of cluster.take(() => true)) cluster.deliver(message);

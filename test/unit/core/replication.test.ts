@@ -62,6 +62,32 @@ describe('log replication', () => {
     expect(appends.length).toBeLessThanOrEqual(4);
   });
 
+  it('heartbeat answers do not knock slow in-flight appends back to probe, but recover lost ones', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    cluster.isolate('c'); // so no commit news goes out meanwhile: only heartbeats
+    cluster.propose('a', 'x');
+    cluster.flush();
+    const slow = cluster.take(appendsTo('b'));
+    expect(slow).toHaveLength(1);
+    const before = cluster.delivered.length;
+    cluster.tick('a');
+    cluster.stabilize();
+    const probe = (m: Message) =>
+      m.type === 'append' && m.to === 'b' && m.prevIndex >= slow[0]!.prevIndex + 1;
+    expect(cluster.delivered.slice(before).filter(probe)).toHaveLength(0);
+    for (const message of slow) cluster.deliver(message);
+    cluster.stabilize();
+    expect(cluster.node('b').status().lastIndex).toBe(cluster.node('a').status().lastIndex);
+    cluster.heal();
+
+    cluster.propose('a', 'y');
+    cluster.flush();
+    cluster.take(appendsTo('b')); // lost for good
+    cluster.tickAll(5);
+    expect(cluster.member('b').state).toEqual(['x', 'y']);
+  });
+
   it('rejects proposals beyond the uncommitted-entries limit with OverloadedError', () => {
     const cluster = new TestCluster(['a', 'b', 'c'], { uncommittedEntriesMax: 5 });
     cluster.elect('a');

@@ -303,6 +303,9 @@ export class RaftLog {
     const keep = this.matchTerm(meta.index, meta.term)
       ? this.entries.slice(meta.index - this.offset)
       : [];
+    // Until the install is durable only what was durable and committed before is trusted: a torn
+    // install may leave the old log on disk, so the persisted commit must not cover the snapshot.
+    const durableBefore = Math.min(this.stableIndex, this.committedIndex);
     this.entries = [];
     this.offset = meta.index;
     this.snapshotMeta = meta;
@@ -311,8 +314,15 @@ export class RaftLog {
     for (const entry of keep) this.push(entry);
     this.committedIndex = meta.index;
     this.applyingIndex = meta.index;
-    this.stableIndex = meta.index;
+    this.stableIndex = durableBefore;
     this.persistingIndex = meta.index;
+  }
+
+  /** The driver made the installed snapshot durable: everything up to it is stable. */
+  markSnapshotStable(meta: SnapshotMeta): void {
+    if (this.snapshotMeta.index === meta.index && this.snapshotMeta.term === meta.term) {
+      this.stableIndex = Math.max(this.stableIndex, meta.index);
+    }
   }
 
   /** A read-only view of the held entries (from `firstIndex()`); do not hold it across steps. */

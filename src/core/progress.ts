@@ -138,7 +138,9 @@ export class Progress {
    * without any progress do they look lost (then an empty append finds out where the follower is).
    */
   inflightLooksLost(): boolean {
-    if (this.match > this.matchAtLastHeartbeat || this.inflight.length === 0) {
+    // Sent beyond what the follower confirmed (the window may have been freed by heartbeats).
+    const outstanding = this.next > this.match + 1;
+    if (this.match > this.matchAtLastHeartbeat || !outstanding) {
       this.matchAtLastHeartbeat = this.match;
       this.quietHeartbeats = 0;
       return false;

@@ -389,6 +389,7 @@ export class RaftNode {
   advance(ready: Ready): void {
     assert(this.outstanding === ready, 'advance() of a Ready that is not outstanding');
     this.outstanding = null;
+    if (ready.snapshot !== null) this.log.markSnapshotStable(ready.snapshot.meta);
     if (ready.entries.length === 0) return;
     this.log.markStable(ready.entries);
     // The leader counts its own copy only once it is durable (TESTING.md 15).

@@ -68,7 +68,7 @@ describe('log replication', () => {
     cluster.isolate('c'); // so no commit news goes out meanwhile: only heartbeats
     cluster.propose('a', 'x');
     cluster.flush();
-    const slow = cluster.take(appendsTo('b'));
+    const slow = cluster.take(appendsTo('b')) as AppendRequest[];
     expect(slow).toHaveLength(1);
     const before = cluster.delivered.length;
     cluster.tick('a');

@@ -141,4 +141,24 @@ describe('InstallSnapshot', () => {
     expect(duplicated).toBe(true);
     expect(cluster.member('c').snapshotsInstalled).toBe(1);
   });
+
+  it('never persists a commit index that covers a snapshot install in the same write', () => {
+    const cluster = laggingFollower();
+    const durableCommit = cluster.member('c').hardState.commit;
+    cluster.heal();
+    cluster.tick('a');
+    for (let round = 0; round < 400; round++) {
+      cluster.flush();
+      const toC = cluster.take((m) => m.to === 'c');
+      for (const message of cluster.take(() => true)) cluster.deliver(message);
+      for (const message of toC) cluster.deliver(message);
+      if (cluster.node('c').inspect().snapshotIndex > 0) break;
+      cluster.tick('a');
+    }
+    const ready = cluster.node('c').ready();
+    expect(ready.snapshot).not.toBeNull();
+    expect(ready.hardState?.commit ?? durableCommit).toBeLessThanOrEqual(durableCommit);
+    cluster.node('c').advance(ready);
+    expect(cluster.node('c').ready().hardState?.commit).toBe(ready.snapshot!.meta.index);
+  });
 });

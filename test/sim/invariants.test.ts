@@ -174,34 +174,27 @@ describe('InvariantChecker', () => {
 
   it('reports an acknowledgement or a vote sent before it is durable', () => {
     const { checker, disks, kinds } = setup();
-    checker.onSend({
-      type: 'appendResponse',
-      from: 'b',
-      to: 'a',
-      term: 1,
-      reject: false,
-      index: 1,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
-    checker.onSend({ type: 'voteResponse', from: 'b', to: 'a', term: 1, reject: false });
+    const acknowledgeAndVote = (): void => {
+      checker.onSend({
+        type: 'appendResponse',
+        from: 'b',
+        to: 'a',
+        term: 1,
+        reject: false,
+        index: 1,
+        hintIndex: 0,
+        hintTerm: 0,
+      });
+      checker.onSend({ type: 'voteResponse', from: 'b', to: 'a', term: 1, reject: false });
+    };
+    acknowledgeAndVote();
     expect(kinds()).toEqual(['durability', 'durability']);
     disks.get('b')!.write({
       hardState: { term: 1, vote: 'a', commit: 0 },
       snapshot: null,
       entries: [entry(1, 1)],
     });
-    checker.onSend({
-      type: 'appendResponse',
-      from: 'b',
-      to: 'a',
-      term: 1,
-      reject: false,
-      index: 1,
-      hintIndex: 0,
-      hintTerm: 0,
-    });
-    checker.onSend({ type: 'voteResponse', from: 'b', to: 'a', term: 1, reject: false });
+    acknowledgeAndVote();
     expect(kinds()).toHaveLength(2);
   });
 

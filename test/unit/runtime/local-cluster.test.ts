@@ -15,6 +15,11 @@ async function leaderOf(cluster: LocalCluster): Promise<KvMember> {
   throw new Error('no leader within 2.5 s');
 }
 
+/** A client session on `c`, retrying through elections. */
+function openSession(c: LocalCluster, attemptsMax = 20): Promise<KvSession> {
+  return KvSession.open({ submit: (command) => c.submit(command), sleep, attemptsMax });
+}
+
 let cluster: LocalCluster | null = null;
 afterEach(async () => {
   await cluster?.stop();
@@ -26,7 +31,7 @@ describe('a cluster in one process (the README example)', () => {
     cluster = await LocalCluster.start({ size: 3, tickMs: 5 });
     const c = cluster;
     await leaderOf(c);
-    const session = await KvSession.open({ submit: (command) => c.submit(command), sleep });
+    const session = await openSession(c);
     await session.put('counter', 1);
     expect((await session.cas('counter', 1, 2)).ok).toBe(true);
     expect((await session.cas('counter', 1, 3)).ok).toBe(false);
@@ -56,7 +61,7 @@ describe('a cluster in one process (the README example)', () => {
     cluster = await LocalCluster.start({ size: 3, tickMs: 5 });
     const c = cluster;
     const leader = await leaderOf(c);
-    const session = await KvSession.open({ submit: (command) => c.submit(command), sleep });
+    const session = await openSession(c);
     await session.put('k', 'v');
     await sleep(30);
     for (const consistency of ['linearizable', 'lease', 'local'] as const) {
@@ -74,11 +79,7 @@ describe('a cluster in one process (the README example)', () => {
     cluster = await LocalCluster.start({ size: 3, tickMs: 5 });
     const c = cluster;
     const first = await leaderOf(c);
-    const session = await KvSession.open({
-      submit: (command) => c.submit(command),
-      sleep,
-      attemptsMax: 100,
-    });
+    const session = await openSession(c, 100);
     for (let i = 0; i < 20; i++) await session.put(`k${i}`, i);
     const crashed = first.status().id;
     await c.crash(crashed);
@@ -100,11 +101,7 @@ describe('membership and compaction through the driver', () => {
     });
     const c = cluster;
     const first = await leaderOf(c);
-    const session = await KvSession.open({
-      submit: (command) => c.submit(command),
-      sleep,
-      attemptsMax: 100,
-    });
+    const session = await openSession(c, 100);
     for (let i = 0; i < 200; i++) await session.put(`k${i % 20}`, i);
     expect(first.status().snapshotIndex).toBeGreaterThan(100);
 

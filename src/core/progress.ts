@@ -21,7 +21,10 @@ export class Progress {
   probeSent = false;
   /** Last index of each in-flight append, oldest first. */
   private readonly inflight: number[] = [];
-  /** Match when the previous heartbeat answer came, and answers since without progress. */
+  /**
+   * Match when the previous heartbeat answer came, and answers since without progress (counted
+   * anew in each state: an old count would cut a fresh pipeline short).
+   */
   private matchAtLastHeartbeat = 0;
   private quietHeartbeats = 0;
   /** Heard from since the last check-quorum round. */
@@ -51,6 +54,7 @@ export class Progress {
 
   becomeProbe(): void {
     this.state = 'probe';
+    this.quietHeartbeats = 0;
     this.probeSent = false;
     this.chunkInFlight = false;
     this.inflight.length = 0;
@@ -60,6 +64,7 @@ export class Progress {
   /** Starts (or restarts) sending the snapshot at `index` from its first byte. */
   becomeSnapshot(index: number): void {
     this.state = 'snapshot';
+    this.quietHeartbeats = 0;
     this.inflight.length = 0;
     this.snapshotIndex = index;
     this.snapshotOffset = 0;
@@ -85,6 +90,7 @@ export class Progress {
 
   becomeReplicate(): void {
     this.state = 'replicate';
+    this.quietHeartbeats = 0;
     this.probeSent = false;
     this.inflight.length = 0;
     this.next = this.match + 1;
@@ -131,7 +137,6 @@ export class Progress {
     return true;
   }
 
-  /** A heartbeat answer: the follower is alive, so a lost probe or a full window may go again. */
   /**
    * Appends are in flight and a heartbeat answer came. They may just be slow or reordered, and
    * probing now would knock a healthy pipeline back to probe; only when several answers came

@@ -1,0 +1,526 @@
+/**
+ * Storage in IndexedDB (decision 5): one database per member, the log in checksummed segments,
+ * hard state, compaction point and snapshot (in chunks) in records of their own.
+ *
+ * Durability: every write is one readwrite transaction with `durability: 'strict'`, and `persist`
+ * resolves only on the transaction's `complete`. Raft acts on a resolved write at once (it votes,
+ * it acknowledges entries a leader counts towards commit), so a write must survive a power loss
+ * or an OS crash, not only a tab crash: 'relaxed' (Chromium's default) completes before the data
+ * is flushed and could lose an acknowledged entry or a vote (TESTING.md 14-15). 'relaxed' is an
+ * option for tests and demos that accept that.
+ *
+ * Writes run one after another in the order they were issued. If one fails (quota, a closed
+ * database) the storage fails as a whole: that write and every later one reject with the same
+ * typed error, and nothing more is written until the member reopens it — a later write landing
+ * after a failed one would leave a hole, and a member that cannot persist must not acknowledge.
+ */
+import { openDB, unwrap } from 'idb';
+import type { IDBPDatabase } from 'idb';
+import type { Snapshot } from '../core/types.js';
+import {
+  findCompactionViolation,
+  findPersistUpdateViolation,
+  InvalidCompactionError,
+  InvalidPersistUpdateError,
+  StorageClosedError,
+} from './checks.js';
+import { crc32 } from './crc32.js';
+import {
+  StorageCorruptError,
+  StorageLostError,
+  StorageQuotaError,
+  StorageUnavailableError,
+} from './errors.js';
+import {
+  chunkKeyTag,
+  decodeIdentity,
+  encodeCompactionPoint,
+  encodeHardState,
+  encodeIdentity,
+  encodeSegment,
+  encodeSnapshotRecord,
+  metaKeyTag,
+  seal,
+  segmentKeyTag,
+  unseal,
+} from './records.js';
+import type { SnapshotRecord } from './records.js';
+import { recover } from './recovery.js';
+import type { RecoveryReport } from './recovery.js';
+import { SegmentLayout } from './segment-layout.js';
+import type { SegmentWrite } from './segment-layout.js';
+import type { PersistedState, PersistUpdate, Storage } from './storage.js';
+
+const SCHEMA_VERSION = 1;
+const META = 'meta';
+const SEGMENTS = 'segments';
+const CHUNKS = 'chunks';
+const STORES = [META, SEGMENTS, CHUNKS];
+
+export type Durability = 'strict' | 'relaxed';
+
+/** What `navigator.storage.persist()` answered: whether the browser may evict this origin's data. */
+export type PersistencePermission = 'granted' | 'denied' | 'unsupported';
+
+export interface IndexedDbStorageOptions {
+  /** Groups databases (a room, an app); one database per member within it. Default 'default'. */
+  readonly namespace?: string;
+  /** Default 'strict'; see the module comment for why. */
+  readonly durability?: Durability;
+  /** Appends merge into the last segment while it stays this small. Default 8 KiB. */
+  readonly segmentMergeBytes?: number;
+  /** A batch larger than this is split into several segments. Default 1 MiB. */
+  readonly segmentBytesMax?: number;
+  /** Snapshots are stored in chunks of this size. Default 256 KiB. */
+  readonly snapshotChunkBytes?: number;
+  /** Ask the browser not to evict this origin's storage (`navigator.storage.persist()`). Default true. */
+  readonly requestPersistence?: boolean;
+}
+
+/** What status shows about a member's storage. */
+export interface IndexedDbStorageInfo {
+  readonly database: string;
+  readonly durability: Durability;
+  readonly persistence: PersistencePermission;
+  readonly segments: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly snapshotIndex: number;
+  /** What recovery repaired on the last load, or null. */
+  readonly repair: RecoveryReport | null;
+  /** Why the storage takes no more writes, or null while it does. */
+  readonly failure: { readonly code: string; readonly message: string } | null;
+}
+
+const DEFAULTS = {
+  namespace: 'default',
+  durability: 'strict' as Durability,
+  segmentMergeBytes: 8 * 1024,
+  segmentBytesMax: 1024 * 1024,
+  snapshotChunkBytes: 256 * 1024,
+  requestPersistence: true,
+};
+
+type ResolvedOptions = typeof DEFAULTS;
+
+export class IndexedDbStorage implements Storage {
+  private layout: SegmentLayout;
+  /** The last write issued; the next one starts when it is done. */
+  private queue: Promise<void> = Promise.resolve();
+  private failure: Error | null = null;
+  private closed = false;
+  private repair: RecoveryReport | null = null;
+  private persistence: PersistencePermission = 'unsupported';
+  /** What open read, handed to the first `load` if nothing was written in between. */
+  private opened: PersistedState | null = null;
+
+  private constructor(
+    private readonly db: IDBPDatabase,
+    readonly memberId: string,
+    readonly database: string,
+    private readonly options: ResolvedOptions,
+  ) {
+    this.layout = this.newLayout();
+    // The browser closed the connection (site data cleared, storage evicted, disk error).
+    unwrap(db).addEventListener('close', () =>
+      this.fail(new StorageUnavailableError(database, 'the browser closed the database')),
+    );
+  }
+
+  /** The database name of a member: `webraft/<namespace>/<memberId>`. */
+  static databaseName(memberId: string, namespace = DEFAULTS.namespace): string {
+    return `webraft/${namespace}/${memberId}`;
+  }
+
+  /**
+   * Creates the database of a new member, with its identity, and opens it. A member id is used
+   * once: creating one whose database exists fails with StorageUnavailableError.
+   */
+  static async create(
+    memberId: string,
+    options: IndexedDbStorageOptions = {},
+  ): Promise<IndexedDbStorage> {
+    return IndexedDbStorage.connect(memberId, options, 'create');
+  }
+
+  /**
+   * Opens the database of an existing member. A database that is missing or lost its identity
+   * (site data cleared) fails with StorageLostError: that member must rejoin under a new id.
+   */
+  static async open(
+    memberId: string,
+    options: IndexedDbStorageOptions = {},
+  ): Promise<IndexedDbStorage> {
+    return IndexedDbStorage.connect(memberId, options, 'open');
+  }
+
+  /** Deletes a member's database (it left the cluster for good). */
+  static async destroy(memberId: string, namespace = DEFAULTS.namespace): Promise<void> {
+    const name = IndexedDbStorage.databaseName(memberId, namespace);
+    await new Promise<void>((resolve, reject) => {
+      const request = indexedDB.deleteDatabase(name);
+      request.onsuccess = () => resolve();
+      request.onerror = () => reject(mapError(name, request.error));
+      request.onblocked = () => undefined; // Completes once the other connections close.
+    });
+  }
+
+  private static async connect(
+    memberId: string,
+    partial: IndexedDbStorageOptions,
+    mode: 'create' | 'open',
+  ): Promise<IndexedDbStorage> {
+    const options: ResolvedOptions = { ...DEFAULTS, ...definedOnly(partial) };
+    const name = IndexedDbStorage.databaseName(memberId, options.namespace);
+    let existed = true;
+    let db: IDBPDatabase;
+    try {
+      db = await openDB(name, SCHEMA_VERSION, {
+        upgrade(database, oldVersion, _newVersion, transaction) {
+          existed = oldVersion !== 0;
+          if (existed) return; // Only one schema version so far.
+          if (mode === 'open') {
+            transaction.done.catch(() => undefined); // The abort below is the expected outcome.
+            transaction.abort(); // Leaves no empty database behind.
+            return;
+          }
+          database.createObjectStore(META);
+          database.createObjectStore(SEGMENTS);
+          database.createObjectStore(CHUNKS);
+          const identity = encodeIdentity({ memberId, createdAtMs: Date.now() });
+          void transaction
+            .objectStore(META)
+            .put(seal(metaKeyTag('identity'), identity), 'identity');
+        },
+        blocked() {
+          // Another tab holds an older schema open; the open waits until it lets go.
+        },
+      });
+    } catch (error) {
+      if (mode === 'open' && !existed) throw new StorageLostError(memberId);
+      throw mapError(name, error);
+    }
+    if (mode === 'create' && existed) {
+      db.close();
+      throw new StorageUnavailableError(name, `member ${memberId} already exists`);
+    }
+    await checkIdentity(db, name, memberId);
+    const storage = new IndexedDbStorage(db, memberId, name, options);
+    db.addEventListener('versionchange', () => {
+      // Another connection deletes or upgrades this database: let it, and take no more writes.
+      storage.fail(new StorageUnavailableError(name, 'the database is being deleted or upgraded'));
+      db.close();
+    });
+    storage.opened = (await storage.loadLayout()).state;
+    if (options.requestPersistence) storage.persistence = await requestPersistentStorage();
+    return storage;
+  }
+
+  async load(): Promise<PersistedState> {
+    this.throwIfUnusable();
+    const opened = this.opened;
+    this.opened = null;
+    if (opened !== null) return opened; // Read at open and nothing written since: no second read.
+    await this.queue;
+    const { state } = await this.loadLayout();
+    return state;
+  }
+
+  persist(update: PersistUpdate): Promise<void> {
+    return this.enqueue(() => {
+      const violation = findPersistUpdateViolation(this.layout, update);
+      if (violation !== null) throw new InvalidPersistUpdateError(violation);
+      const writes: SegmentWrite[] = [];
+      const records: RecordWrite[] = [];
+      if (update.snapshot !== null) {
+        const previous = this.layout.snapshot;
+        const record = this.snapshotRecords(update.snapshot, previous, records);
+        writes.push(...this.layout.planInstall(update.snapshot, record));
+        records.push(this.compactionRecord());
+      }
+      writes.push(...this.layout.planEntries(update.entries));
+      if (update.hardState !== null) {
+        this.layout.hardState = { ...update.hardState };
+        records.push(metaRecord('hardState', encodeHardState(update.hardState)));
+      }
+      return { writes, records };
+    });
+  }
+
+  compact(snapshot: Snapshot, compactThrough: number): Promise<void> {
+    return this.enqueue(() => {
+      const violation = findCompactionViolation(this.layout, snapshot, compactThrough);
+      if (violation !== null) throw new InvalidCompactionError(violation);
+      const records: RecordWrite[] = [];
+      const previous = this.layout.snapshot;
+      if (snapshot.meta.index > (previous?.index ?? 0)) {
+        this.layout.snapshot = this.snapshotRecords(snapshot, previous, records);
+      }
+      const writes = this.layout.planCompaction(compactThrough);
+      if (compactThrough > 0) records.push(this.compactionRecord());
+      return { writes, records };
+    });
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    this.db.close(); // Transactions already issued still complete.
+  }
+
+  info(): IndexedDbStorageInfo {
+    const failure = this.failure as (Error & { code?: string }) | null;
+    return {
+      database: this.database,
+      durability: this.options.durability,
+      persistence: this.persistence,
+      segments: this.layout.segmentCount,
+      firstIndex: this.layout.point.index + 1,
+      lastIndex: this.layout.lastIndex,
+      snapshotIndex: this.layout.snapshotIndex,
+      repair: this.repair,
+      failure:
+        failure === null ? null : { code: failure.code ?? failure.name, message: failure.message },
+    };
+  }
+
+  private newLayout(): SegmentLayout {
+    return new SegmentLayout({
+      mergeBytes: this.options.segmentMergeBytes,
+      segmentBytesMax: this.options.segmentBytesMax,
+    });
+  }
+
+  /** Reads and verifies everything, deletes a torn tail, and rebuilds the layout from it. */
+  private async loadLayout(): Promise<{ state: PersistedState }> {
+    const tx = this.db.transaction(STORES, 'readonly');
+    const meta = tx.objectStore(META);
+    const segments = tx.objectStore(SEGMENTS);
+    const chunks = tx.objectStore(CHUNKS);
+    let recovery;
+    try {
+      const [hardState, snapshot, compaction, segmentKeys, segmentValues] = await Promise.all([
+        meta.get('hardState'),
+        meta.get('snapshot'),
+        meta.get('compaction'),
+        segments.getAllKeys(),
+        segments.getAll(),
+      ]);
+      recovery = await recover(this.database, {
+        hardState,
+        snapshot,
+        compaction,
+        segmentKeys,
+        segmentValues,
+        readChunks: (index) => chunks.getAll(IDBKeyRange.bound([index, 0], [index, Infinity])),
+      });
+      await tx.done;
+    } catch (error) {
+      if (error instanceof StorageCorruptError) throw error;
+      throw this.fail(mapError(this.database, error));
+    }
+    if (recovery.tornSegmentKeys.length > 0) {
+      const repair = this.db.transaction(SEGMENTS, 'readwrite', {
+        durability: this.options.durability,
+      });
+      for (const key of recovery.tornSegmentKeys) void repair.store.delete(key);
+      await repair.done.catch((error: unknown) => {
+        throw this.fail(mapError(this.database, error));
+      });
+    }
+    this.repair = recovery.repair ?? this.repair;
+    this.layout = SegmentLayout.recovered(
+      { mergeBytes: this.options.segmentMergeBytes, segmentBytesMax: this.options.segmentBytesMax },
+      recovery.log,
+    );
+    const pointIndex = recovery.log.point.index;
+    return {
+      state: {
+        hardState: { ...recovery.log.hardState },
+        snapshot: recovery.snapshot,
+        entries: recovery.log.entries.filter((e) => e.index > pointIndex),
+      },
+    };
+  }
+
+  /**
+   * Plans a write synchronously (so checks see every earlier write) and runs it after the ones
+   * before it, in one transaction.
+   */
+  private enqueue(plan: () => { writes: SegmentWrite[]; records: RecordWrite[] }): Promise<void> {
+    let planned: { writes: SegmentWrite[]; records: RecordWrite[] };
+    this.opened = null;
+    try {
+      this.throwIfUnusable();
+      planned = plan();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    const run = this.queue.then(() => this.write(planned.writes, planned.records));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async write(
+    writes: readonly SegmentWrite[],
+    records: readonly RecordWrite[],
+  ): Promise<void> {
+    this.throwIfUnusable();
+    let tx: IDBTransaction;
+    try {
+      tx = unwrap(this.db).transaction(STORES, 'readwrite', {
+        durability: this.options.durability,
+      });
+    } catch (error) {
+      throw this.fail(mapError(this.database, error));
+    }
+    const done = new Promise<void>((resolve, reject) => {
+      tx.oncomplete = () => resolve();
+      tx.onabort = () => reject(this.fail(mapError(this.database, tx.error)));
+    });
+    try {
+      issueWrites(tx, writes, records);
+    } catch (error) {
+      // A request refused at once (a value too large, a quota the browser checks up front).
+      tx.onabort = null;
+      tx.abort();
+      throw this.fail(mapError(this.database, error));
+    }
+    await done;
+  }
+
+  /** Records storing `snapshot` in chunks and deleting `previous`'s chunks; returns its record. */
+  private snapshotRecords(
+    snapshot: Snapshot,
+    previous: SnapshotRecord | null,
+    records: RecordWrite[],
+  ): SnapshotRecord {
+    const { data, meta } = snapshot;
+    const chunkBytes = this.options.snapshotChunkBytes;
+    const chunkCount = Math.ceil(data.length / chunkBytes);
+    if (previous !== null) {
+      records.push({
+        store: CHUNKS,
+        key: IDBKeyRange.bound([previous.index, 0], [previous.index, Infinity]),
+        value: null,
+      });
+    }
+    for (let chunk = 0; chunk < chunkCount; chunk++) {
+      const bytes = data.slice(chunk * chunkBytes, (chunk + 1) * chunkBytes);
+      records.push({
+        store: CHUNKS,
+        key: [meta.index, chunk],
+        value: seal(chunkKeyTag(meta.index, chunk), bytes),
+      });
+    }
+    const record: SnapshotRecord = {
+      index: meta.index,
+      term: meta.term,
+      config: { voters: [...meta.config.voters], learners: [...meta.config.learners] },
+      byteLength: data.length,
+      chunkCount,
+      dataCrc: crc32(data),
+    };
+    records.push(metaRecord('snapshot', encodeSnapshotRecord(record)));
+    return record;
+  }
+
+  private compactionRecord(): RecordWrite {
+    return metaRecord('compaction', encodeCompactionPoint(this.layout.point));
+  }
+
+  private throwIfUnusable(): void {
+    if (this.closed) throw new StorageClosedError();
+    if (this.failure !== null) throw this.failure;
+  }
+
+  /** From now on every write fails with `error` (the first failure wins). */
+  private fail(error: Error): Error {
+    this.failure ??= error;
+    return this.failure;
+  }
+}
+
+type RecordWrite =
+  | { readonly store: string; readonly key: IDBValidKey; readonly value: unknown }
+  | { readonly store: string; readonly key: IDBKeyRange; readonly value: null };
+
+/** Issues every put and delete of one write on `tx` (requests only: no awaits in between). */
+function issueWrites(
+  tx: IDBTransaction,
+  writes: readonly SegmentWrite[],
+  records: readonly RecordWrite[],
+): void {
+  const segments = tx.objectStore(SEGMENTS);
+  for (const write of writes) {
+    switch (write.op) {
+      case 'putSegment':
+        segments.put(seal(segmentKeyTag(write.first), encodeSegment(write.entries)), write.first);
+        break;
+      case 'deleteSegmentsFrom':
+        segments.delete(IDBKeyRange.lowerBound(write.first));
+        break;
+      case 'deleteSegmentsBetween':
+        segments.delete(IDBKeyRange.bound(write.from, write.to));
+        break;
+      case 'clearSegments':
+        segments.clear();
+        break;
+    }
+  }
+  for (const record of records) {
+    const store = tx.objectStore(record.store);
+    if (record.key instanceof IDBKeyRange) store.delete(record.key);
+    else store.put(record.value, record.key);
+  }
+}
+
+function metaRecord(name: string, body: Uint8Array): RecordWrite {
+  return { store: META, key: name, value: seal(metaKeyTag(name), body) };
+}
+
+async function checkIdentity(db: IDBPDatabase, name: string, memberId: string): Promise<void> {
+  let raw: unknown;
+  try {
+    raw = await db.get(META, 'identity');
+  } catch (error) {
+    db.close();
+    throw mapError(name, error);
+  }
+  if (raw === undefined) {
+    db.close();
+    throw new StorageLostError(memberId);
+  }
+  const body = unseal(metaKeyTag('identity'), raw);
+  const identity = typeof body === 'string' ? null : decodeIdentity(body);
+  if (identity?.memberId !== memberId) {
+    db.close();
+    throw new StorageCorruptError(name, `the identity record does not name member ${memberId}`);
+  }
+}
+
+/** A DOMException (or anything thrown by IndexedDB) as one of the storage's typed errors. */
+function mapError(database: string, error: unknown): Error {
+  if (error instanceof StorageUnavailableError || error instanceof StorageQuotaError) return error;
+  const name = (error as { name?: unknown } | null)?.name;
+  if (name === 'QuotaExceededError') return new StorageQuotaError(database);
+  const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+  return new StorageUnavailableError(database, message);
+}
+
+/** Asks the browser to keep this origin's storage under pressure; 'unsupported' outside one. */
+export async function requestPersistentStorage(): Promise<PersistencePermission> {
+  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
+  if (storage?.persist === undefined) return 'unsupported';
+  try {
+    return (await storage.persist()) ? 'granted' : 'denied';
+  } catch {
+    return 'denied';
+  }
+}
+
+function definedOnly<T extends object>(options: T): Partial<T> {
+  return Object.fromEntries(
+    Object.entries(options).filter(([, value]) => value !== undefined),
+  ) as Partial<T>;
+}

@@ -1,6 +1,6 @@
 /**
- * Vitest config: unit and simulation tests in Node. Browser tests (test/e2e) run under
- * Playwright, not here.
+ * Vitest config: unit and simulation tests in Node. Browser tests (test/e2e, real Chromium
+ * through Playwright) have their own config, vitest.e2e.config.ts (`npm run test:e2e`).
  */
 import { configDefaults, defineConfig } from 'vitest/config';
 

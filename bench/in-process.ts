@@ -87,7 +87,8 @@ async function unreplicated(clients: number): Promise<number> {
   return Math.round(ops / (durationMs / 1000));
 }
 
-async function main(): Promise<void> {
+/** Runs the in-process benchmark and prints a table and one JSON line per client count. */
+export async function runInProcessBench(): Promise<void> {
   const results = [];
   for (const clients of [1, 16, 64, 256]) {
     const row = await replicated(clients);
@@ -102,8 +103,3 @@ async function main(): Promise<void> {
   for (const result of results)
     console.log(JSON.stringify({ metric: 'in_process_throughput', ...result }));
 }
-
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});

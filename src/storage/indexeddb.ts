@@ -37,7 +37,6 @@ import {
   encodeCompactionPoint,
   encodeHardState,
   encodeIdentity,
-  encodeSegment,
   encodeSnapshotRecord,
   metaKeyTag,
   seal,
@@ -455,7 +454,7 @@ function issueWrites(
   for (const write of writes) {
     switch (write.op) {
       case 'putSegment':
-        segments.put(seal(segmentKeyTag(write.first), encodeSegment(write.entries)), write.first);
+        segments.put(seal(segmentKeyTag(write.first), write.body), write.first);
         break;
       case 'deleteSegmentsFrom':
         segments.delete(IDBKeyRange.lowerBound(write.first));

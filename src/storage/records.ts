@@ -92,6 +92,10 @@ class ByteWriter {
     this.length += value.length;
   }
 
+  get size(): number {
+    return this.length;
+  }
+
   /** The written bytes in a buffer of their own (a stored view would clone its whole buffer). */
   finish(): Uint8Array {
     return this.buffer.slice(0, this.length);
@@ -163,21 +167,56 @@ export function encodedEntryBytes(entry: Entry): number {
   return 8 + 1 + 4 + entry.data.length;
 }
 
-/** A segment body: consecutive entries from `entries[0].index`. */
-export function encodeSegment(entries: readonly Entry[]): Uint8Array {
-  const first = entries[0];
-  if (first === undefined) throw new RangeError('a segment holds at least one entry');
-  let size = 12;
+/** Entries encoded back to back, with where each starts, for a segment body. */
+export interface EncodedEntries {
+  readonly bytes: Uint8Array;
+  readonly offsets: readonly number[];
+}
+
+export function encodeEntries(entries: readonly Entry[]): EncodedEntries {
+  let size = 0;
   for (const entry of entries) size += encodedEntryBytes(entry);
   const writer = new ByteWriter(size);
-  writer.int(first.index);
-  writer.u32(entries.length);
+  const offsets: number[] = [];
   for (const entry of entries) {
+    offsets.push(writer.size);
     writer.int(entry.term);
     writer.u8(KINDS.indexOf(entry.kind));
     writer.bytes(entry.data);
   }
-  return writer.finish();
+  return { bytes: writer.finish(), offsets };
+}
+
+const SEGMENT_HEADER_BYTES = 12;
+
+/**
+ * A segment body: `count` consecutive entries from index `first`, given as encoded parts (the
+ * last segment's entries and new ones: an append merges without decoding anything).
+ */
+export function segmentBody(
+  first: number,
+  count: number,
+  parts: readonly Uint8Array[],
+): Uint8Array {
+  let size = SEGMENT_HEADER_BYTES;
+  for (const part of parts) size += part.length;
+  const body = new Uint8Array(size);
+  const view = new DataView(body.buffer);
+  view.setFloat64(0, first, true);
+  view.setUint32(8, count, true);
+  let offset = SEGMENT_HEADER_BYTES;
+  for (const part of parts) {
+    body.set(part, offset);
+    offset += part.length;
+  }
+  return body;
+}
+
+/** A segment body of `entries` (at least one), from `entries[0].index`. */
+export function encodeSegment(entries: readonly Entry[]): Uint8Array {
+  const first = entries[0];
+  if (first === undefined) throw new RangeError('a segment holds at least one entry');
+  return segmentBody(first.index, entries.length, [encodeEntries(entries).bytes]);
 }
 
 export function decodeSegment(body: Uint8Array): Entry[] | null {

@@ -1,8 +1,8 @@
 /**
  * What the IndexedDB storage knows of its log without reading IndexedDB: where each segment
  * starts and ends, the term of every stored index (as runs, since terms change rarely), the
- * compaction point, the snapshot and hard state, and the decoded entries of the last segment
- * (the tail cache: appends merge into it without a read). It answers the write rules in
+ * compaction point, the snapshot and hard state, and the encoded entries of the last segment
+ * (the tail cache: an append merges into it without a read or a decode). It answers the write rules in
  * checks.ts and plans every write as a list of record puts and deletes.
  *
  * Segments are keyed by their first index. A segment's stored entries may run past the next
@@ -14,7 +14,7 @@ import type { Entry, HardState, Snapshot } from '../core/types.js';
 import { EMPTY_HARD_STATE } from '../core/types.js';
 import type { StoredLogView } from './checks.js';
 import type { CompactionPoint, SnapshotRecord } from './records.js';
-import { encodedEntryBytes } from './records.js';
+import { encodedEntryBytes, encodeEntries, segmentBody } from './records.js';
 
 /** A segment as it counts: from its key to its last entry before the next segment. */
 export interface SegmentSpan {
@@ -29,7 +29,7 @@ interface TermRun {
 
 /** One change to stored records, planned synchronously and carried out in one transaction. */
 export type SegmentWrite =
-  | { readonly op: 'putSegment'; readonly first: number; readonly entries: readonly Entry[] }
+  | { readonly op: 'putSegment'; readonly first: number; readonly body: Uint8Array }
   | { readonly op: 'deleteSegmentsFrom'; readonly first: number }
   | { readonly op: 'deleteSegmentsBetween'; readonly from: number; readonly to: number }
   | { readonly op: 'clearSegments' };
@@ -48,7 +48,7 @@ export interface RecoveredLog {
   readonly point: CompactionPoint;
   /** Effective spans, consecutive, the first covering `point.index + 1`. */
   readonly spans: readonly SegmentSpan[];
-  /** Entries from the first span's first index to the last span's last. */
+  /** The entries after the compaction point, to the last span's last. */
   readonly entries: readonly Entry[];
 }
 
@@ -58,9 +58,11 @@ export class SegmentLayout implements StoredLogView {
   point: CompactionPoint = { index: 0, term: 0 };
   private spans: SegmentSpan[] = [];
   private runs: TermRun[] = [];
-  /** The entries of the last span, from its first index (copies: callers may reuse buffers). */
-  private tail: Entry[] = [];
-  private tailBytes = 0;
+  /**
+   * The last span's entries, encoded, and where each starts; null when they are not at hand (the
+   * span before a deleted tail), and then appends start a new segment instead of merging.
+   */
+  private tail: { bytes: Uint8Array; offsets: number[] } | null = null;
 
   constructor(private readonly limits: LayoutLimits) {}
 
@@ -73,8 +75,12 @@ export class SegmentLayout implements StoredLogView {
     for (const entry of log.entries) layout.noteTerm(entry);
     const lastSpan = layout.spans.at(-1);
     if (lastSpan !== undefined) {
-      layout.tail = log.entries.filter((e) => e.index >= lastSpan.first).map(copyEntry);
-      layout.tailBytes = sumBytes(layout.tail);
+      const tail = log.entries.filter((e) => e.index >= lastSpan.first);
+      // A last segment across the compaction point has entries we no longer hold: no merges.
+      if (tail[0]?.index === lastSpan.first) {
+        const encoded = encodeEntries(tail);
+        layout.tail = { bytes: encoded.bytes, offsets: [...encoded.offsets] };
+      }
     }
     return layout;
   }
@@ -111,26 +117,35 @@ export class SegmentLayout implements StoredLogView {
     if (first === undefined) return [];
     const writes: SegmentWrite[] = [];
     if (first.index <= this.lastIndex) this.truncateFrom(first.index, writes);
-    const copies = entries.map(copyEntry);
+    for (const entry of entries) this.noteTerm(entry);
     const lastSpan = this.spans.at(-1);
-    let rest = copies;
-    const newBytes = sumBytes(copies);
-    if (lastSpan !== undefined && this.tailBytes + newBytes <= this.limits.mergeBytes) {
+    let rest = entries;
+    if (
+      lastSpan !== undefined &&
+      this.tail !== null &&
+      this.tail.bytes.length + sumBytes(entries) <= this.limits.mergeBytes
+    ) {
       // Merging rewrites one small record: an append of one entry stays one small put.
-      this.tail.push(...copies);
-      this.tailBytes += newBytes;
-      lastSpan.last = copies.at(-1)!.index;
-      writes.push({ op: 'putSegment', first: lastSpan.first, entries: this.tail.slice() });
+      const added = encodeEntries(entries);
+      const base = this.tail.bytes.length;
+      const count = this.tail.offsets.length + entries.length;
+      const body = segmentBody(lastSpan.first, count, [this.tail.bytes, added.bytes]);
+      this.tail = {
+        bytes: body.subarray(body.length - base - added.bytes.length),
+        offsets: [...this.tail.offsets, ...added.offsets.map((offset) => offset + base)],
+      };
+      lastSpan.last = entries.at(-1)!.index;
+      writes.push({ op: 'putSegment', first: lastSpan.first, body });
       rest = [];
     }
     for (const group of splitBySize(rest, this.limits.segmentBytesMax)) {
       const span = { first: group[0]!.index, last: group.at(-1)!.index };
+      const encoded = encodeEntries(group);
       this.spans.push(span);
-      this.tail = group;
-      this.tailBytes = sumBytes(group);
-      writes.push({ op: 'putSegment', first: span.first, entries: group });
+      this.tail = { bytes: encoded.bytes, offsets: [...encoded.offsets] };
+      const body = segmentBody(span.first, group.length, [encoded.bytes]);
+      writes.push({ op: 'putSegment', first: span.first, body });
     }
-    for (const entry of copies) this.noteTerm(entry);
     return writes;
   }
 
@@ -140,8 +155,7 @@ export class SegmentLayout implements StoredLogView {
     this.point = { index: snapshot.meta.index, term: snapshot.meta.term };
     this.spans = [];
     this.runs = [];
-    this.tail = [];
-    this.tailBytes = 0;
+    this.tail = null;
     return [{ op: 'clearSegments' }];
   }
 
@@ -159,10 +173,7 @@ export class SegmentLayout implements StoredLogView {
         to: this.spans[dropped - 1]!.first,
       });
       this.spans.splice(0, dropped);
-      if (this.spans.length === 0) {
-        this.tail = [];
-        this.tailBytes = 0;
-      }
+      if (this.spans.length === 0) this.tail = null;
     }
     let keep = 0;
     while (keep + 1 < this.runs.length && this.runs[keep + 1]!.first <= through + 1) keep++;
@@ -172,20 +183,24 @@ export class SegmentLayout implements StoredLogView {
 
   private truncateFrom(index: number, writes: SegmentWrite[]): void {
     writes.push({ op: 'deleteSegmentsFrom', first: index });
-    while (this.spans.length > 0 && this.spans.at(-1)!.first >= index) this.spans.pop();
-    const lastSpan = this.spans.at(-1);
-    if (lastSpan !== undefined && lastSpan.last >= index) lastSpan.last = index - 1;
-    if (lastSpan === undefined) {
-      this.tail = [];
-    } else if (this.tail[0]?.index !== lastSpan.first) {
-      // The tail segment went; the one before is the tail now, and it was never cached: it takes
-      // no merges (its entries are not here), so appends start a new segment.
-      this.tail = [];
-      this.tailBytes = Number.POSITIVE_INFINITY;
-    } else {
-      this.tail = this.tail.filter((e) => e.index < index);
+    let tailDeleted = false;
+    while (this.spans.length > 0 && this.spans.at(-1)!.first >= index) {
+      this.spans.pop();
+      tailDeleted = true;
     }
-    if (this.tailBytes !== Number.POSITIVE_INFINITY) this.tailBytes = sumBytes(this.tail);
+    const lastSpan = this.spans.at(-1);
+    if (tailDeleted || lastSpan === undefined) {
+      // The span before a deleted tail keeps its stored suffix (a new segment will start where it
+      // ends); its entries are not at hand, so appends start a new segment.
+      this.tail = null;
+    } else if (lastSpan.last >= index && this.tail !== null) {
+      const keep = index - lastSpan.first;
+      this.tail = {
+        bytes: this.tail.bytes.subarray(0, this.tail.offsets[keep]),
+        offsets: this.tail.offsets.slice(0, keep),
+      };
+    }
+    if (lastSpan !== undefined && lastSpan.last >= index) lastSpan.last = index - 1;
     while (this.runs.length > 0 && this.runs.at(-1)!.first >= index) this.runs.pop();
   }
 
@@ -193,10 +208,6 @@ export class SegmentLayout implements StoredLogView {
     if (this.runs.at(-1)?.term !== entry.term)
       this.runs.push({ first: entry.index, term: entry.term });
   }
-}
-
-export function copyEntry(entry: Entry): Entry {
-  return { index: entry.index, term: entry.term, kind: entry.kind, data: entry.data.slice() };
 }
 
 function sumBytes(entries: readonly Entry[]): number {

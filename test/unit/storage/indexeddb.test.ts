@@ -201,6 +201,16 @@ describe('IndexedDbStorage: segments', () => {
     expect(loaded.entries.map((e) => e.index)).toEqual(entries(26, 40, 1).map((e) => e.index));
   });
 
+  it('appends after a reopen whose last segment lies across the compaction point', async () => {
+    const storage = await created();
+    await storage.persist({ hardState: null, snapshot: null, entries: entries(1, 10, 1) });
+    await storage.compact(snapshot(7, 1), 7);
+    const again = await reopened(storage);
+    await again.persist({ hardState: null, snapshot: null, entries: entries(11, 12, 1) });
+    const third = await reopened(again);
+    expect(plain((await third.load()).entries)).toEqual(plain(entries(8, 12, 1)));
+  });
+
   it('a snapshot install deletes every segment and stores the snapshot in chunks', async () => {
     const storage = await created({ snapshotChunkBytes: 2 });
     await storage.persist({ hardState: null, snapshot: null, entries: entries(1, 30, 1) });

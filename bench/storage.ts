@@ -1,0 +1,77 @@
+/**
+ * Storage benchmark (issue 5), from one run of real Chromium: raw IndexedDB put transactions are
+ * the baseline; IndexedDbStorage appends are reported against it. Single-entry latency p50/p99,
+ * then entries/s for batches of 1, 16 and 256 entries of 100 bytes, all with the durability the
+ * storage uses ('strict'), and the same with 'relaxed' for context.
+ */
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { bundle, Profile, serveLab } from '../test/e2e/chromium.js';
+import type * as Lab from './storage-lab.js';
+import type { Durability } from '../src/storage/indexeddb.js';
+
+type LabWindow = { lab: typeof Lab };
+const ROUNDS_ENTRIES = Number(process.env.BENCH_STORAGE_ENTRIES ?? 20_000);
+const WARMUP_ROUNDS = 20;
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+}
+
+const round3 = (value: number): number => Number(value.toFixed(3));
+
+async function measure(
+  page: Page,
+  kind: 'rawPuts' | 'appends',
+  batch: number,
+  durability: Durability,
+): Promise<number[]> {
+  const rounds = Math.max(50, Math.min(2000, Math.ceil(ROUNDS_ENTRIES / batch)));
+  const times = await page.evaluate(
+    ({ kind, rounds, batch, durability }) =>
+      (window as unknown as LabWindow).lab[kind](rounds + 20, batch, durability),
+    { kind, rounds, batch, durability },
+  );
+  return times.slice(WARMUP_ROUNDS);
+}
+
+export async function runStorageBench(): Promise<void> {
+  const server = await serveLab(
+    await bundle(fileURLToPath(new URL('./storage-lab.ts', import.meta.url))),
+  );
+  const profile = new Profile();
+  try {
+    const { context, page } = await profile.launch(server.url);
+    const rows = [];
+    for (const durability of ['strict', 'relaxed'] as const) {
+      for (const batch of [1, 16, 256]) {
+        // Interleaved, so a noisy moment hurts baseline and subject alike.
+        const raw = await measure(page, 'rawPuts', batch, durability);
+        const ours = await measure(page, 'appends', batch, durability);
+        const rate = (times: number[]): number =>
+          Math.round((batch * times.length) / (times.reduce((a, b) => a + b, 0) / 1000));
+        const row = {
+          durability,
+          batch,
+          rawP50Ms: round3(percentile(raw, 0.5)),
+          rawP99Ms: round3(percentile(raw, 0.99)),
+          appendP50Ms: round3(percentile(ours, 0.5)),
+          appendP99Ms: round3(percentile(ours, 0.99)),
+          p50Ratio: round3(percentile(ours, 0.5) / percentile(raw, 0.5)),
+          rawEntriesPerSecond: rate(raw),
+          appendEntriesPerSecond: rate(ours),
+          throughputRatio: round3(rate(ours) / rate(raw)),
+        };
+        rows.push(row);
+      }
+    }
+    console.table(rows);
+    for (const row of rows) console.log(JSON.stringify({ metric: 'indexeddb_append', ...row }));
+    await context.close();
+  } finally {
+    await profile.kill();
+    profile.remove();
+    await server.close();
+  }
+}

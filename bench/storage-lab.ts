@@ -1,6 +1,6 @@
 /**
  * The page side of the storage benchmark, run in real Chromium: raw IndexedDB puts (the
- * baseline) and IndexedDbStorage appends, each timed per transaction with performance.now().
+ * baseline) and IndexedDbStorage appends, timed per transaction with performance.now().
  */
 import { IndexedDbStorage } from '../src/storage/indexeddb.js';
 import type { Durability } from '../src/storage/indexeddb.js';
@@ -24,53 +24,45 @@ function completion(tx: IDBTransaction): Promise<void> {
   });
 }
 
-/** The time each of `rounds` transactions took, each putting `batch` records of 100 bytes. */
-export async function rawPuts(
+/**
+ * Raw IndexedDB put transactions (the baseline) and IndexedDbStorage appends of `batch` entries
+ * of 100 bytes, alternating one of each per round so both see the same moment of a noisy machine.
+ * Returns the time of every transaction and of every append, in milliseconds.
+ */
+export async function interleaved(
   rounds: number,
   batch: number,
   durability: Durability,
-): Promise<number[]> {
-  const db = await openRaw(`raw-${batch}-${durability}-${performance.now()}`);
-  const times: number[] = [];
+): Promise<{ raw: number[]; appends: number[] }> {
+  const tag = `${batch}-${durability}-${Math.round(performance.now() * 1000)}`;
+  const db = await openRaw(`raw-${tag}`);
+  const storage = await IndexedDbStorage.create(`bench-${tag}`, {
+    durability,
+    requestPersistence: false,
+  });
+  await storage.load();
+  const raw: number[] = [];
+  const appendTimes: number[] = [];
   let key = 0;
+  let index = 0;
   for (let round = 0; round < rounds; round++) {
-    const started = performance.now();
+    let started = performance.now();
     const tx = db.transaction('records', 'readwrite', { durability });
     const store = tx.objectStore('records');
     for (let i = 0; i < batch; i++) store.put(new Uint8Array(ENTRY_BYTES).fill(i), ++key);
     await completion(tx);
-    times.push(performance.now() - started);
-  }
-  db.close();
-  return times;
-}
+    raw.push(performance.now() - started);
 
-/** The time each of `rounds` appends took, each persisting `batch` entries of 100 bytes. */
-export async function appends(
-  rounds: number,
-  batch: number,
-  durability: Durability,
-): Promise<number[]> {
-  const storage = await IndexedDbStorage.create(
-    `bench-${batch}-${durability}-${performance.now()}`,
-    {
-      durability,
-      requestPersistence: false,
-    },
-  );
-  await storage.load();
-  const times: number[] = [];
-  let index = 0;
-  for (let round = 0; round < rounds; round++) {
     const entries: Entry[] = [];
     for (let i = 0; i < batch; i++) {
       index++;
       entries.push({ index, term: 1, kind: 'normal', data: new Uint8Array(ENTRY_BYTES).fill(i) });
     }
-    const started = performance.now();
+    started = performance.now();
     await storage.persist({ hardState: null, snapshot: null, entries });
-    times.push(performance.now() - started);
+    appendTimes.push(performance.now() - started);
   }
+  db.close();
   await storage.close();
-  return times;
+  return { raw, appends: appendTimes };
 }

@@ -23,17 +23,16 @@ const round3 = (value: number): number => Number(value.toFixed(3));
 
 async function measure(
   page: Page,
-  kind: 'rawPuts' | 'appends',
   batch: number,
   durability: Durability,
-): Promise<number[]> {
-  const rounds = Math.max(50, Math.min(2000, Math.ceil(ROUNDS_ENTRIES / batch)));
+): Promise<{ raw: number[]; appends: number[] }> {
+  const rounds = Math.max(100, Math.min(2000, Math.ceil(ROUNDS_ENTRIES / batch)));
   const times = await page.evaluate(
-    ({ kind, rounds, batch, durability }) =>
-      (window as unknown as LabWindow).lab[kind](rounds + 20, batch, durability),
-    { kind, rounds, batch, durability },
+    ({ rounds, batch, durability }) =>
+      (window as unknown as LabWindow).lab.interleaved(rounds, batch, durability),
+    { rounds: rounds + WARMUP_ROUNDS, batch, durability },
   );
-  return times.slice(WARMUP_ROUNDS);
+  return { raw: times.raw.slice(WARMUP_ROUNDS), appends: times.appends.slice(WARMUP_ROUNDS) };
 }
 
 export async function runStorageBench(): Promise<void> {
@@ -46,9 +45,7 @@ export async function runStorageBench(): Promise<void> {
     const rows = [];
     for (const durability of ['strict', 'relaxed'] as const) {
       for (const batch of [1, 16, 256]) {
-        // Interleaved, so a noisy moment hurts baseline and subject alike.
-        const raw = await measure(page, 'rawPuts', batch, durability);
-        const ours = await measure(page, 'appends', batch, durability);
+        const { raw, appends: ours } = await measure(page, batch, durability);
         const rate = (times: number[]): number =>
           Math.round((batch * times.length) / (times.reduce((a, b) => a + b, 0) / 1000));
         const row = {

@@ -365,9 +365,13 @@ export class IndexedDbStorage implements Storage {
     records: readonly RecordWrite[],
   ): Promise<void> {
     this.throwIfUnusable();
+    if (writes.length === 0 && records.length === 0) return; // Nothing to make durable.
     let tx: IDBTransaction;
     try {
-      tx = unwrap(this.db).transaction(STORES, 'readwrite', {
+      // Only the stores this write touches: a transaction locks its whole scope.
+      const scope = new Set<string>(records.map((record) => record.store));
+      if (writes.length > 0) scope.add(SEGMENTS);
+      tx = unwrap(this.db).transaction([...scope], 'readwrite', {
         durability: this.options.durability,
       });
     } catch (error) {
@@ -450,8 +454,9 @@ function issueWrites(
   writes: readonly SegmentWrite[],
   records: readonly RecordWrite[],
 ): void {
-  const segments = tx.objectStore(SEGMENTS);
+  const segments = writes.length > 0 ? tx.objectStore(SEGMENTS) : null;
   for (const write of writes) {
+    if (segments === null) break;
     switch (write.op) {
       case 'putSegment':
         segments.put(seal(segmentKeyTag(write.first), write.body), write.first);
@@ -459,8 +464,8 @@ function issueWrites(
       case 'deleteSegmentsFrom':
         segments.delete(IDBKeyRange.lowerBound(write.first));
         break;
-      case 'deleteSegmentsBetween':
-        segments.delete(IDBKeyRange.bound(write.from, write.to));
+      case 'deleteSegmentsBelow':
+        segments.delete(IDBKeyRange.upperBound(write.first, true));
         break;
       case 'clearSegments':
         segments.clear();

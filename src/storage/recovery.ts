@@ -66,7 +66,7 @@ export async function recover(database: string, raw: RawStoredLog): Promise<Reco
   }
   if (record === null && point.index > 0) throw corrupt('log compacted without a snapshot');
 
-  const segments = decodeSegments(raw, corrupt);
+  const segments = decodeSegments(raw, point.index, corrupt);
   let { entries, spans } = segments;
   const { torn } = segments;
   // Drop what the compaction point hides; what is left must start right after it.
@@ -138,6 +138,7 @@ interface DecodedSegments {
 
 function decodeSegments(
   raw: RawStoredLog,
+  compactedThrough: number,
   corrupt: (detail: string) => StorageCorruptError,
 ): DecodedSegments {
   const entries: Entry[] = [];
@@ -151,15 +152,18 @@ function decodeSegments(
     const verified = verifySegment(key, raw.segmentValues[i]);
     if (typeof verified === 'string') {
       if (i === count - 1) return { entries, spans, torn: { key, reason: verified } };
+      const next = raw.segmentKeys[i + 1];
+      if (typeof next === 'number' && next <= compactedThrough + 1) continue; // Compacted away.
       throw corrupt(
         `segment ${key}: ${verified}, and later segments exist (a hole, not a torn tail)`,
       );
     }
     const previous = spans.at(-1);
-    if (previous !== undefined) {
-      if (key > previous.last + 1) {
-        throw corrupt(`hole in the log: segment ${key} follows one ending at ${previous.last}`);
-      }
+    // A gap at or below the compaction point is no hole: those entries are in the snapshot.
+    if (previous !== undefined && key > previous.last + 1 && key > compactedThrough + 1) {
+      throw corrupt(`hole in the log: segment ${key} follows one ending at ${previous.last}`);
+    }
+    if (previous !== undefined && key <= previous.last) {
       // A newer segment starting inside the previous one replaced its suffix.
       previous.last = key - 1;
       while (entries.length > 0 && entries.at(-1)!.index >= key) entries.pop();

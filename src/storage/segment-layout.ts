@@ -31,7 +31,7 @@ interface TermRun {
 export type SegmentWrite =
   | { readonly op: 'putSegment'; readonly first: number; readonly body: Uint8Array }
   | { readonly op: 'deleteSegmentsFrom'; readonly first: number }
-  | { readonly op: 'deleteSegmentsBetween'; readonly from: number; readonly to: number }
+  | { readonly op: 'deleteSegmentsBelow'; readonly first: number }
   | { readonly op: 'clearSegments' };
 
 export interface LayoutLimits {
@@ -159,26 +159,23 @@ export class SegmentLayout implements StoredLogView {
     return [{ op: 'clearSegments' }];
   }
 
-  /** Drops whole segments at or below `through` (a segment across it stays, hidden below it). */
+  /**
+   * Drops whole segments at or below `through` (a segment across it stays, hidden below it), and
+   * with them any older record below the first live segment (a suffix a newer segment replaced).
+   */
   planCompaction(through: number): SegmentWrite[] {
     if (through <= this.point.index) return [];
     this.point = { index: through, term: this.termAt(through) };
     let dropped = 0;
     while (dropped < this.spans.length && this.spans[dropped]!.last <= through) dropped++;
-    const writes: SegmentWrite[] = [];
-    if (dropped > 0) {
-      writes.push({
-        op: 'deleteSegmentsBetween',
-        from: this.spans[0]!.first,
-        to: this.spans[dropped - 1]!.first,
-      });
-      this.spans.splice(0, dropped);
-      if (this.spans.length === 0) this.tail = null;
-    }
+    this.spans.splice(0, dropped);
     let keep = 0;
     while (keep + 1 < this.runs.length && this.runs[keep + 1]!.first <= through + 1) keep++;
     this.runs.splice(0, keep);
-    return writes;
+    const first = this.spans[0];
+    if (first !== undefined) return [{ op: 'deleteSegmentsBelow', first: first.first }];
+    this.tail = null;
+    return [{ op: 'clearSegments' }];
   }
 
   private truncateFrom(index: number, writes: SegmentWrite[]): void {

@@ -211,6 +211,21 @@ describe('IndexedDbStorage: segments', () => {
     expect(plain((await third.load()).entries)).toEqual(plain(entries(8, 12, 1)));
   });
 
+  it('compaction also deletes an older segment a newer one replaced (model test counterexample)', async () => {
+    const options = { segmentMergeBytes: 0 };
+    const storage = await created(options);
+    await storage.persist({ hardState: null, snapshot: null, entries: entries(1, 2, 1) });
+    await storage.compact(snapshot(1, 1), 1);
+    await storage.persist({ hardState: null, snapshot: null, entries: entries(2, 5, 2) });
+    await storage.persist({ hardState: null, snapshot: null, entries: [entry(6, 3)] });
+    const again = await reopened(storage, options);
+    await again.compact(snapshot(5, 2), 5);
+    expect(await segmentKeys(again)).toEqual([6]);
+    const third = await IndexedDbStorage.open(storage.memberId, options);
+    open.push(third);
+    expect(summary(await third.load()).entries).toEqual([[6, 3]]);
+  });
+
   it('a snapshot install deletes every segment and stores the snapshot in chunks', async () => {
     const storage = await created({ snapshotChunkBytes: 2 });
     await storage.persist({ hardState: null, snapshot: null, entries: entries(1, 30, 1) });

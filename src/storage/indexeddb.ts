@@ -47,7 +47,7 @@ import type { SnapshotRecord } from './records.js';
 import { recover } from './recovery.js';
 import type { RecoveryReport } from './recovery.js';
 import { SegmentLayout } from './segment-layout.js';
-import type { SegmentWrite } from './segment-layout.js';
+import type { LayoutLimits, SegmentWrite } from './segment-layout.js';
 import type { PersistedState, PersistUpdate, Storage } from './storage.js';
 
 const SCHEMA_VERSION = 1;
@@ -66,8 +66,12 @@ export interface IndexedDbStorageOptions {
   readonly namespace?: string;
   /** Default 'strict'; see the module comment for why. */
   readonly durability?: Durability;
-  /** Appends merge into the last segment while it stays this small. Default 8 KiB. */
+  /**
+   * Small appends are separate records (one small put each) until this many bytes or
+   * `segmentRunRecordsMax` records, then folded into one segment. Default 8 KiB and 32.
+   */
   readonly segmentMergeBytes?: number;
+  readonly segmentRunRecordsMax?: number;
   /** A batch larger than this is split into several segments. Default 1 MiB. */
   readonly segmentBytesMax?: number;
   /** Snapshots are stored in chunks of this size. Default 256 KiB. */
@@ -95,6 +99,7 @@ const DEFAULTS = {
   namespace: 'default',
   durability: 'strict' as Durability,
   segmentMergeBytes: 8 * 1024,
+  segmentRunRecordsMax: 32,
   segmentBytesMax: 1024 * 1024,
   snapshotChunkBytes: 256 * 1024,
   requestPersistence: true,
@@ -119,7 +124,7 @@ export class IndexedDbStorage implements Storage {
     readonly database: string,
     private readonly options: ResolvedOptions,
   ) {
-    this.layout = this.newLayout();
+    this.layout = new SegmentLayout(this.layoutLimits());
     // The browser closed the connection (site data cleared, storage evicted, disk error).
     unwrap(db).addEventListener('close', () =>
       this.fail(new StorageUnavailableError(database, 'the browser closed the database')),
@@ -283,11 +288,12 @@ export class IndexedDbStorage implements Storage {
     };
   }
 
-  private newLayout(): SegmentLayout {
-    return new SegmentLayout({
+  private layoutLimits(): LayoutLimits {
+    return {
       mergeBytes: this.options.segmentMergeBytes,
+      runRecordsMax: this.options.segmentRunRecordsMax,
       segmentBytesMax: this.options.segmentBytesMax,
-    });
+    };
   }
 
   /** Reads and verifies everything, deletes a torn tail, and rebuilds the layout from it. */
@@ -328,10 +334,7 @@ export class IndexedDbStorage implements Storage {
       });
     }
     this.repair = recovery.repair ?? this.repair;
-    this.layout = SegmentLayout.recovered(
-      { mergeBytes: this.options.segmentMergeBytes, segmentBytesMax: this.options.segmentBytesMax },
-      recovery.log,
-    );
+    this.layout = SegmentLayout.recovered(this.layoutLimits(), recovery.log);
     const pointIndex = recovery.log.point.index;
     return {
       state: {

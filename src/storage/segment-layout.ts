@@ -1,8 +1,13 @@
 /**
  * What the IndexedDB storage knows of its log without reading IndexedDB: where each segment
  * starts and ends, the term of every stored index (as runs, since terms change rarely), the
- * compaction point, the snapshot and hard state, and the encoded entries of the last segment
- * (the tail cache: an append merges into it without a read or a decode). It answers the write rules in
+ * compaction point, the snapshot and hard state, and the encoded entries of the open run (the
+ * tail cache).
+ *
+ * Small appends (a member appending one proposal at a time) each write one small record, as
+ * cheap as a raw put; they form an open run at the end of the log. When the run has
+ * `runRecordsMax` records or `mergeBytes` bytes, the next write folds it into one segment (from
+ * the cached bytes, without a read): records stay few and no append rewrites more than a run. It answers the write rules in
  * checks.ts and plans every write as a list of record puts and deletes.
  *
  * Segments are keyed by their first index. A segment's stored entries may run past the next
@@ -35,8 +40,10 @@ export type SegmentWrite =
   | { readonly op: 'clearSegments' };
 
 export interface LayoutLimits {
-  /** Appends merge into the last segment while it stays within this many bytes. */
+  /** An open run of small records is folded into one segment before it passes this many bytes. */
   readonly mergeBytes: number;
+  /** ... or this many records. */
+  readonly runRecordsMax: number;
   /** A segment written in one go holds at most this many bytes (more become several segments). */
   readonly segmentBytesMax: number;
 }
@@ -59,10 +66,11 @@ export class SegmentLayout implements StoredLogView {
   private spans: SegmentSpan[] = [];
   private runs: TermRun[] = [];
   /**
-   * The last span's entries, encoded, and where each starts; null when they are not at hand (the
-   * span before a deleted tail), and then appends start a new segment instead of merging.
+   * The open run: the spans from `firstSpan` to the end, their entries encoded back to back and
+   * where each starts. Null when there is none (after a fold, an install, or when the entries of
+   * the last span are not at hand); the next small append opens one.
    */
-  private tail: { bytes: Uint8Array; offsets: number[] } | null = null;
+  private tail: { firstSpan: number; bytes: Uint8Array; offsets: number[] } | null = null;
 
   constructor(private readonly limits: LayoutLimits) {}
 
@@ -79,7 +87,8 @@ export class SegmentLayout implements StoredLogView {
       // A last segment across the compaction point has entries we no longer hold: no merges.
       if (tail[0]?.index === lastSpan.first) {
         const encoded = encodeEntries(tail);
-        layout.tail = { bytes: encoded.bytes, offsets: [...encoded.offsets] };
+        const firstSpan = layout.spans.length - 1;
+        layout.tail = { firstSpan, bytes: encoded.bytes, offsets: [...encoded.offsets] };
       }
     }
     return layout;
@@ -118,35 +127,68 @@ export class SegmentLayout implements StoredLogView {
     const writes: SegmentWrite[] = [];
     if (first.index <= this.lastIndex) this.truncateFrom(first.index, writes);
     for (const entry of entries) this.noteTerm(entry);
-    const lastSpan = this.spans.at(-1);
-    let rest = entries;
-    if (
-      lastSpan !== undefined &&
-      this.tail !== null &&
-      this.tail.bytes.length + sumBytes(entries) <= this.limits.mergeBytes
-    ) {
-      // Merging rewrites one small record: an append of one entry stays one small put.
-      const added = encodeEntries(entries);
-      const base = this.tail.bytes.length;
-      const count = this.tail.offsets.length + entries.length;
-      const body = segmentBody(lastSpan.first, count, [this.tail.bytes, added.bytes]);
-      this.tail = {
-        bytes: body.subarray(body.length - base - added.bytes.length),
-        offsets: [...this.tail.offsets, ...added.offsets.map((offset) => offset + base)],
-      };
-      lastSpan.last = entries.at(-1)!.index;
-      writes.push({ op: 'putSegment', first: lastSpan.first, body });
-      rest = [];
+    const added = encodeEntries(entries);
+    const tail = this.tail;
+    if (tail !== null && tail.bytes.length + added.bytes.length <= this.limits.mergeBytes) {
+      const runFirst = this.spans[tail.firstSpan]!.first;
+      const bytes = concat(tail.bytes, added.bytes);
+      const offsets = [...tail.offsets, ...added.offsets.map((o) => o + tail.bytes.length)];
+      if (this.spans.length - tail.firstSpan < this.limits.runRecordsMax) {
+        // One more small record in the run: as cheap as a raw put.
+        writes.push(this.newSpan(first.index, entries.length, added.bytes));
+        this.tail = { firstSpan: tail.firstSpan, bytes, offsets };
+      } else {
+        this.fold(tail.firstSpan, runFirst, offsets.length, [bytes], writes);
+        this.tail = null;
+      }
+      return writes;
     }
-    for (const group of splitBySize(rest, this.limits.segmentBytesMax)) {
-      const span = { first: group[0]!.index, last: group.at(-1)!.index };
-      const encoded = encodeEntries(group);
-      this.spans.push(span);
-      this.tail = { bytes: encoded.bytes, offsets: [...encoded.offsets] };
-      const body = segmentBody(span.first, group.length, [encoded.bytes]);
-      writes.push({ op: 'putSegment', first: span.first, body });
+    if (tail !== null && this.spans.length - tail.firstSpan > 1) {
+      this.fold(
+        tail.firstSpan,
+        this.spans[tail.firstSpan]!.first,
+        tail.offsets.length,
+        [tail.bytes],
+        writes,
+      );
+    }
+    this.tail = null;
+    const groups = splitBySize(entries, this.limits.segmentBytesMax);
+    for (const group of groups) {
+      const encoded = group.length === entries.length ? added : encodeEntries(group);
+      writes.push(this.newSpan(group[0]!.index, group.length, encoded.bytes));
+      if (group === groups.at(-1) && encoded.bytes.length < this.limits.mergeBytes) {
+        // A small write opens a run the next small appends join.
+        this.tail = {
+          firstSpan: this.spans.length - 1,
+          bytes: encoded.bytes,
+          offsets: [...encoded.offsets],
+        };
+      }
     }
     return writes;
+  }
+
+  /** A new record of `count` entries from `first`, as the last span. */
+  private newSpan(first: number, count: number, bytes: Uint8Array): SegmentWrite {
+    this.spans.push({ first, last: first + count - 1 });
+    return { op: 'putSegment', first, body: segmentBody(first, count, [bytes]) };
+  }
+
+  /** Replaces the spans from `firstSpan` on with one segment of `count` entries from `first`. */
+  private fold(
+    firstSpan: number,
+    first: number,
+    count: number,
+    parts: readonly Uint8Array[],
+    writes: SegmentWrite[],
+  ): void {
+    writes.push({ op: 'deleteSegmentsFrom', first: first + 1 });
+    writes.push({ op: 'putSegment', first, body: segmentBody(first, count, parts) });
+    this.spans.splice(firstSpan, this.spans.length - firstSpan, {
+      first,
+      last: first + count - 1,
+    });
   }
 
   /** A snapshot from the leader: every segment goes, the log restarts after the snapshot. */
@@ -169,6 +211,14 @@ export class SegmentLayout implements StoredLogView {
     let dropped = 0;
     while (dropped < this.spans.length && this.spans[dropped]!.last <= through) dropped++;
     this.spans.splice(0, dropped);
+    if (this.tail !== null) {
+      // A run reaching below the compaction point holds entries that are gone: fold no more.
+      this.tail =
+        this.tail.firstSpan >= dropped
+          ? { ...this.tail, firstSpan: this.tail.firstSpan - dropped }
+          : null;
+      if (this.tail !== null && this.spans[this.tail.firstSpan]!.first <= through) this.tail = null;
+    }
     let keep = 0;
     while (keep + 1 < this.runs.length && this.runs[keep + 1]!.first <= through + 1) keep++;
     this.runs.splice(0, keep);
@@ -180,24 +230,22 @@ export class SegmentLayout implements StoredLogView {
 
   private truncateFrom(index: number, writes: SegmentWrite[]): void {
     writes.push({ op: 'deleteSegmentsFrom', first: index });
-    let tailDeleted = false;
-    while (this.spans.length > 0 && this.spans.at(-1)!.first >= index) {
-      this.spans.pop();
-      tailDeleted = true;
-    }
+    while (this.spans.length > 0 && this.spans.at(-1)!.first >= index) this.spans.pop();
     const lastSpan = this.spans.at(-1);
-    if (tailDeleted || lastSpan === undefined) {
-      // The span before a deleted tail keeps its stored suffix (a new segment will start where it
-      // ends); its entries are not at hand, so appends start a new segment.
-      this.tail = null;
-    } else if (lastSpan.last >= index && this.tail !== null) {
-      const keep = index - lastSpan.first;
-      this.tail = {
-        bytes: this.tail.bytes.subarray(0, this.tail.offsets[keep]),
-        offsets: this.tail.offsets.slice(0, keep),
-      };
-    }
     if (lastSpan !== undefined && lastSpan.last >= index) lastSpan.last = index - 1;
+    const tail = this.tail;
+    if (tail !== null && tail.firstSpan < this.spans.length) {
+      const keep = index - this.spans[tail.firstSpan]!.first;
+      this.tail = {
+        firstSpan: tail.firstSpan,
+        bytes: tail.bytes.subarray(0, tail.offsets[keep]),
+        offsets: tail.offsets.slice(0, keep),
+      };
+    } else {
+      // The run went, or there was none: the span before keeps its stored suffix (a new segment
+      // starts where it ends) and its entries are not at hand, so no run continues it.
+      this.tail = null;
+    }
     while (this.runs.length > 0 && this.runs.at(-1)!.first >= index) this.runs.pop();
   }
 
@@ -207,10 +255,11 @@ export class SegmentLayout implements StoredLogView {
   }
 }
 
-function sumBytes(entries: readonly Entry[]): number {
-  let total = 0;
-  for (const entry of entries) total += encodedEntryBytes(entry);
-  return total;
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  const joined = new Uint8Array(a.length + b.length);
+  joined.set(a);
+  joined.set(b, a.length);
+  return joined;
 }
 
 /** Consecutive groups of at most `bytesMax` each (an entry larger than that is a group alone). */

@@ -13,7 +13,12 @@ import { MemoryDisk, MemoryStorage } from '../../../src/storage/memory.js';
 import type { PersistedState, Storage } from '../../../src/storage/storage.js';
 import { entry, plain, plainSnapshot, snapshot } from './fixtures.js';
 
-const OPTIONS = { segmentMergeBytes: 64, segmentBytesMax: 96, snapshotChunkBytes: 4 };
+const OPTIONS = {
+  segmentMergeBytes: 64,
+  segmentRunRecordsMax: 3,
+  segmentBytesMax: 96,
+  snapshotChunkBytes: 4,
+};
 let runs = 0;
 
 type Step = readonly [kind: number, a: number, b: number];

@@ -25,8 +25,12 @@ export class ProposalDroppedError extends RaftError {
 /** The member has stopped (closed, crashed or failed); its pending operations have unknown outcome. */
 export class MemberStoppedError extends RaftError {
   readonly code = 'MEMBER_STOPPED';
-  constructor(reason: string) {
-    super(`member stopped: ${reason}`);
+  /**
+   * @param cause what stopped it when it was a failure, not a request: a typed storage error
+   *   (StorageQuotaError, StorageUnavailableError, ...) the application can act on.
+   */
+  constructor(reason: string, cause?: Error) {
+    super(`member stopped: ${reason}`, cause === undefined ? undefined : { cause });
     this.name = 'MemberStoppedError';
   }
 }

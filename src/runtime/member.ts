@@ -21,7 +21,7 @@ import type {
   Role,
 } from '../core/types.js';
 import type { StateMachine } from '../state/state-machine.js';
-import type { Storage } from '../storage/storage.js';
+import type { Storage, StorageInfo } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
 import { decodeEnvelope, encodeEnvelope } from './envelope.js';
 import { MemberStoppedError, ProposalDroppedError, TimeoutError } from './errors.js';
@@ -51,6 +51,11 @@ export interface MemberOptions<Result, Query, QueryResult> {
   readonly readTimeoutMs?: number;
   /** Core options other than identity and randomness. */
   readonly raft?: Omit<RaftOptions, 'id' | 'random'>;
+  /**
+   * Called once when the member stops by itself: a write it could not make durable (storage
+   * full, database closed) or a broken invariant. The error's `cause` says which.
+   */
+  readonly onFailure?: (error: MemberStoppedError) => void;
 }
 
 export interface MemberStatus {
@@ -65,6 +70,10 @@ export interface MemberStatus {
   readonly learners: readonly MemberId[];
   readonly snapshotIndex: number;
   readonly stopped: boolean;
+  /** Why the member stopped by itself (the cause's code and message), or null. */
+  readonly failure: { readonly code: string; readonly message: string } | null;
+  /** What the storage reports (kind, persistence permission, its own failure), if anything. */
+  readonly storage: StorageInfo | null;
 }
 
 interface PendingProposal<Result> {
@@ -99,6 +108,7 @@ export class Member<Result, Query, QueryResult> {
   private processScheduled = false;
   private processing = false;
   private stoppedReason: string | null = null;
+  private failure: Error | null = null;
 
   private constructor(
     private readonly options: MemberOptions<Result, Query, QueryResult>,
@@ -138,8 +148,7 @@ export class Member<Result, Query, QueryResult> {
    * Rejects at once with NotLeaderError (carrying the leader hint) on a non-leader.
    */
   propose(command: Uint8Array): Promise<Result> {
-    if (this.stoppedReason !== null)
-      return Promise.reject(new MemberStoppedError(this.stoppedReason));
+    if (this.stoppedReason !== null) return Promise.reject(this.stoppedError());
     this.catchUpTicks();
     let ticket;
     try {
@@ -174,8 +183,7 @@ export class Member<Result, Query, QueryResult> {
 
   /** Runs `query` on the state machine with the promised consistency (see README "Reads"). */
   read(query: Query, consistency: ReadConsistency = 'linearizable'): Promise<QueryResult> {
-    if (this.stoppedReason !== null)
-      return Promise.reject(new MemberStoppedError(this.stoppedReason));
+    if (this.stoppedReason !== null) return Promise.reject(this.stoppedError());
     const run = (): QueryResult => this.options.stateMachine.query(query);
     if (consistency === 'local') return Promise.resolve(run());
     const context = `${this.options.id}:${this.readContextNext++}`;
@@ -207,8 +215,7 @@ export class Member<Result, Query, QueryResult> {
    * refused with ConfigChangeInProgressError.
    */
   changeMembership(change: ConfigChange): Promise<void> {
-    if (this.stoppedReason !== null)
-      return Promise.reject(new MemberStoppedError(this.stoppedReason));
+    if (this.stoppedReason !== null) return Promise.reject(this.stoppedError());
     this.catchUpTicks();
     let ticket: ProposalTicket;
     try {
@@ -240,6 +247,8 @@ export class Member<Result, Query, QueryResult> {
       learners: core.config.learners,
       snapshotIndex: core.snapshotIndex,
       stopped: this.stoppedReason !== null,
+      failure: this.failure === null ? null : describeError(this.failure),
+      storage: this.options.storage.info?.() ?? null,
     };
   }
 
@@ -263,16 +272,21 @@ export class Member<Result, Query, QueryResult> {
     await this.options.storage.close();
   }
 
-  private halt(reason: string): void {
+  private halt(reason: string, cause?: Error): void {
     if (this.stoppedReason !== null) return;
     this.stoppedReason = reason;
+    this.failure = cause ?? null;
     if (this.tickTimer !== null) this.options.scheduler.clearTimeout(this.tickTimer);
-    const error = new MemberStoppedError(reason);
+    const error = this.stoppedError();
     for (const pending of this.proposals.values())
       this.settle(pending, () => pending.reject(error));
     for (const pending of this.reads.values()) this.settle(pending, () => pending.reject(error));
     this.proposals.clear();
     this.reads.clear();
+  }
+
+  private stoppedError(): MemberStoppedError {
+    return new MemberStoppedError(this.stoppedReason ?? 'stopped', this.failure ?? undefined);
   }
 
   private settle(pending: { timer: TimerHandle }, action: () => void): void {
@@ -355,10 +369,13 @@ export class Member<Result, Query, QueryResult> {
       }
     } catch (error) {
       // A write we cannot make durable, or a broken invariant: continuing could lose acknowledged
-      // data, so this member stops and the cluster carries on without it.
-      this.halt(`fatal: ${(error as Error).message}`);
+      // data, so this member stops and the cluster carries on without it. Nothing it wrote and
+      // acknowledged is lost: a failed write was never acknowledged.
+      const cause = error instanceof Error ? error : new Error(String(error));
+      this.halt(`failed: ${cause.message}`, cause);
       void this.options.storage.close().catch(() => undefined);
       this.options.transport.close();
+      this.options.onFailure?.(this.stoppedError());
     } finally {
       this.processing = false;
     }
@@ -430,3 +447,8 @@ export class Member<Result, Query, QueryResult> {
 }
 
 export type { Ready };
+
+function describeError(error: Error): { code: string; message: string } {
+  const code = (error as { code?: unknown }).code;
+  return { code: typeof code === 'string' ? code : error.name, message: error.message };
+}

@@ -48,7 +48,7 @@ import { recover } from './recovery.js';
 import type { RecoveryReport } from './recovery.js';
 import { SegmentLayout } from './segment-layout.js';
 import type { LayoutLimits, SegmentWrite } from './segment-layout.js';
-import type { PersistedState, PersistUpdate, Storage } from './storage.js';
+import type { PersistedState, PersistUpdate, Storage, StorageInfo } from './storage.js';
 
 const SCHEMA_VERSION = 1;
 const META = 'meta';
@@ -81,7 +81,8 @@ export interface IndexedDbStorageOptions {
 }
 
 /** What status shows about a member's storage. */
-export interface IndexedDbStorageInfo {
+export interface IndexedDbStorageInfo extends StorageInfo {
+  readonly kind: 'indexeddb';
   readonly database: string;
   readonly durability: Durability;
   readonly persistence: PersistencePermission;
@@ -91,8 +92,6 @@ export interface IndexedDbStorageInfo {
   readonly snapshotIndex: number;
   /** What recovery repaired on the last load, or null. */
   readonly repair: RecoveryReport | null;
-  /** Why the storage takes no more writes, or null while it does. */
-  readonly failure: { readonly code: string; readonly message: string } | null;
 }
 
 const DEFAULTS = {
@@ -275,6 +274,7 @@ export class IndexedDbStorage implements Storage {
   info(): IndexedDbStorageInfo {
     const failure = this.failure as (Error & { code?: string }) | null;
     return {
+      kind: 'indexeddb',
       database: this.database,
       durability: this.options.durability,
       persistence: this.persistence,

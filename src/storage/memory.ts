@@ -18,7 +18,7 @@ import {
   StorageClosedError,
 } from './checks.js';
 import type { StoredLogView } from './checks.js';
-import type { PersistedState, PersistUpdate, Storage } from './storage.js';
+import type { PersistedState, PersistUpdate, Storage, StorageInfo } from './storage.js';
 
 export {
   findCompactionViolation,
@@ -179,6 +179,10 @@ export class MemoryStorage implements Storage {
 
   async close(): Promise<void> {
     this.closed = true;
+  }
+
+  info(): StorageInfo {
+    return { kind: 'memory', persistence: 'unsupported', failure: null };
   }
 
   /** A new storage over the same disk (the old one should be closed first). */

@@ -29,6 +29,19 @@ export interface PersistUpdate {
   readonly entries: readonly Entry[];
 }
 
+/** What a member's status shows about its storage. */
+export interface StorageInfo {
+  /** 'memory', 'indexeddb', ... */
+  readonly kind: string;
+  /**
+   * Whether the browser promised not to evict this storage (`navigator.storage.persist()`);
+   * 'unsupported' outside a browser or for storage that is not the browser's.
+   */
+  readonly persistence: 'granted' | 'denied' | 'unsupported';
+  /** Why the storage takes no more writes (a typed error's code and message), or null. */
+  readonly failure: { readonly code: string; readonly message: string } | null;
+}
+
 export interface Storage {
   /** Reads back what was durably persisted. Called once, before any `persist`. */
   load(): Promise<PersistedState>;
@@ -42,4 +55,6 @@ export interface Storage {
   compact(snapshot: Snapshot, compactThrough: number): Promise<void>;
   /** Releases resources. Pending writes either complete or are lost as in a crash. */
   close(): Promise<void>;
+  /** What status shows; optional for storages with nothing to say. */
+  info?(): StorageInfo;
 }

@@ -127,11 +127,18 @@ export class Progress {
    */
   rejected(rejected: number, matchHint: number): boolean {
     if (this.state === 'snapshot') return false;
-    if (this.state === 'replicate') {
-      if (rejected <= this.match) return false;
-    } else if (rejected !== this.next - 1) {
-      return false;
+    if (rejected <= this.match) {
+      if (matchHint >= this.match) return false;
+      // The follower's log ends below what it acknowledged: storage cut its tail on a restart
+      // (or this is an old rejection its later acks overtook). Believing it costs one probe at
+      // worst and never moves commit back; not believing it would send after entries it lacks
+      // forever.
+      this.match = matchHint;
+      this.next = matchHint + 1;
+      this.becomeProbe();
+      return true;
     }
+    if (this.state === 'probe' && rejected !== this.next - 1) return false;
     this.next = Math.max(Math.min(rejected, matchHint + 1), this.match + 1);
     this.becomeProbe();
     return true;

@@ -69,6 +69,12 @@ export interface RaftStartState {
   /** The newest snapshot, if any; `entries` then continue from at or below its index. */
   readonly snapshot: Snapshot | null;
   readonly entries: readonly Entry[];
+  /**
+   * Storage cut this member's log short on recovery (a torn or corrupt tail): it may have
+   * acknowledged entries it no longer holds, which a leader counted towards commit. Until it
+   * caught up with a leader it neither votes nor campaigns (TESTING.md 18).
+   */
+  readonly votesWithheld?: boolean;
 }
 
 export interface RaftStatus {
@@ -82,6 +88,8 @@ export interface RaftStatus {
   readonly config: ClusterConfig;
   /** Index of the newest snapshot (0 if none). */
   readonly snapshotIndex: number;
+  /** True while a member whose log was cut short on recovery may not vote (see RaftStartState). */
+  readonly votesWithheld: boolean;
 }
 
 /** The core's state laid bare for invariant checks; the log view must not be held across steps. */
@@ -108,6 +116,8 @@ export class RaftNode {
   private role: Role = 'follower';
   private term: number;
   private vote: MemberId | null;
+  /** See RaftStartState.votesWithheld. */
+  private votesWithheld: boolean;
   private leaderId: MemberId | null = null;
 
   /** Ticks since the election timer was reset; compared to `electionTimeout` (randomized). */
@@ -155,6 +165,10 @@ export class RaftNode {
     this.receiver = new SnapshotReceiver(this.options.snapshotBytesMax);
     this.term = start.hardState.term;
     this.vote = start.hardState.vote;
+    // A lone voter has nobody to elect without it: withholding would only stop it for good.
+    const voters = this.log.config().voters;
+    const alone = voters.length === 1 && voters[0] === this.id;
+    this.votesWithheld = (start.votesWithheld ?? false) && !alone;
     this.reads = new ReadQueue(this.options.pendingReadsMax);
     this.lastHardState = {
       ...EMPTY_HARD_STATE,
@@ -427,6 +441,7 @@ export class RaftNode {
       lastIndex: this.log.lastIndex(),
       config: this.log.config(),
       snapshotIndex: this.log.snapshot.index,
+      votesWithheld: this.votesWithheld,
     };
   }
 
@@ -603,6 +618,7 @@ export class RaftNode {
     const free = this.vote === null && this.leaderId === null;
     let canVote = alreadyVotedFor || free || (isPreVote && request.term > this.term);
     if (!isPreVote && this.bugs.has('double-vote') && this.role !== 'leader') canVote = true;
+    if (this.votesWithheld) canVote = false;
     const grant = canVote && this.log.isUpToDate(request.lastIndex, request.lastTerm);
     const type = isPreVote ? 'preVoteResponse' : 'voteResponse';
     this.send<VoteResponse>({
@@ -759,6 +775,16 @@ export class RaftNode {
     }
     // Only what this request proved to match may be committed, never a stale tail beyond it.
     this.log.commitTo(Math.min(request.commit, lastNew));
+    // Everything committed before this leader's term precedes an entry of its term, so once we
+    // hold the leader's commit and it covers such an entry we hold every entry we once
+    // acknowledged and lost; until then a leader lacking them must not get our vote.
+    if (
+      this.votesWithheld &&
+      this.log.committed >= request.commit &&
+      this.log.term(this.log.committed) === this.term
+    ) {
+      this.votesWithheld = false;
+    }
     this.send<AppendResponse>({
       ...reply,
       reject: false,
@@ -1125,6 +1151,7 @@ export class RaftNode {
    * configuration, not its own.
    */
   private mayCampaign(): boolean {
+    if (this.votesWithheld) return false; // Our own vote is a vote too.
     if (this.isVoter()) return true;
     const configIndex = this.log.configIndex();
     if (configIndex <= this.log.committed) return false;

@@ -109,6 +109,8 @@ export class Member<Result, Query, QueryResult> {
   private processing = false;
   private stoppedReason: string | null = null;
   private failure: Error | null = null;
+  /** The storage still marks this member's log as cut short (see PersistedState.votesWithheld). */
+  private votesWithheldStored: boolean;
 
   private constructor(
     private readonly options: MemberOptions<Result, Query, QueryResult>,
@@ -119,6 +121,7 @@ export class Member<Result, Query, QueryResult> {
     this.proposeTimeoutMs = options.proposeTimeoutMs ?? 5000;
     this.readTimeoutMs = options.readTimeoutMs ?? 5000;
     this.lastTickAtMs = options.scheduler.now();
+    this.votesWithheldStored = core.status().votesWithheld;
   }
 
   /** Loads durable state, builds the core and starts ticking and receiving. */
@@ -366,6 +369,11 @@ export class Member<Result, Query, QueryResult> {
         if (ready.snapshotWanted) await this.takeSnapshot();
         if (this.stoppedReason !== null) return;
         this.core.advance(ready);
+        if (this.votesWithheldStored && !this.core.status().votesWithheld) {
+          // Caught up with a leader after a torn tail: the storage may forget the cut.
+          this.votesWithheldStored = false;
+          await this.options.storage.releaseVotes?.();
+        }
       }
     } catch (error) {
       // A write we cannot make durable, or a broken invariant: continuing could lose acknowledged

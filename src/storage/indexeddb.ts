@@ -37,6 +37,7 @@ import {
   encodeCompactionPoint,
   encodeHardState,
   encodeIdentity,
+  encodeRepair,
   encodeSnapshotRecord,
   metaKeyTag,
   seal,
@@ -90,8 +91,10 @@ export interface IndexedDbStorageInfo extends StorageInfo {
   readonly firstIndex: number;
   readonly lastIndex: number;
   readonly snapshotIndex: number;
-  /** What recovery repaired on the last load, or null. */
+  /** What recovery cut from the log (on this start or an earlier one), or null. */
   readonly repair: RecoveryReport | null;
+  /** Whether the member must not vote yet because of that cut (see PersistedState). */
+  readonly votesWithheld: boolean;
 }
 
 const DEFAULTS = {
@@ -113,6 +116,7 @@ export class IndexedDbStorage implements Storage {
   private failure: Error | null = null;
   private closed = false;
   private repair: RecoveryReport | null = null;
+  private votesWithheld = false;
   private persistence: PersistencePermission = 'unsupported';
   /** What open read, handed to the first `load` if nothing was written in between. */
   private opened: PersistedState | null = null;
@@ -265,6 +269,16 @@ export class IndexedDbStorage implements Storage {
     });
   }
 
+  releaseVotes(): Promise<void> {
+    return this.enqueue(() => {
+      this.votesWithheld = false;
+      return {
+        writes: [],
+        records: [{ store: META, key: IDBKeyRange.only('repair'), value: null }],
+      };
+    });
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
@@ -283,6 +297,7 @@ export class IndexedDbStorage implements Storage {
       lastIndex: this.layout.lastIndex,
       snapshotIndex: this.layout.snapshotIndex,
       repair: this.repair,
+      votesWithheld: this.votesWithheld,
       failure:
         failure === null ? null : { code: failure.code ?? failure.name, message: failure.message },
     };
@@ -304,17 +319,20 @@ export class IndexedDbStorage implements Storage {
     const chunks = tx.objectStore(CHUNKS);
     let recovery;
     try {
-      const [hardState, snapshot, compaction, segmentKeys, segmentValues] = await Promise.all([
-        meta.get('hardState'),
-        meta.get('snapshot'),
-        meta.get('compaction'),
-        segments.getAllKeys(),
-        segments.getAll(),
-      ]);
+      const [hardState, snapshot, compaction, repair, segmentKeys, segmentValues] =
+        await Promise.all([
+          meta.get('hardState'),
+          meta.get('snapshot'),
+          meta.get('compaction'),
+          meta.get('repair'),
+          segments.getAllKeys(),
+          segments.getAll(),
+        ]);
       recovery = await recover(this.database, {
         hardState,
         snapshot,
         compaction,
+        repair,
         segmentKeys,
         segmentValues,
         readChunks: (index) => chunks.getAll(IDBKeyRange.bound([index, 0], [index, Infinity])),
@@ -324,16 +342,18 @@ export class IndexedDbStorage implements Storage {
       if (error instanceof StorageCorruptError) throw error;
       throw this.fail(mapError(this.database, error));
     }
-    if (recovery.tornSegmentKeys.length > 0) {
-      const repair = this.db.transaction(SEGMENTS, 'readwrite', {
-        durability: this.options.durability,
-      });
-      for (const key of recovery.tornSegmentKeys) void repair.store.delete(key);
-      await repair.done.catch((error: unknown) => {
-        throw this.fail(mapError(this.database, error));
-      });
+    if (recovery.tornSegmentKeys.length > 0 && recovery.repair !== null) {
+      // The torn record goes, and a mark stays until the member caught up (releaseVotes): a
+      // crash before then must not forget that this log was cut.
+      const records: RecordWrite[] = [metaRecord('repair', encodeRepair(recovery.repair))];
+      const writes = recovery.tornSegmentKeys.map((first): SegmentWrite => ({
+        op: 'deleteSegmentsFrom',
+        first,
+      }));
+      await this.write(writes, records);
     }
-    this.repair = recovery.repair ?? this.repair;
+    this.repair = recovery.repair;
+    this.votesWithheld = recovery.votesWithheld;
     this.layout = SegmentLayout.recovered(this.layoutLimits(), recovery.log);
     const pointIndex = recovery.log.point.index;
     return {
@@ -341,6 +361,7 @@ export class IndexedDbStorage implements Storage {
         hardState: { ...recovery.log.hardState },
         snapshot: recovery.snapshot,
         entries: recovery.log.entries.filter((e) => e.index > pointIndex),
+        votesWithheld: recovery.votesWithheld,
       },
     };
   }

@@ -320,3 +320,20 @@ export function encodeIdentity(identity: IdentityRecord): Uint8Array {
 export function decodeIdentity(body: Uint8Array): IdentityRecord | null {
   return decodeWith(body, (reader) => ({ memberId: reader.text(), createdAtMs: reader.int() }));
 }
+
+/** Left by a recovery that cut the log: the member withholds its vote until it caught up. */
+export interface RepairRecord {
+  readonly truncatedAfter: number;
+  readonly reason: string;
+}
+
+export function encodeRepair(repair: RepairRecord): Uint8Array {
+  const writer = new ByteWriter(64);
+  writer.int(repair.truncatedAfter);
+  writer.bytes(utf8.encode(repair.reason));
+  return writer.finish();
+}
+
+export function decodeRepair(body: Uint8Array): RepairRecord | null {
+  return decodeWith(body, (reader) => ({ truncatedAfter: reader.int(), reason: reader.text() }));
+}

@@ -9,11 +9,12 @@ import { EMPTY_HARD_STATE } from '../core/types.js';
 import type { Entry, Snapshot } from '../core/types.js';
 import { crc32 } from './crc32.js';
 import { StorageCorruptError } from './errors.js';
-import type { CompactionPoint, SnapshotRecord } from './records.js';
+import type { CompactionPoint, RepairRecord, SnapshotRecord } from './records.js';
 import {
   chunkKeyTag,
   decodeCompactionPoint,
   decodeHardState,
+  decodeRepair,
   decodeSegment,
   decodeSnapshotRecord,
   metaKeyTag,
@@ -27,6 +28,7 @@ export interface RawStoredLog {
   readonly hardState: unknown;
   readonly snapshot: unknown;
   readonly compaction: unknown;
+  readonly repair: unknown;
   /** Segment keys ascending, with their values. */
   readonly segmentKeys: readonly unknown[];
   readonly segmentValues: readonly unknown[];
@@ -41,13 +43,12 @@ export interface Recovery {
   readonly tornSegmentKeys: readonly number[];
   /** What the repair dropped, for status and logs; null when nothing was wrong. */
   readonly repair: RecoveryReport | null;
+  /** A repair now or one left from an earlier start: the member must not vote yet. */
+  readonly votesWithheld: boolean;
 }
 
-export interface RecoveryReport {
-  /** The log now ends here; entries after it were in the torn record. */
-  readonly truncatedAfter: number;
-  readonly reason: string;
-}
+/** The log now ends at `truncatedAfter`; entries after it were in the torn record. */
+export type RecoveryReport = RepairRecord;
 
 export async function recover(database: string, raw: RawStoredLog): Promise<Recovery> {
   const corrupt = (detail: string): StorageCorruptError =>
@@ -66,6 +67,7 @@ export async function recover(database: string, raw: RawStoredLog): Promise<Reco
   }
   if (record === null && point.index > 0) throw corrupt('log compacted without a snapshot');
 
+  const earlierRepair = readMeta(raw.repair, 'repair', decodeRepair, corrupt);
   const segments = decodeSegments(raw, point.index, corrupt);
   let { entries, spans } = segments;
   const { torn } = segments;
@@ -91,7 +93,8 @@ export async function recover(database: string, raw: RawStoredLog): Promise<Reco
     log: { hardState, snapshot: record, point, spans, entries },
     snapshot,
     tornSegmentKeys: torn === null ? [] : [torn.key],
-    repair,
+    repair: repair ?? earlierRepair,
+    votesWithheld: repair !== null || earlierRepair !== null,
   };
 }
 

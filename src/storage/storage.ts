@@ -14,6 +14,12 @@ export interface PersistedState {
    * and at or below `snapshot.meta.index + 1` with one.
    */
   readonly entries: readonly Entry[];
+  /**
+   * True when recovery cut the log short (a torn or corrupt tail), now or on an earlier start
+   * not yet followed by `releaseVotes`: the member may have acknowledged entries it no longer
+   * holds, so it must not vote until it has caught up with a leader (TESTING.md 18).
+   */
+  readonly votesWithheld?: boolean;
 }
 
 /** One durable write, applied atomically in this order: snapshot, entries, hard state. */
@@ -57,4 +63,9 @@ export interface Storage {
   close(): Promise<void>;
   /** What status shows; optional for storages with nothing to say. */
   info?(): StorageInfo;
+  /**
+   * Forgets that recovery cut the log short: the member caught up with a leader and votes again.
+   * Only storages that can report `votesWithheld` need it.
+   */
+  releaseVotes?(): Promise<void>;
 }

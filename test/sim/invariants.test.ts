@@ -47,10 +47,11 @@ function inspection(
     applying: commit,
     config: ABC,
     snapshotIndex: firstIndex - 1,
+    votesWithheld: false,
     firstIndex,
     entries,
     ...more,
-  };
+  } as RaftInspection;
 }
 
 function setup() {

@@ -65,10 +65,11 @@ export class TestCluster {
     hardState: HardState,
     snapshot: Snapshot | null,
     entries: Entry[],
+    votesWithheld = false,
   ): TestMember {
     const node = new RaftNode(
       { ...this.overrides, id, random: createSeededRandom(seed) },
-      { hardState, snapshot, entries },
+      { hardState, snapshot, entries, votesWithheld },
     );
     return {
       node,
@@ -217,11 +218,20 @@ export class TestCluster {
     this.cut.clear();
   }
 
-  /** Simulates a crash and restart: only what was persisted survives. */
-  restart(id: MemberId, seed = 999): void {
+  /**
+   * Simulates a crash and restart: only what was persisted survives. With `cutAfter`, recovery
+   * found a torn tail: entries after that index are gone and the member starts with its votes
+   * withheld.
+   */
+  restart(id: MemberId, seed = 999, cutAfter?: number): void {
     const old = this.member(id);
     this.queue = this.queue.filter((message) => message.from !== id && message.to !== id);
-    this.members.set(id, this.fresh(id, seed, old.hardState, old.snapshot, old.entries));
+    const entries =
+      cutAfter === undefined ? old.entries : old.entries.filter((e) => e.index <= cutAfter);
+    this.members.set(
+      id,
+      this.fresh(id, seed, old.hardState, old.snapshot, entries, cutAfter !== undefined),
+    );
   }
 
   propose(id: MemberId, text: string): void {

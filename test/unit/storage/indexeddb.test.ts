@@ -264,10 +264,18 @@ describe('IndexedDbStorage: recovery', () => {
     expect(loaded.entries.at(-1)?.index).toBe(20);
     expect(loaded.hardState).toEqual({ term: 2, vote: 'm1', commit: 12 });
     expect(again.info().repair).toEqual({ truncatedAfter: 20, reason: 'checksum mismatch' });
+    expect(loaded.votesWithheld).toBe(true);
     await again.persist({ hardState: null, snapshot: null, entries: entries(21, 22, 3) });
     const third = await reopened(again);
-    expect(third.info().repair).toBeNull();
-    expect(summary(await third.load()).entries.slice(-3)).toEqual([
+    // The cut is remembered until the member caught up and released its vote.
+    expect((await third.load()).votesWithheld).toBe(true);
+    expect(third.info()).toMatchObject({ repair: { truncatedAfter: 20 }, votesWithheld: true });
+    await third.releaseVotes();
+    expect(third.info().votesWithheld).toBe(false);
+    const fourth = await reopened(third);
+    expect(fourth.info()).toMatchObject({ repair: null, votesWithheld: false });
+    expect((await fourth.load()).votesWithheld).toBe(false);
+    expect(summary(await fourth.load()).entries.slice(-3)).toEqual([
       [20, 2],
       [21, 3],
       [22, 3],

@@ -10,6 +10,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CORE_BUGS } from '../../src/core/config.js';
 import type { CoreBug } from '../../src/core/config.js';
+import type { StorageBackend } from './options.js';
 import { runSeed } from './run-seed.js';
 import type { SeedResult } from './run-seed.js';
 
@@ -18,6 +19,7 @@ interface CliOptions {
   readonly start: number;
   readonly members: 3 | 5 | 'mixed';
   readonly bug: CoreBug | undefined;
+  readonly storage: StorageBackend;
   readonly verbose: boolean;
   readonly jobs: number;
   readonly stopAtFirstViolation: boolean;
@@ -28,6 +30,7 @@ interface Job {
   readonly seed: number;
   readonly members: 3 | 5;
   readonly bug: CoreBug | undefined;
+  readonly storage: StorageBackend;
   readonly verbose: boolean;
   readonly stopAtFirstViolation: boolean;
 }
@@ -35,7 +38,7 @@ interface Job {
 /** What a worker sends back: the result without the bulky parts nobody reads. */
 type Summary = Omit<SeedResult, 'options' | 'stats'> & { readonly crashedWorker?: string };
 
-const USAGE = `usage: npm run sim -- --seeds N [--start S] [--members 3|5|mixed] [--bug ${CORE_BUGS.join('|')}] [--verbose] [--jobs J] [--stop-at-first]`;
+const USAGE = `usage: npm run sim -- --seeds N [--start S] [--members 3|5|mixed] [--bug ${CORE_BUGS.join('|')}] [--storage memory|indexeddb] [--verbose] [--jobs J] [--stop-at-first]`;
 /** Seeds per invocation (10,000+ is fine; this only stops typos). */
 const SEEDS_MAX = 10_000_000;
 /** Failing seeds listed in the JSON line. */
@@ -67,8 +70,11 @@ function parseArgs(argv: readonly string[]): CliOptions {
   const bug = values.get('bug');
   if (bug !== undefined && !CORE_BUGS.includes(bug as CoreBug))
     throw new Error(`--bug must be one of ${CORE_BUGS.join(', ')}`);
+  const storage = values.get('storage') ?? 'memory';
+  if (storage !== 'memory' && storage !== 'indexeddb')
+    throw new Error(`--storage must be memory or indexeddb\n${USAGE}`);
   for (const name of values.keys()) {
-    if (!['seeds', 'start', 'members', 'bug', 'jobs'].includes(name))
+    if (!['seeds', 'start', 'members', 'bug', 'jobs', 'storage'].includes(name))
       throw new Error(`unknown option --${name}\n${USAGE}`);
   }
   return {
@@ -76,6 +82,7 @@ function parseArgs(argv: readonly string[]): CliOptions {
     start: integer('start', 1, 0, 0xffffffff),
     members: members === 'mixed' ? 'mixed' : (Number(members) as 3 | 5),
     bug: bug as CoreBug | undefined,
+    storage,
     verbose: flags.has('verbose'),
     jobs: integer('jobs', Math.max(1, availableParallelism()), 1, 256),
     stopAtFirstViolation: flags.has('stop-at-first'),
@@ -90,7 +97,8 @@ function membersFor(options: CliOptions, seed: number): 3 | 5 {
 
 function replayCommand(job: Job): string {
   const bug = job.bug === undefined ? '' : ` --bug ${job.bug}`;
-  return `npm run sim -- --seeds 1 --start ${job.seed} --members ${job.members}${bug}`;
+  const storage = job.storage === 'memory' ? '' : ` --storage ${job.storage}`;
+  return `npm run sim -- --seeds 1 --start ${job.seed} --members ${job.members}${bug}${storage}`;
 }
 
 async function runJob(job: Job): Promise<Summary> {
@@ -101,6 +109,7 @@ async function runJob(job: Job): Promise<Summary> {
   } = await runSeed(job.seed, {
     members: job.members,
     bug: job.bug,
+    storage: job.storage,
     stopAtFirstViolation: job.stopAtFirstViolation,
     verbose: job.verbose,
   });
@@ -214,6 +223,7 @@ async function main(): Promise<number> {
       seed,
       members,
       bug: options.bug,
+      storage: options.storage,
       verbose: options.verbose,
       stopAtFirstViolation: options.stopAtFirstViolation,
     });

@@ -54,7 +54,11 @@ export interface StorageOptions {
    * "follower lost its log tail under a persisted commit" case of TESTING.md 17.
    */
   readonly tornHardStateAlone: boolean;
+  /** 'indexeddb': every durable write is also made on IndexedDbStorage (see idb-mirror.ts). */
+  readonly backend: StorageBackend;
 }
+
+export type StorageBackend = 'memory' | 'indexeddb';
 
 export interface ProcessOptions {
   readonly crashRatePerSecond: number;
@@ -163,6 +167,7 @@ export interface SimOptions {
 export interface SimOverrides {
   readonly members: number;
   readonly bugs?: readonly CoreBug[];
+  readonly storageBackend?: StorageBackend;
 }
 
 const uniform = (random: Random, min: number, max: number): number =>
@@ -184,7 +189,7 @@ export function drawSimOptions(seed: number, overrides: SimOverrides): SimOption
     livenessBudgetMs: 6000,
     convergeBudgetMs: 4000,
     network: drawNetwork(random),
-    storage: drawStorage(random),
+    storage: { ...drawStorage(random), backend: overrides.storageBackend ?? 'memory' },
     process: drawProcess(random),
     timing,
     workload: drawWorkload(random, safetyMs),
@@ -234,7 +239,7 @@ function drawNetwork(random: Random): NetworkOptions {
   };
 }
 
-function drawStorage(random: Random): StorageOptions {
+function drawStorage(random: Random): Omit<StorageOptions, 'backend'> {
   const writeLatencyMinMs = uniform(random, 0.05, 1);
   return {
     writeLatencyMinMs,

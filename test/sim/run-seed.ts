@@ -12,7 +12,7 @@ import { checkLinearizable } from './linearizability.js';
 import type { CheckVerdict } from './linearizability.js';
 import { kvModel } from './kv-model.js';
 import { drawSimOptions } from './options.js';
-import type { SimOptions } from './options.js';
+import type { SimOptions, StorageBackend } from './options.js';
 import type { SimMember } from './cluster.js';
 import type { SettleSummary } from './history.js';
 import { Simulation } from './simulation.js';
@@ -20,6 +20,8 @@ import type { RunStop } from './simulation.js';
 
 export interface RunSeedOptions {
   readonly members: 3 | 5;
+  /** 'indexeddb' also runs every member's disk through IndexedDbStorage (fake-indexeddb). */
+  readonly storage?: StorageBackend;
   readonly bug?: CoreBug;
   /** Stop the run at the first violation (fast bug hunting). */
   readonly stopAtFirstViolation?: boolean;
@@ -65,6 +67,7 @@ export async function runSeed(seed: number, options: RunSeedOptions): Promise<Se
   const simOptions = drawSimOptions(seed, {
     members: options.members,
     bugs: options.bug === undefined ? [] : [options.bug],
+    storageBackend: options.storage ?? 'memory',
   });
   const sim = new Simulation(
     simOptions,
@@ -85,6 +88,7 @@ export async function runSeed(seed: number, options: RunSeedOptions): Promise<Se
   if (stop !== 'violation' || !options.stopAtFirstViolation)
     ({ verdict, opsChecked } = checkHistory(sim, settled, stop));
   const checkMs = performance.now() - checkStarted;
+  await sim.close();
   return {
     seed,
     members: options.members,

@@ -21,6 +21,7 @@ import type { SimOptions } from './options.js';
 import { SimDisk } from './storage.js';
 import { Trace, describeMessage } from './trace.js';
 import { drainMicrotasks, MemberScheduler, VirtualTime } from './virtual-time.js';
+import { IdbMirror } from './idb-mirror.js';
 import type { SimEvent } from './virtual-time.js';
 import { Workload } from './workload.js';
 
@@ -41,6 +42,8 @@ export function streamRandom(seed: number, stream: number): Random {
 export class Simulation {
   readonly time = new VirtualTime({ queuedEventsMax: 1_000_000 });
   readonly trace: Trace;
+  /** One per member in IndexedDB runs (see idb-mirror.ts). */
+  private readonly mirrors: IdbMirror[] = [];
   readonly invariants: InvariantChecker;
   readonly network: SimNetwork;
   readonly cluster: SimCluster;
@@ -149,12 +152,22 @@ export class Simulation {
     const clock = streamRandom(seed, 1000 + ordinal);
     const offset = clock.float() * 1000;
     const rate = timing.clockRates[ordinal] ?? 0.96 + clock.float() * 0.08;
-    const disk = new SimDisk(id, this.time, streamRandom(seed, 2000 + ordinal), storage, {
-      onDurable: (member, before, update) => this.invariants.onDurable(member, before, update),
-      onCrash: (member, summary) => this.trace.log(() => `disk of ${member} at crash: ${summary}`),
-      onRefused: (member, error) =>
-        this.invariants.report('storageRefused', `${member}: ${error.message}`),
-    });
+    const mirror = storage.backend === 'indexeddb' ? new IdbMirror(`s${seed}-${id}`) : null;
+    if (mirror !== null) this.mirrors.push(mirror);
+    const disk = new SimDisk(
+      id,
+      this.time,
+      streamRandom(seed, 2000 + ordinal),
+      storage,
+      {
+        onDurable: (member, before, update) => this.invariants.onDurable(member, before, update),
+        onCrash: (member, summary) =>
+          this.trace.log(() => `disk of ${member} at crash: ${summary}`),
+        onRefused: (member, error) =>
+          this.invariants.report('storageRefused', `${member}: ${error.message}`),
+      },
+      mirror,
+    );
     return { disk, scheduler: new MemberScheduler(this.time, id, rate, offset) };
   }
 
@@ -179,6 +192,12 @@ export class Simulation {
       storageWipes: churn.wipes,
       membersCreated: this.cluster.everyId.length,
       membersRetired: this.cluster.retiredCount,
+      ...(this.mirrors.length === 0
+        ? {}
+        : {
+            indexedDbWrites: sum(this.mirrors.map((mirror) => mirror.writes)),
+            indexedDbRecoveries: sum(this.mirrors.map((mirror) => mirror.recoveries)),
+          }),
     };
   }
 
@@ -193,7 +212,7 @@ export class Simulation {
    */
   async runUntil(untilMs: number, condition?: () => boolean): Promise<RunStop> {
     // Work started outside an event (a member booting, a client starting) settles first.
-    await drainMicrotasks();
+    await this.settle();
     for (;;) {
       if (this.stopAtFirstViolation && this.invariants.violationCount > 0) return 'violation';
       if (condition?.() === true) return 'condition';
@@ -214,9 +233,28 @@ export class Simulation {
         continue;
       }
       if (event === null) continue;
-      await drainMicrotasks();
+      await this.settle();
       this.afterEvent(event);
     }
+  }
+
+  /** Lets the promise chains the last event started settle, IndexedDB work included. */
+  private async settle(): Promise<void> {
+    await drainMicrotasks();
+    while (this.mirrors.some((mirror) => mirror.busy)) {
+      await Promise.all(this.mirrors.map((mirror) => mirror.whenIdle()));
+      await drainMicrotasks();
+    }
+    for (const mirror of this.mirrors) {
+      if (mirror.failure === null || mirror.reported) continue;
+      mirror.reported = true;
+      this.report('storageRefused', `${mirror.memberId}: ${mirror.failure}`);
+    }
+  }
+
+  /** Deletes the IndexedDB databases of this run. */
+  async close(): Promise<void> {
+    await Promise.all(this.mirrors.map((mirror) => mirror.destroy()));
   }
 
   private afterEvent(event: SimEvent): void {
@@ -252,3 +290,5 @@ export class Simulation {
     this.trace.log(() => `${id} is ${state} (commit ${commit})`);
   }
 }
+
+const sum = (values: readonly number[]): number => values.reduce((a, b) => a + b, 0);

@@ -12,6 +12,7 @@ import type { DiskObserver } from './storage.js';
 import { drainMicrotasks, VirtualTime } from './virtual-time.js';
 
 const OPTIONS: StorageOptions = {
+  backend: 'memory',
   writeLatencyMinMs: 1,
   writeLatencyMeanMs: 2,
   tornProbability: 0,

@@ -14,6 +14,8 @@ import type { Random } from '../../src/core/random.js';
 import type { HardState, MemberId, Snapshot } from '../../src/core/types.js';
 import { MemoryDisk } from '../../src/storage/memory.js';
 import type { PersistedState, PersistUpdate, Storage } from '../../src/storage/storage.js';
+import type { IdbMirror } from './idb-mirror.js';
+import { samePersistedState } from './idb-mirror.js';
 import type { StorageOptions } from './options.js';
 import type { SimEvent, VirtualTime } from './virtual-time.js';
 
@@ -81,6 +83,8 @@ export class SimDisk {
     private readonly random: Random,
     private readonly options: StorageOptions,
     private readonly observer: DiskObserver = {},
+    /** The same disk in IndexedDB, for seeds run with the IndexedDB storage. */
+    readonly mirror: IdbMirror | null = null,
   ) {}
 
   /** Opens the disk for a new incarnation. */
@@ -200,6 +204,7 @@ export class SimDisk {
       this.observer.onRefused?.(this.member, error as Error);
       return error as Error;
     }
+    this.mirror?.apply(write);
     if (write.kind === 'persist') {
       if (write.update.snapshot !== null) this.stats.snapshotsInstalled++;
       this.observer.onDurable?.(this.member, before, write.update);
@@ -234,7 +239,14 @@ export class SimStorage implements Storage {
 
   async load(): Promise<PersistedState> {
     if (this.closed) throw new Error('storage is closed');
-    return this.disk.durable.read();
+    const expected = this.disk.durable.read();
+    if (this.disk.mirror === null) return expected;
+    const loaded = await this.disk.mirror.reopenAndLoad();
+    if (loaded !== null && !samePersistedState(loaded, expected)) {
+      this.disk.mirror.failure ??= `IndexedDB recovered a different state than the disk holds`;
+    }
+    // The same state either way (a difference is a violation): runs replay as with memory.
+    return expected;
   }
 
   persist(update: PersistUpdate): Promise<void> {

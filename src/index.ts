@@ -29,7 +29,20 @@ export type { LocalClusterOptions, KvMember } from './runtime/local-cluster.js';
 export { KvSession, KvCommandError } from './client/kv-session.js';
 export type { KvSessionOptions } from './client/kv-session.js';
 export * from './state/index.js';
-export type { Storage, PersistedState, PersistUpdate } from './storage/storage.js';
+export type { Storage, PersistedState, PersistUpdate, StorageInfo } from './storage/storage.js';
+export { IndexedDbStorage, requestPersistentStorage } from './storage/indexeddb.js';
+export type {
+  Durability,
+  IndexedDbStorageInfo,
+  IndexedDbStorageOptions,
+  PersistencePermission,
+} from './storage/indexeddb.js';
+export {
+  StorageCorruptError,
+  StorageLostError,
+  StorageQuotaError,
+  StorageUnavailableError,
+} from './storage/errors.js';
 export { MemoryStorage, MemoryDisk } from './storage/memory.js';
 export {
   InvalidPersistUpdateError,

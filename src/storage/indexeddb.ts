@@ -181,8 +181,14 @@ export class IndexedDbStorage implements Storage {
     const name = IndexedDbStorage.databaseName(memberId, options.namespace);
     let existed = true;
     let db: IDBPDatabase;
+    let gaveUp = false;
+    let onBlocked: () => void = () => undefined;
+    const blocked = new Promise<never>((_resolve, reject) => {
+      onBlocked = () =>
+        reject(new StorageUnavailableError(name, 'blocked by another connection that stays open'));
+    });
     try {
-      db = await openDB(name, SCHEMA_VERSION, {
+      const opening = openDB(name, SCHEMA_VERSION, {
         upgrade(database, oldVersion, _newVersion, transaction) {
           existed = oldVersion !== 0;
           if (existed) return; // Only one schema version so far.
@@ -199,9 +205,17 @@ export class IndexedDbStorage implements Storage {
             .objectStore(META)
             .put(seal(metaKeyTag('identity'), identity), 'identity');
         },
-        blocked() {
-          // Another tab holds an older schema open; the open waits until it lets go.
-        },
+        // Another tab holds an older schema open and does not let go: fail now, typed, rather
+        // than hang the member's start (a late success is closed at once).
+        blocked: () => onBlocked(),
+      });
+      opening.then(
+        (late) => gaveUp && late.close(),
+        () => undefined,
+      );
+      db = await Promise.race([opening, blocked]).catch((error: unknown) => {
+        gaveUp = true;
+        throw error;
       });
     } catch (error) {
       if (mode === 'open' && !existed) throw new StorageLostError(memberId);

@@ -373,6 +373,14 @@ describe('IndexedDbStorage: failures', () => {
     expect(storage.info().failure?.code).toBe('STORAGE_UNAVAILABLE');
   });
 
+  it('refuses a database written by a newer version of webraft with StorageUnavailableError', async () => {
+    const future = await openDB(IndexedDbStorage.databaseName('from-the-future'), 7);
+    future.close();
+    await expect(IndexedDbStorage.open('from-the-future')).rejects.toBeInstanceOf(
+      StorageUnavailableError,
+    );
+  });
+
   it('rejects writes after close with StorageClosedError', async () => {
     const storage = await created();
     await storage.close();

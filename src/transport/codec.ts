@@ -61,7 +61,9 @@ export function encodeFrame(cluster: string, message: Message): Uint8Array {
   const code = TYPE_CODES.get(message.type);
   if (code === undefined) throw new RangeError(`unknown message type ${message.type}`);
   const header = [WIRE_VERSION, cluster, message.from, message.to, code, message.term];
-  return packr.pack([...header, ...fieldsOf(message)]);
+  // A copy of its own: msgpackr packs into a shared buffer it reuses, and a view would clone or
+  // transfer that whole buffer.
+  return new Uint8Array(packr.pack([...header, ...fieldsOf(message)]));
 }
 
 function fieldsOf(message: Message): unknown[] {

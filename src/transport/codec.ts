@@ -57,7 +57,7 @@ const packr = new Packr({ useRecords: false, variableMapSize: true });
 const unpackr = new Unpackr({ useRecords: false, mapsAsObjects: false });
 
 /** Encodes `message` as one frame of cluster `cluster`. */
-export function encodeFrame(cluster: string, message: Message): Uint8Array {
+export function encodeFrame(cluster: string, message: Message): Uint8Array<ArrayBuffer> {
   const code = TYPE_CODES.get(message.type);
   if (code === undefined) throw new RangeError(`unknown message type ${message.type}`);
   const header = [WIRE_VERSION, cluster, message.from, message.to, code, message.term];

@@ -1,0 +1,130 @@
+/**
+ * The member's Transport over a mesh of frame channels, one per peer (decisions 3 and 4). It runs
+ * where the member runs (the worker); the page sets up each channel — WebRTC connection, peer
+ * authentication — and attaches it here when it is ready, and detaches it when it closes.
+ *
+ * A frame must come from the peer its channel belongs to: the channel was authenticated for that
+ * member, so a frame naming another sender is dropped (a peer cannot speak for someone else).
+ * Back-pressure: above the channel's low-water mark frames wait in a bounded queue until it
+ * drains; a full queue drops (counted) — Raft sends again, and memory stays bounded.
+ */
+import type { Message } from '../../core/messages.js';
+import type { MemberId } from '../../core/types.js';
+import { encodeFrame, FrameDecoder } from '../codec.js';
+import type { FrameDropReason } from '../codec.js';
+import type { Transport } from '../transport.js';
+import { DATA_CHANNEL_LOW_WATER_BYTES } from './frame-channel.js';
+import type { FrameChannel } from './frame-channel.js';
+
+/** Bytes waiting for one peer's channel to drain; beyond it frames are dropped. */
+const QUEUED_BYTES_MAX = 4 * 1024 * 1024;
+
+export type MeshDropReason =
+  FrameDropReason | 'noChannel' | 'queueFull' | 'spoofedSender' | 'notBytes' | 'noHandler';
+
+interface Link {
+  readonly channel: FrameChannel;
+  readonly queue: Uint8Array<ArrayBuffer>[];
+  queuedBytes: number;
+}
+
+export interface MeshTransportOptions {
+  readonly cluster: string;
+  readonly self: MemberId;
+}
+
+export class MeshTransport implements Transport {
+  private readonly links = new Map<MemberId, Link>();
+  private readonly decoder: FrameDecoder;
+  private readonly localDrops = new Map<MeshDropReason, number>();
+  private handler: ((message: Message) => void) | null = null;
+  private closed = false;
+
+  constructor(private readonly options: MeshTransportOptions) {
+    this.decoder = new FrameDecoder(options.cluster, options.self);
+  }
+
+  /** Uses `channel` for `peer` from now on; an older channel of that peer is closed. */
+  attach(peer: MemberId, channel: FrameChannel): void {
+    if (this.closed) return channel.close();
+    this.detach(peer);
+    const link: Link = { channel, queue: [], queuedBytes: 0 };
+    this.links.set(peer, link);
+    channel.onFrame((frame) => this.receive(peer, frame));
+    channel.onDrain(() => this.flush(link));
+    channel.onClose(() => {
+      if (this.links.get(peer) === link) this.links.delete(peer);
+    });
+  }
+
+  /** Stops using `peer`'s channel and closes it. */
+  detach(peer: MemberId): void {
+    const link = this.links.get(peer);
+    if (link === undefined) return;
+    this.links.delete(peer);
+    link.channel.close();
+  }
+
+  /** Peers with a channel attached. */
+  peers(): MemberId[] {
+    return [...this.links.keys()];
+  }
+
+  send(messages: readonly Message[]): void {
+    if (this.closed) return;
+    for (const message of messages) {
+      const link = this.links.get(message.to);
+      if (link === undefined) {
+        this.count('noChannel');
+        continue;
+      }
+      const frame = encodeFrame(this.options.cluster, message);
+      if (link.queue.length === 0 && link.channel.bufferedAmount <= DATA_CHANNEL_LOW_WATER_BYTES) {
+        link.channel.send(frame);
+      } else if (link.queuedBytes + frame.length <= QUEUED_BYTES_MAX) {
+        link.queue.push(frame);
+        link.queuedBytes += frame.length;
+      } else {
+        this.count('queueFull');
+      }
+    }
+  }
+
+  onMessage(handler: (message: Message) => void): void {
+    if (this.handler !== null) throw new Error('onMessage may be called once');
+    this.handler = handler;
+  }
+
+  close(): void {
+    this.closed = true;
+    this.handler = null;
+    for (const peer of [...this.links.keys()]) this.detach(peer);
+  }
+
+  /** Frames dropped so far, by reason. */
+  drops(): Readonly<Partial<Record<MeshDropReason, number>>> {
+    return { ...this.decoder.drops(), ...Object.fromEntries(this.localDrops) };
+  }
+
+  private receive(peer: MemberId, frame: Uint8Array | null): void {
+    if (this.closed) return;
+    if (frame === null) return this.count('notBytes');
+    const message = this.decoder.decode(frame);
+    if (message === null) return;
+    if (message.from !== peer) return this.count('spoofedSender');
+    if (this.handler === null) return this.count('noHandler');
+    this.handler(message);
+  }
+
+  private flush(link: Link): void {
+    while (link.queue.length > 0 && link.channel.bufferedAmount <= DATA_CHANNEL_LOW_WATER_BYTES) {
+      const frame = link.queue.shift()!;
+      link.queuedBytes -= frame.length;
+      link.channel.send(frame);
+    }
+  }
+
+  private count(reason: MeshDropReason): void {
+    this.localDrops.set(reason, (this.localDrops.get(reason) ?? 0) + 1);
+  }
+}

@@ -20,7 +20,13 @@ import type { FrameChannel } from './frame-channel.js';
 const QUEUED_BYTES_MAX = 4 * 1024 * 1024;
 
 export type MeshDropReason =
-  FrameDropReason | 'noChannel' | 'queueFull' | 'spoofedSender' | 'notBytes' | 'noHandler';
+  | FrameDropReason
+  | 'noChannel'
+  | 'queueFull'
+  | 'spoofedSender'
+  | 'notBytes'
+  | 'noHandler'
+  | 'unauthenticated';
 
 interface Link {
   readonly channel: FrameChannel;
@@ -35,6 +41,8 @@ export interface MeshTransportOptions {
 
 export class MeshTransport implements Transport {
   private readonly links = new Map<MemberId, Link>();
+  /** Channels of attempts whose peer has not proved itself yet, by peer. */
+  private readonly pending = new Map<MemberId, { gen: string; channel: FrameChannel }>();
   private readonly decoder: FrameDecoder;
   private readonly localDrops = new Map<MeshDropReason, number>();
   private handler: ((message: Message) => void) | null = null;
@@ -55,6 +63,28 @@ export class MeshTransport implements Transport {
     channel.onClose(() => {
       if (this.links.get(peer) === link) this.links.delete(peer);
     });
+  }
+
+  /**
+   * The channel of connection attempt `gen` to `peer`, usable once `authenticated(peer, gen)`;
+   * until then what arrives on it is dropped. It replaces an older pending one of `peer`.
+   */
+  offer(peer: MemberId, gen: string, channel: FrameChannel): void {
+    if (this.closed) return channel.close();
+    this.pending.get(peer)?.channel.close();
+    this.pending.set(peer, { gen, channel });
+    channel.onFrame(() => this.count('unauthenticated'));
+    channel.onClose(() => {
+      if (this.pending.get(peer)?.channel === channel) this.pending.delete(peer);
+    });
+  }
+
+  /** `peer` proved itself on attempt `gen`: its pending channel of that attempt is attached. */
+  authenticated(peer: MemberId, gen: string): void {
+    const offered = this.pending.get(peer);
+    if (offered === undefined || offered.gen !== gen) return;
+    this.pending.delete(peer);
+    this.attach(peer, offered.channel);
   }
 
   /** Stops using `peer`'s channel and closes it. */
@@ -99,6 +129,8 @@ export class MeshTransport implements Transport {
     this.closed = true;
     this.handler = null;
     for (const peer of [...this.links.keys()]) this.detach(peer);
+    for (const { channel } of this.pending.values()) channel.close();
+    this.pending.clear();
   }
 
   /** Frames dropped so far, by reason. */

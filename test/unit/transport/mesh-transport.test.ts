@@ -3,7 +3,7 @@
  * the transport conformance suite, then sender authentication per channel and back-pressure.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Message } from '../../../src/core/messages.js';
+import type { AppendRequest, Message } from '../../../src/core/messages.js';
 import { encodeFrame } from '../../../src/transport/codec.js';
 import type { FrameChannel } from '../../../src/transport/webrtc/frame-channel.js';
 import { portFrames } from '../../../src/transport/webrtc/frame-channel.js';
@@ -83,8 +83,8 @@ describe('MeshTransport', () => {
     const toB = manualChannel();
     transport.attach('b', toB.channel);
     toB.channel.buffered = 10 * 1024 * 1024;
-    const big: Message = {
-      ...appendMessage('a', 'b', 1),
+    const big: AppendRequest = {
+      ...(appendMessage('a', 'b', 1) as AppendRequest),
       entries: [{ index: 5, term: 1, kind: 'normal', data: new Uint8Array(1024 * 1024) }],
     };
     for (let i = 0; i < 6; i++) transport.send([big]);
@@ -106,5 +106,22 @@ describe('MeshTransport', () => {
     transport.send([appendMessage('a', 'b', 1)]);
     expect([first.sent.length, second.sent.length]).toEqual([0, 1]);
     expect(transport.peers()).toEqual(['b']);
+  });
+
+  it('ignores an offered channel until its attempt is authenticated, and only that attempt', () => {
+    const transport = new MeshTransport({ cluster: 'room', self: 'b' });
+    const got: Message[] = [];
+    transport.onMessage((m) => got.push(m));
+    const old = manualChannel();
+    const current = manualChannel();
+    transport.offer('a', 'gen-1', old.channel);
+    transport.offer('a', 'gen-2', current.channel);
+    current.deliver(encodeFrame('room', appendMessage('a', 'b', 1)));
+    transport.authenticated('a', 'gen-1'); // A stale attempt: nothing happens.
+    expect(transport.peers()).toEqual([]);
+    transport.authenticated('a', 'gen-2');
+    current.deliver(encodeFrame('room', appendMessage('a', 'b', 2)));
+    expect(got.map((m) => m.term)).toEqual([2]);
+    expect(transport.drops()).toMatchObject({ unauthenticated: 1 });
   });
 });

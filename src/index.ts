@@ -51,3 +51,34 @@ export {
 } from './storage/checks.js';
 export type { Transport } from './transport/transport.js';
 export { MemoryNetwork, MemoryTransport } from './transport/memory.js';
+export { encodeFrame, decodeFrame, FrameDecoder, FRAME_BYTES_MAX } from './transport/codec.js';
+export type { FrameDropReason } from './transport/codec.js';
+export { BroadcastChannelTransport } from './transport/broadcast.js';
+export type { BroadcastChannelTransportOptions } from './transport/broadcast.js';
+export { FaultyTransport } from './transport/faults.js';
+export type { FaultState, FaultyTransportOptions } from './transport/faults.js';
+export { MeshTransport } from './transport/webrtc/mesh-transport.js';
+export type { MeshTransportOptions, MeshDropReason } from './transport/webrtc/mesh-transport.js';
+export { PeerMesh } from './transport/webrtc/peer-mesh.js';
+export type {
+  MeshSignal,
+  MeshSignaling,
+  PeerMeshOptions,
+  PeerState,
+} from './transport/webrtc/peer-mesh.js';
+export { meshSignaling } from './transport/webrtc/mesh-signaling.js';
+export {
+  bridgeDataChannel,
+  dataChannelFrames,
+  portFrames,
+} from './transport/webrtc/frame-channel.js';
+export type { FrameChannel } from './transport/webrtc/frame-channel.js';
+// The signaling server runs on Node: import it from 'webraft/signaling-server' (no `ws` here).
+export { SignalingClient } from './signaling/client.js';
+export type { SignalingClientEvents, SignalingClientOptions } from './signaling/client.js';
+export {
+  SignalingClosedError,
+  SignalingRefusedError,
+  SignalingTimeoutError,
+} from './signaling/errors.js';
+export { proveRoomSecret, verifyRoomProof } from './signaling/auth.js';

@@ -1,0 +1,32 @@
+/**
+ * Runs the signaling server from the command line: `npx tsx src/signaling/main.ts`.
+ *
+ * Environment: SIGNAL_PORT (default 8787), SIGNAL_HOST (default 127.0.0.1), and
+ * SIGNAL_ROOM_SECRETS, a JSON object of room -> secret for rooms that require a proof.
+ */
+import { startSignalingServer } from './node-server.js';
+
+function roomSecretsFromEnvironment(): Record<string, string> | undefined {
+  const text = process.env.SIGNAL_ROOM_SECRETS;
+  if (text === undefined || text === '') return undefined;
+  const parsed: unknown = JSON.parse(text);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
+    throw new TypeError('SIGNAL_ROOM_SECRETS must be a JSON object of room -> secret');
+  }
+  return parsed as Record<string, string>; // rooms.ts checks every secret is a non-empty string
+}
+
+const server = await startSignalingServer({
+  host: process.env.SIGNAL_HOST || undefined,
+  secrets: roomSecretsFromEnvironment(),
+});
+const secretRooms = Object.keys(roomSecretsFromEnvironment() ?? {}).length;
+console.log(
+  `webraft signaling server listening on ${server.url} (${secretRooms} rooms with secrets)`,
+);
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    void server.close().then(() => process.exit(0));
+  });
+}

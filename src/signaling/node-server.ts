@@ -1,0 +1,150 @@
+/**
+ * The signaling server on Node: the runtime-agnostic room logic (rooms.ts) mounted on a `ws`
+ * WebSocket server. This file owns what is Node's: the socket server and its frame size bound,
+ * timers (hello timeouts, WebSocket-level heartbeats), back-pressure on slow readers, shutdown.
+ */
+import type { IncomingMessage } from 'node:http';
+import { WebSocketServer } from 'ws';
+import type { RawData, WebSocket } from 'ws';
+import type { SignalingLimits } from './limits.js';
+import { SignalingRooms } from './rooms.js';
+import type { RoomSecrets } from './room-secrets.js';
+import type { SignalingStats } from './rooms.js';
+
+export interface SignalingServerOptions {
+  /** TCP port; 0 picks a free one. Default: env SIGNAL_PORT, else 8787. */
+  readonly port?: number;
+  /** Interface to listen on; default 127.0.0.1 (put a TLS proxy in front to expose it). */
+  readonly host?: string;
+  readonly secrets?: RoomSecrets;
+  readonly limits?: Partial<SignalingLimits>;
+}
+
+/** Room statistics plus what only the Node host sees. */
+export interface SignalingServerStats extends SignalingStats {
+  /** Connections dropped because they did not read what was sent to them. */
+  readonly slowConsumersDropped: number;
+  /** Connections dropped because they stopped answering WebSocket pings. */
+  readonly heartbeatsMissed: number;
+}
+
+export interface SignalingServer {
+  /** `ws://host:port`, ready to hand to SignalingClient. */
+  readonly url: string;
+  readonly port: number;
+  /** Closes every connection and the listening socket. */
+  close(): Promise<void>;
+  stats(): SignalingServerStats;
+}
+
+export const SIGNAL_PORT_DEFAULT = 8787;
+const SIGNAL_HOST_DEFAULT = '127.0.0.1';
+/** Unread bytes queued for one client before it is dropped as a slow consumer. */
+const SEND_BUFFER_BYTES_MAX = 1024 * 1024;
+const SWEEP_INTERVAL_MS = 1_000;
+/** WebSocket-level ping period: finds dead TCP connections (a closed laptop lid). */
+const HEARTBEAT_INTERVAL_MS = 30_000;
+const GOING_AWAY = 1001;
+const POLICY_VIOLATION = 1008;
+
+/** Starts a signaling server and resolves once it listens. */
+export async function startSignalingServer(
+  options: SignalingServerOptions = {},
+): Promise<SignalingServer> {
+  const rooms = new SignalingRooms({
+    now: () => performance.now(),
+    randomBytes: (length) => globalThis.crypto.getRandomValues(new Uint8Array(length)),
+    secrets: options.secrets,
+    limits: options.limits,
+  });
+  const host = options.host ?? SIGNAL_HOST_DEFAULT;
+  const wss = new WebSocketServer({
+    host,
+    port: options.port ?? portFromEnvironment(),
+    // ws refuses bigger frames (close 1009) before buffering them whole.
+    maxPayload: rooms.limits.messageBytesMax,
+    perMessageDeflate: false,
+  });
+  await new Promise<void>((resolve, reject) => {
+    wss.once('listening', resolve);
+    wss.once('error', reject);
+  });
+  wss.on('error', () => undefined); // after listening, errors are per socket and handled there
+  const counters = { slowConsumersDropped: 0, heartbeatsMissed: 0 };
+  const alive = new WeakMap<WebSocket, boolean>();
+  wss.on('connection', (socket: WebSocket, _request: IncomingMessage) => {
+    alive.set(socket, true);
+    socket.on('pong', () => alive.set(socket, true));
+    mount(rooms, socket, counters);
+  });
+  const sweep = setInterval(() => rooms.sweep(), SWEEP_INTERVAL_MS);
+  const heartbeat = setInterval(() => {
+    for (const socket of wss.clients) {
+      if (alive.get(socket) === false) {
+        counters.heartbeatsMissed++;
+        socket.terminate();
+        continue;
+      }
+      alive.set(socket, false);
+      socket.ping();
+    }
+  }, HEARTBEAT_INTERVAL_MS);
+  sweep.unref();
+  heartbeat.unref();
+  const address = wss.address();
+  const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return {
+    url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,
+    port,
+    stats: () => ({ ...rooms.stats(), ...counters }),
+    close: async () => {
+      clearInterval(sweep);
+      clearInterval(heartbeat);
+      rooms.closeAll(GOING_AWAY, 'server shutting down');
+      for (const socket of wss.clients) socket.terminate();
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
+
+/** Connects one socket to the room logic. */
+function mount(
+  rooms: SignalingRooms,
+  socket: WebSocket,
+  counters: { slowConsumersDropped: number },
+): void {
+  const handle = rooms.connect({
+    send: (text) => {
+      if (socket.readyState !== socket.OPEN) return;
+      if (socket.bufferedAmount > SEND_BUFFER_BYTES_MAX) {
+        counters.slowConsumersDropped++;
+        socket.close(POLICY_VIOLATION, 'too slow to read');
+        return;
+      }
+      socket.send(text);
+    },
+    close: (code, reason) => socket.close(code, reason),
+  });
+  socket.on('message', (data: RawData, isBinary: boolean) => {
+    handle.receive(isBinary ? data : rawDataToText(data));
+  });
+  socket.on('close', () => handle.disconnected());
+  // A protocol error (bad frame, too big) closes the socket; the close event follows.
+  socket.on('error', () => handle.disconnected());
+}
+
+function rawDataToText(data: RawData): string {
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
+  return data.toString('utf8');
+}
+
+function portFromEnvironment(): number {
+  const text = process.env.SIGNAL_PORT;
+  if (text === undefined || text === '') return SIGNAL_PORT_DEFAULT;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new RangeError(`SIGNAL_PORT must be a port number (0-65535), got ${text}`);
+  }
+  return port;
+}

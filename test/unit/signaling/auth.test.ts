@@ -1,0 +1,80 @@
+/**
+ * The room-secret proof: its exact definition (checked against Node's own HMAC), what it binds,
+ * and its base64url encoding.
+ */
+import { createHmac } from 'node:crypto';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import {
+  decodeBase64Url,
+  encodeBase64Url,
+  proveRoomSecret,
+  verifyRoomProof,
+} from '../../../src/signaling/auth.js';
+
+const NONCE = 'n'.repeat(43);
+const OTHER_NONCE = 'm'.repeat(43);
+
+describe('proveRoomSecret', () => {
+  it('is base64url(HMAC-SHA-256(secret, label, purpose, nonce, room, memberId joined by \\n))', async () => {
+    const expected = createHmac('sha256', 'hunter2')
+      .update(`webraft-room-proof-v1\nsignaling\n${NONCE}\nboard\ntab-1`)
+      .digest('base64url');
+    await expect(proveRoomSecret('hunter2', NONCE, 'board', 'tab-1')).resolves.toBe(expected);
+    expect(expected).toMatch(/^[A-Za-z0-9_-]{43}$/);
+  });
+
+  it('verifies for the same inputs only', async () => {
+    const proof = await proveRoomSecret('hunter2', NONCE, 'board', 'tab-1');
+    await expect(verifyRoomProof('hunter2', NONCE, 'board', 'tab-1', proof)).resolves.toBe(true);
+    for (const [secret, nonce, room, member] of [
+      ['hunter3', NONCE, 'board', 'tab-1'],
+      ['hunter2', OTHER_NONCE, 'board', 'tab-1'],
+      ['hunter2', NONCE, 'board2', 'tab-1'],
+      ['hunter2', NONCE, 'board', 'tab-2'],
+    ] as const) {
+      await expect(verifyRoomProof(secret, nonce, room, member, proof)).resolves.toBe(false);
+    }
+  });
+
+  it('separates purposes: a proof made for a peer never passes a signaling check', async () => {
+    const forPeer = await proveRoomSecret('s', NONCE, 'board', 'tab-1', 'peer');
+    await expect(verifyRoomProof('s', NONCE, 'board', 'tab-1', forPeer)).resolves.toBe(false);
+    await expect(verifyRoomProof('s', NONCE, 'board', 'tab-1', forPeer, 'peer')).resolves.toBe(
+      true,
+    );
+  });
+
+  it('refuses inputs that would make the proof ambiguous or empty', async () => {
+    await expect(proveRoomSecret('', NONCE, 'board', 'tab-1')).rejects.toThrow(RangeError);
+    await expect(proveRoomSecret('s', 'short', 'board', 'tab-1')).rejects.toThrow(RangeError);
+    await expect(proveRoomSecret('s', NONCE, 'bo\nard', 'tab-1')).rejects.toThrow(RangeError);
+    await expect(proveRoomSecret('s', NONCE, 'board', '')).rejects.toThrow(RangeError);
+  });
+
+  it('verification answers false, never throws, for malformed proofs', async () => {
+    for (const proof of ['', 'x', 'A'.repeat(42), 'A'.repeat(44), '!'.repeat(43), 'é'.repeat(43)]) {
+      await expect(verifyRoomProof('s', NONCE, 'board', 'tab-1', proof)).resolves.toBe(false);
+    }
+    await expect(verifyRoomProof('', NONCE, 'board', 'tab-1', 'A'.repeat(43))).resolves.toBe(false);
+  });
+});
+
+describe('base64url', () => {
+  it('encodes as Node does (unpadded) and decodes back', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 100 }), (bytes) => {
+        const text = encodeBase64Url(bytes);
+        expect(text).toBe(Buffer.from(bytes).toString('base64url'));
+        expect(decodeBase64Url(text)).toEqual(bytes);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('refuses characters outside the alphabet and impossible lengths', () => {
+    expect(decodeBase64Url('ab+c')).toBeNull();
+    expect(decodeBase64Url('ab=')).toBeNull();
+    expect(decodeBase64Url('abcde')).toBeNull();
+  });
+});

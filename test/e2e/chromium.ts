@@ -45,8 +45,14 @@ export async function bundle(entry: string): Promise<string> {
   return chunk.code;
 }
 
-/** Serves a page that imports `code` as a module and sets `window.labReady`. */
-export async function serveLab(code: string): Promise<{ url: string; close: () => Promise<void> }> {
+/**
+ * Serves a page that imports `code` as a module and sets `window.labReady`; `extra` maps more
+ * paths (a worker bundle, say) to their code.
+ */
+export async function serveLab(
+  code: string,
+  extra: Readonly<Record<string, string>> = {},
+): Promise<{ url: string; close: () => Promise<void> }> {
   const html =
     '<!doctype html><meta charset="utf-8"><title>webraft lab</title>' +
     '<script type="module">import * as lab from "/lab.js"; window.lab = lab; window.labReady = true;</script>';
@@ -56,9 +62,10 @@ export async function serveLab(code: string): Promise<{ url: string; close: () =
     'cross-origin-embedder-policy': 'require-corp',
   };
   const server: Server = createServer((request, response) => {
-    if (request.url === '/lab.js') {
+    const script = request.url === '/lab.js' ? code : extra[request.url ?? ''];
+    if (script !== undefined) {
       response.writeHead(200, { 'content-type': 'text/javascript', ...isolation });
-      response.end(code);
+      response.end(script);
     } else {
       response.writeHead(200, { 'content-type': 'text/html', ...isolation });
       response.end(html);
@@ -68,7 +75,11 @@ export async function serveLab(code: string): Promise<{ url: string; close: () =
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}/`,
-    close: () => new Promise<void>((resolve) => server.close(() => resolve())),
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections(); // A browser keeps connections alive; do not wait for it.
+        server.close(() => resolve());
+      }),
   };
 }
 

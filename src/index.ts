@@ -69,6 +69,7 @@ export type {
 export { meshSignaling } from './transport/webrtc/mesh-signaling.js';
 export {
   bridgeDataChannel,
+  canTransferDataChannel,
   dataChannelFrames,
   portFrames,
 } from './transport/webrtc/frame-channel.js';

@@ -4,7 +4,10 @@
  * bridges it through a MessagePort). Called from tests with `page.evaluate`.
  */
 import { SignalingClient } from '../../src/signaling/client.js';
-import { bridgeDataChannel } from '../../src/transport/webrtc/frame-channel.js';
+import {
+  bridgeDataChannel,
+  canTransferDataChannel,
+} from '../../src/transport/webrtc/frame-channel.js';
 import { meshSignaling } from '../../src/transport/webrtc/mesh-signaling.js';
 import { PeerMesh } from '../../src/transport/webrtc/peer-mesh.js';
 import type { PeerState } from '../../src/transport/webrtc/peer-mesh.js';
@@ -95,4 +98,79 @@ export function report(): Promise<{
 
 export function setEcho(on: boolean): void {
   worker?.postMessage({ type: 'echo', on } satisfies ToWorker);
+}
+
+/** Framed round trips worker to worker through the mesh (the peer must echo), in ms. */
+export function pingPong(to: string, rounds: number): Promise<number[]> {
+  return ask((id) => ({ type: 'pingPong', id, to, rounds }));
+}
+
+/**
+ * The baseline: a plain RTCDataChannel between this page and `peer`'s page, set up through the
+ * same signaling server but outside the mesh (signals tagged `raw`, which the mesh ignores).
+ * The smaller id offers; the other side answers and echoes every message.
+ */
+let raw: { pc: RTCPeerConnection; channel: RTCDataChannel } | null = null;
+
+export function rawPrepare(peer: string): Promise<void> {
+  const signaling = client!;
+  const pc = new RTCPeerConnection({ iceServers: [] });
+  const channel = pc.createDataChannel('raw', { negotiated: true, id: 0, ordered: true });
+  channel.binaryType = 'arraybuffer';
+  raw = { pc, channel };
+  pc.onicecandidate = (event) => {
+    if (event.candidate !== null)
+      signaling.signal(peer, { raw: 'candidate', candidate: event.candidate.toJSON() } as never);
+  };
+  signaling.on('signal', (from, payload) => {
+    const message = payload as { raw?: string; sdp?: string; candidate?: RTCIceCandidateInit };
+    if (from !== peer || message.raw === undefined) return;
+    void (async () => {
+      if (message.raw === 'offer') {
+        await pc.setRemoteDescription({ type: 'offer', sdp: message.sdp! });
+        await pc.setLocalDescription(await pc.createAnswer());
+        signaling.signal(peer, { raw: 'answer', sdp: pc.localDescription!.sdp } as never);
+      } else if (message.raw === 'answer') {
+        await pc.setRemoteDescription({ type: 'answer', sdp: message.sdp! });
+      } else if (message.raw === 'candidate') {
+        await pc.addIceCandidate(message.candidate!).catch(() => undefined);
+      }
+    })();
+  });
+  channel.onmessage = (event: MessageEvent<ArrayBuffer>) => {
+    if (!rawWaiting)
+      channel.send(event.data); // The echoing side.
+    else rawWaiting();
+  };
+  if (client!.memberId < peer) {
+    void pc.createOffer().then(async (offer) => {
+      await pc.setLocalDescription(offer);
+      signaling.signal(peer, { raw: 'offer', sdp: pc.localDescription!.sdp } as never);
+    });
+  }
+  return new Promise((resolve) => {
+    if (channel.readyState === 'open') resolve();
+    else channel.addEventListener('open', () => resolve(), { once: true });
+  });
+}
+
+let rawWaiting: (() => void) | null = null;
+
+/** Round trips of a 64-byte message on the plain channel, one at a time, in ms. */
+export async function rawPingPong(rounds: number): Promise<number[]> {
+  const { channel } = raw!;
+  const times: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const started = performance.now();
+    const done = new Promise<void>((resolve) => (rawWaiting = resolve));
+    channel.send(new ArrayBuffer(64));
+    await done;
+    times.push(performance.now() - started);
+  }
+  rawWaiting = null;
+  return times;
+}
+
+export function transferSupported(): boolean {
+  return canTransferDataChannel();
 }

@@ -16,7 +16,8 @@ export type ToWorker =
   | { type: 'auth'; peer: string; gen: string }
   | { type: 'send'; id: number; to: string; count: number; bytes: number }
   | { type: 'report'; id: number }
-  | { type: 'echo'; on: boolean };
+  | { type: 'echo'; on: boolean }
+  | { type: 'pingPong'; id: number; to: string; rounds: number };
 
 export type FromWorker = { type: 'reply'; id: number; value: unknown };
 
@@ -26,6 +27,8 @@ let self = '';
 let echo = false;
 const received = new Map<string, number>();
 let readSeq = 0;
+/** The round trip waiting for its heartbeat answer (ping-pong benchmark). */
+let answered: (() => void) | null = null;
 
 const scope = globalThis as unknown as {
   onmessage: ((event: MessageEvent<ToWorker>) => void) | null;
@@ -34,6 +37,7 @@ const scope = globalThis as unknown as {
 
 function onRaft(message: Message): void {
   received.set(message.from, (received.get(message.from) ?? 0) + 1);
+  if (message.type === 'heartbeatResponse') answered?.();
   if (echo && message.type === 'heartbeat') {
     transport?.send([
       {
@@ -102,6 +106,11 @@ scope.onmessage = (event) => {
       scope.postMessage({ type: 'reply', id: request.id, value: true });
       return;
     }
+    case 'pingPong':
+      void pingPong(request.to, request.rounds).then((value) =>
+        scope.postMessage({ type: 'reply', id: request.id, value }),
+      );
+      return;
     case 'report': {
       const drops =
         transport instanceof MeshTransport || transport instanceof BroadcastChannelTransport
@@ -113,3 +122,19 @@ scope.onmessage = (event) => {
     }
   }
 };
+
+/** Round trips of one heartbeat frame to `to` and its answer, one at a time, in milliseconds. */
+async function pingPong(to: string, rounds: number): Promise<number[]> {
+  const times: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const started = performance.now();
+    const done = new Promise<void>((resolve) => (answered = resolve));
+    transport?.send([
+      { type: 'heartbeat', from: self, to, term: 1, commit: 0, readSeq: round, sentTick: round },
+    ]);
+    await done;
+    times.push(performance.now() - started);
+  }
+  answered = null;
+  return times;
+}

@@ -107,6 +107,18 @@ describe.each(['transfer', 'port'] as const)('WebRTC mesh in Chromium (%s)', (mo
 });
 
 describe('room auth and BroadcastChannel in Chromium', () => {
+  it('detects that Chromium can move a data channel into a worker', async () => {
+    const profile = new Profile();
+    try {
+      const { context, page } = await profile.launch(server.url);
+      expect(await call(page, 'transferSupported')).toBe(true);
+      await context.close();
+    } finally {
+      await profile.kill();
+      profile.remove();
+    }
+  });
+
   it('refuses a tab with a wrong secret with AUTH_FAILED', async () => {
     const signaling = await startSignalingServer({ port: 0, secrets: { mesh: 'opensesame' } });
     const profile = new Profile();

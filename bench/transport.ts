@@ -1,0 +1,115 @@
+/**
+ * Transport benchmark (issue 6), from one run of real Chromium with two tabs and the Node
+ * signaling server: the round trip of a small message on a plain RTCDataChannel between the two
+ * pages (the baseline) against our framed round trip worker to worker through the mesh, for both
+ * ways of reaching the worker (the channel moved into it, or bridged through a MessagePort).
+ * Baseline and subject alternate in blocks, so a noisy moment hurts both.
+ */
+import { fileURLToPath } from 'node:url';
+import type { Page } from 'playwright-core';
+import { startSignalingServer } from '../src/signaling/node-server.js';
+import { bundle, Profile, serveLab } from '../test/e2e/chromium.js';
+import type * as Lab from '../test/e2e/mesh-lab.js';
+import type { BridgeMode } from '../test/e2e/mesh-lab.js';
+
+type LabWindow = { lab: typeof Lab };
+const BLOCKS = 5;
+const ROUNDS_PER_BLOCK = Number(process.env.BENCH_TRANSPORT_ROUNDS ?? 300);
+const WARMUP_ROUNDS = 50;
+
+const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
+
+function percentile(values: readonly number[], p: number): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
+}
+
+const round3 = (value: number): number => Number(value.toFixed(3));
+
+async function openTab(page: Page, url: string): Promise<Page> {
+  await page.goto(url);
+  await page.waitForFunction(() => (window as { labReady?: boolean }).labReady === true);
+  return page;
+}
+
+async function measure(a: Page, b: Page, signalUrl: string, mode: BridgeMode) {
+  const room = `bench-${mode}`;
+  for (const [page, memberId] of [
+    [a, 'm1'],
+    [b, 'm2'],
+  ] as const) {
+    await page.evaluate((options) => (window as unknown as LabWindow).lab.join(options), {
+      url: signalUrl,
+      room,
+      memberId,
+      mode,
+    } as const);
+  }
+  for (const page of [a, b]) {
+    await page.waitForFunction(() =>
+      Object.values((window as unknown as LabWindow).lab.peerStates()).includes('open'),
+    );
+  }
+  await b.evaluate(() => (window as unknown as LabWindow).lab.setEcho(true));
+  await Promise.all([
+    b.evaluate(() => (window as unknown as LabWindow).lab.rawPrepare('m1')),
+    a.evaluate(() => (window as unknown as LabWindow).lab.rawPrepare('m2')),
+  ]);
+  // The mesh channel reaches the worker a little after 'open' on the page: wait for an answer.
+  await a.evaluate((n) => (window as unknown as LabWindow).lab.pingPong('m2', n), WARMUP_ROUNDS);
+  await a.evaluate((n) => (window as unknown as LabWindow).lab.rawPingPong(n), WARMUP_ROUNDS);
+  const raw: number[] = [];
+  const framed: number[] = [];
+  for (let block = 0; block < BLOCKS; block++) {
+    raw.push(
+      ...(await a.evaluate(
+        (n) => (window as unknown as LabWindow).lab.rawPingPong(n),
+        ROUNDS_PER_BLOCK,
+      )),
+    );
+    framed.push(
+      ...(await a.evaluate(
+        (n) => (window as unknown as LabWindow).lab.pingPong('m2', n),
+        ROUNDS_PER_BLOCK,
+      )),
+    );
+  }
+  return {
+    mode,
+    rawP50Ms: round3(percentile(raw, 0.5)),
+    rawP99Ms: round3(percentile(raw, 0.99)),
+    framedP50Ms: round3(percentile(framed, 0.5)),
+    framedP99Ms: round3(percentile(framed, 0.99)),
+    p50Ratio: round3(percentile(framed, 0.5) / percentile(raw, 0.5)),
+    p99Ratio: round3(percentile(framed, 0.99) / percentile(raw, 0.99)),
+    roundTrips: framed.length,
+  };
+}
+
+export async function runTransportBench(): Promise<void> {
+  const [page, worker] = await Promise.all([
+    bundle(here('../test/e2e/mesh-lab.ts')),
+    bundle(here('../test/e2e/mesh-worker.ts')),
+  ]);
+  const server = await serveLab(page, { '/worker.js': worker });
+  const signaling = await startSignalingServer({ port: 0 });
+  const profile = new Profile();
+  try {
+    const { context, page: first } = await profile.launch(server.url);
+    const rows = [];
+    for (const mode of ['transfer', 'port'] as const) {
+      const a = mode === 'transfer' ? first : await openTab(await context.newPage(), server.url);
+      const b = await openTab(await context.newPage(), server.url);
+      rows.push(await measure(a, b, signaling.url, mode));
+      await b.close();
+    }
+    console.table(rows);
+    for (const row of rows) console.log(JSON.stringify({ metric: 'transport_round_trip', ...row }));
+    await context.close();
+  } finally {
+    await profile.kill();
+    profile.remove();
+    await signaling.close();
+    await server.close();
+  }
+}

@@ -40,6 +40,10 @@ export interface RaftOptions {
   readonly clockDriftMax?: number;
   /** Limits (TigerBeetle: put a limit on everything). */
   readonly appendEntriesMax?: number;
+  /**
+   * Entry bytes per append (the first entry always goes). Default 128 KiB: with the largest
+   * command (192 KiB) a frame still fits one WebRTC data-channel message (256 KiB).
+   */
   readonly appendBytesMax?: number;
   readonly inflightAppendsMax?: number;
   readonly uncommittedEntriesMax?: number;
@@ -52,7 +56,7 @@ export interface RaftOptions {
   readonly snapshotBytesThreshold?: number;
   /** Entries kept below a snapshot so slow followers can catch up without one. Default 1,000. */
   readonly compactionTailEntries?: number;
-  /** Bytes per InstallSnapshot chunk. Default 256 KiB. */
+  /** Bytes per InstallSnapshot chunk. Default 128 KiB (a chunk's frame fits one data-channel message). */
   readonly snapshotChunkBytes?: number;
   /** Largest snapshot a follower accepts. Default 256 MiB. */
   readonly snapshotBytesMax?: number;
@@ -70,14 +74,14 @@ export const RAFT_DEFAULTS = {
   checkQuorum: true,
   clockDriftMax: 0.1,
   appendEntriesMax: 256,
-  appendBytesMax: 256 * 1024,
+  appendBytesMax: 128 * 1024,
   inflightAppendsMax: 64,
   uncommittedEntriesMax: 8192,
   pendingReadsMax: 4096,
   snapshotEntriesThreshold: 10_000,
   snapshotBytesThreshold: 8 * 1024 * 1024,
   compactionTailEntries: 1000,
-  snapshotChunkBytes: 256 * 1024,
+  snapshotChunkBytes: 128 * 1024,
   snapshotBytesMax: 256 * 1024 * 1024,
   bugs: [] as readonly CoreBug[],
 } as const;

@@ -10,8 +10,11 @@ export const KV_LIMITS = Object.freeze({
   keyLengthMax: 1024,
   /** Largest value, in bytes of its UTF-8 JSON encoding. */
   valueBytesMax: 64 * 1024,
-  /** Largest encoded command; checked before decoding. */
-  commandBytesMax: 1024 * 1024,
+  /**
+   * Largest encoded command; checked before decoding. An entry travels whole in one frame, and a
+   * frame must fit one WebRTC data-channel message (256 KiB in Chromium).
+   */
+  commandBytesMax: 192 * 1024,
   /** Deepest nesting of arrays/objects in a value. */
   valueDepthMax: 64,
   /** Most checks and most writes in one transaction (each). */

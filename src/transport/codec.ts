@@ -14,10 +14,11 @@ import type { ClusterConfig, Entry, EntryKind, MemberId } from '../core/types.js
 
 export const WIRE_VERSION = 1;
 /**
- * Largest frame accepted: one entry may carry a 1 MiB command (KV_LIMITS.commandBytesMax), and an
- * append or snapshot chunk is bounded by the core's appendBytesMax and snapshotChunkBytes.
+ * Largest frame accepted from any transport. The core's limits keep frames far below it (an append
+ * carries at most appendBytesMax, or one entry of at most KV_LIMITS.commandBytesMax; a snapshot
+ * chunk snapshotChunkBytes), within the 256 KiB a WebRTC data-channel message may carry.
  */
-export const FRAME_BYTES_MAX = 2 * 1024 * 1024;
+export const FRAME_BYTES_MAX = 1024 * 1024;
 /** Member and cluster ids, and read contexts, are at most this long. */
 export const WIRE_ID_LENGTH_MAX = 256;
 /** Entries per append frame and members per configuration, far above what the core sends. */

@@ -18,6 +18,8 @@ import type { FrameChannel } from './frame-channel.js';
 
 /** Bytes waiting for one peer's channel to drain; beyond it frames are dropped. */
 const QUEUED_BYTES_MAX = 4 * 1024 * 1024;
+/** Largest message a data channel carries in Chromium (its SCTP max-message-size). */
+export const DATA_CHANNEL_MESSAGE_BYTES_MAX = 256 * 1024;
 
 export type MeshDropReason =
   | FrameDropReason
@@ -26,7 +28,9 @@ export type MeshDropReason =
   | 'spoofedSender'
   | 'notBytes'
   | 'noHandler'
-  | 'unauthenticated';
+  | 'unauthenticated'
+  | 'frameTooLarge'
+  | 'sendFailed';
 
 interface Link {
   readonly channel: FrameChannel;
@@ -109,8 +113,14 @@ export class MeshTransport implements Transport {
         continue;
       }
       const frame = encodeFrame(this.options.cluster, message);
-      if (link.queue.length === 0 && link.channel.bufferedAmount <= DATA_CHANNEL_LOW_WATER_BYTES) {
-        link.channel.send(frame);
+      if (frame.length > DATA_CHANNEL_MESSAGE_BYTES_MAX) {
+        // Core limits keep frames below this; a caller that raised them loses such frames.
+        this.count('frameTooLarge');
+      } else if (
+        link.queue.length === 0 &&
+        link.channel.bufferedAmount <= DATA_CHANNEL_LOW_WATER_BYTES
+      ) {
+        this.sendNow(link, frame);
       } else if (link.queuedBytes + frame.length <= QUEUED_BYTES_MAX) {
         link.queue.push(frame);
         link.queuedBytes += frame.length;
@@ -152,7 +162,16 @@ export class MeshTransport implements Transport {
     while (link.queue.length > 0 && link.channel.bufferedAmount <= DATA_CHANNEL_LOW_WATER_BYTES) {
       const frame = link.queue.shift()!;
       link.queuedBytes -= frame.length;
+      this.sendNow(link, frame);
+    }
+  }
+
+  /** A channel closing under us throws from send: the frame is lost, as on any network. */
+  private sendNow(link: Link, frame: Uint8Array<ArrayBuffer>): void {
+    try {
       link.channel.send(frame);
+    } catch {
+      this.count('sendFailed');
     }
   }
 

@@ -8,6 +8,8 @@ import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../../../src/core/messages.js';
 import { validateMessage } from '../../../src/core/validate.js';
+import { KV_LIMITS } from '../../../src/state/kv-limits.js';
+import { DATA_CHANNEL_MESSAGE_BYTES_MAX } from '../../../src/transport/webrtc/mesh-transport.js';
 import {
   decodeFrame,
   encodeFrame,
@@ -122,8 +124,8 @@ describe('wire codec', () => {
     }
   });
 
-  it('fits an append carrying a 1 MiB command within the frame limit', () => {
-    const data = new Uint8Array(1024 * 1024);
+  it('fits an append carrying the largest command in one data-channel message', () => {
+    const data = new Uint8Array(KV_LIMITS.commandBytesMax + 8); // With the proposal envelope.
     const frame = encodeFrame('room', {
       ...envelope,
       type: 'append',
@@ -132,7 +134,7 @@ describe('wire codec', () => {
       commit: 0,
       entries: [{ index: 1, term: 7, kind: 'normal', data }],
     });
-    expect(frame.length).toBeLessThan(FRAME_BYTES_MAX);
+    expect(frame.length).toBeLessThan(DATA_CHANNEL_MESSAGE_BYTES_MAX);
   });
 });
 

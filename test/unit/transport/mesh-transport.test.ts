@@ -83,18 +83,30 @@ describe('MeshTransport', () => {
     const toB = manualChannel();
     transport.attach('b', toB.channel);
     toB.channel.buffered = 10 * 1024 * 1024;
-    const big: AppendRequest = {
+    const frameOf = (bytes: number): AppendRequest => ({
       ...(appendMessage('a', 'b', 1) as AppendRequest),
-      entries: [{ index: 5, term: 1, kind: 'normal', data: new Uint8Array(1024 * 1024) }],
-    };
-    for (let i = 0; i < 6; i++) transport.send([big]);
+      entries: [{ index: 5, term: 1, kind: 'normal', data: new Uint8Array(bytes) }],
+    });
+    for (let i = 0; i < 25; i++) transport.send([frameOf(200 * 1024)]);
     expect(toB.sent).toHaveLength(0);
-    expect(transport.drops()).toMatchObject({ queueFull: 3 });
+    expect(transport.drops()).toMatchObject({ queueFull: 5 });
     toB.channel.buffered = 0;
     toB.drain();
-    expect(toB.sent).toHaveLength(3);
+    expect(toB.sent).toHaveLength(20);
+    transport.send([frameOf(300 * 1024)]);
     transport.send([appendMessage('a', 'nobody', 1)]);
-    expect(transport.drops()).toMatchObject({ noChannel: 1 });
+    expect(transport.drops()).toMatchObject({ frameTooLarge: 1, noChannel: 1 });
+  });
+
+  it('counts a send that throws (a channel closing under it) instead of throwing', () => {
+    const transport = new MeshTransport({ cluster: 'room', self: 'a' });
+    const toB = manualChannel();
+    toB.channel.send = () => {
+      throw new Error('InvalidStateError: RTCDataChannel.readyState is not open');
+    };
+    transport.attach('b', toB.channel);
+    expect(() => transport.send([appendMessage('a', 'b', 1)])).not.toThrow();
+    expect(transport.drops()).toMatchObject({ sendFailed: 1 });
   });
 
   it('a reattached peer uses its new channel only', async () => {

@@ -5,6 +5,7 @@
  * clients doing the same KV work against a single unreplicated state machine, which is what
  * consensus costs on top of applying commands.
  */
+import { percentile, round3 } from './stats.js';
 import { KvSession } from '../src/client/kv-session.js';
 import { LocalCluster } from '../src/runtime/local-cluster.js';
 import { KvStateMachine } from '../src/state/kv.js';
@@ -18,10 +19,6 @@ interface Row {
   readonly opsPerSecond: number;
   readonly latencyMsP50: number;
   readonly latencyMsP99: number;
-}
-
-function percentile(sorted: readonly number[], p: number): number {
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
 }
 
 async function replicated(clients: number): Promise<Row> {
@@ -49,12 +46,11 @@ async function replicated(clients: number): Promise<Row> {
     }),
   );
   await cluster.stop();
-  latencies.sort((a, b) => a - b);
   return {
     clients,
     opsPerSecond: Math.round(latencies.length / (durationMs / 1000)),
-    latencyMsP50: Number(percentile(latencies, 0.5).toFixed(3)),
-    latencyMsP99: Number(percentile(latencies, 0.99).toFixed(3)),
+    latencyMsP50: round3(percentile(latencies, 0.5)),
+    latencyMsP99: round3(percentile(latencies, 0.99)),
   };
 }
 

@@ -4,6 +4,7 @@
  * then entries/s for batches of 1, 16 and 256 entries of 100 bytes, all with the durability the
  * storage uses ('strict'), and the same with 'relaxed' for context.
  */
+import { percentile, round3 } from './stats.js';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { bundle, Profile, serveLab } from '../test/e2e/chromium.js';
@@ -13,13 +14,6 @@ import type { Durability } from '../src/storage/indexeddb.js';
 type LabWindow = { lab: typeof Lab };
 const ROUNDS_ENTRIES = Number(process.env.BENCH_STORAGE_ENTRIES ?? 20_000);
 const WARMUP_ROUNDS = 20;
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-}
-
-const round3 = (value: number): number => Number(value.toFixed(3));
 
 async function measure(
   page: Page,

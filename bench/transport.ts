@@ -5,6 +5,7 @@
  * ways of reaching the worker (the channel moved into it, or bridged through a MessagePort).
  * Baseline and subject alternate in blocks, so a noisy moment hurts both.
  */
+import { percentile, round3 } from './stats.js';
 import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { startSignalingServer } from '../src/signaling/node-server.js';
@@ -18,13 +19,6 @@ const ROUNDS_PER_BLOCK = Number(process.env.BENCH_TRANSPORT_ROUNDS ?? 300);
 const WARMUP_ROUNDS = 50;
 
 const here = (file: string): string => fileURLToPath(new URL(file, import.meta.url));
-
-function percentile(values: readonly number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-}
-
-const round3 = (value: number): number => Number(value.toFixed(3));
 
 async function openTab(page: Page, url: string): Promise<Page> {
   await page.goto(url);

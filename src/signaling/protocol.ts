@@ -14,7 +14,7 @@
  * set, so that the server can count them and nothing a peer sends throws. Message types here omit
  * `v`; `encode*` adds it and `decode*` checks and drops it.
  */
-import { isJsonValue, isPlainObject } from '../state/json.js';
+import { isJsonValue, isPlainObject, utf8ByteLength } from '../state/json.js';
 import type { JsonValue } from '../state/kv-types.js';
 
 /** The only protocol version this module speaks. */
@@ -217,22 +217,8 @@ export function encodeServerMessage(message: ServerMessage): string {
   return JSON.stringify({ v: PROTOCOL_VERSION, ...message });
 }
 
-/** UTF-8 length of `text` without encoding it (a lone surrogate counts as U+FFFD, 3 bytes). */
-export function utf8ByteLength(text: string): number {
-  let bytes = 0;
-  for (let i = 0; i < text.length; i++) {
-    const unit = text.charCodeAt(i);
-    if (unit < 0x80) bytes += 1;
-    else if (unit < 0x800) bytes += 2;
-    else if (unit >= 0xd800 && unit <= 0xdbff && isLowSurrogate(text.charCodeAt(i + 1))) {
-      bytes += 4;
-      i++;
-    } else bytes += 3;
-  }
-  return bytes;
-}
-
-const isLowSurrogate = (unit: number): boolean => unit >= 0xdc00 && unit <= 0xdfff;
+/** UTF-8 length of `text` without encoding it (shared with the state machine's limits). */
+export { utf8ByteLength };
 
 // ---------------------------------------------------------------------------------------------
 // Decoding

@@ -80,6 +80,10 @@ export async function joinBroadcast(room: string, memberId: string): Promise<voi
   await report();
 }
 
+export function restart(peer: string): void {
+  mesh?.restart(peer);
+}
+
 export function peerStates(): Record<string, PeerState> {
   return mesh?.states() ?? {};
 }

@@ -60,7 +60,7 @@ const joinAs = (page: Page, url: string, memberId: string, mode: BridgeMode, sec
 const report = (page: Page) => call(page, 'report');
 
 describe.each(['transfer', 'port'] as const)('WebRTC mesh in Chromium (%s)', (mode) => {
-  it('three tabs form a full mesh, exchange frames in their workers, and survive a reload', async () => {
+  it('three tabs form a full mesh, exchange frames in their workers, survive a reload and a dropped link', async () => {
     const signaling = await startSignalingServer({ port: 0, secrets: { mesh: 'opensesame' } });
     const profile = new Profile();
     try {
@@ -97,6 +97,14 @@ describe.each(['transfer', 'port'] as const)('WebRTC mesh in Chromium (%s)', (mo
         const received = (await report(pages[1]!)).received;
         return received['m1'] === 3 && received['m3'] === 4;
       }, 'frames to the reloaded tab');
+
+      // m1 drops its connection to m3: it comes back by itself (retry with backoff).
+      await call(pages[0]!, 'restart', 'm3');
+      await waitFor(async () => (await call(pages[0]!, 'peerStates'))['m3'] === 'open', 'retry');
+      await waitFor(async () => {
+        await call(pages[0]!, 'send', 'm3', 1);
+        return ((await report(pages[2]!)).received['m1'] ?? 0) > 5;
+      }, 'frames after the reconnect');
       await context.close();
     } finally {
       await profile.kill();

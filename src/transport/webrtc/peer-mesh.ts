@@ -114,6 +114,15 @@ export class PeerMesh {
     this.teardown(link);
   }
 
+  /**
+   * Drops the connection to `peer` as if it had failed: the side that offers reconnects after
+   * its backoff, the other side waits for the new offer. For tests and the demo's fault controls.
+   */
+  restart(peer: MemberId): void {
+    const link = this.links.get(peer);
+    if (link?.attempt !== null && link?.attempt !== undefined) this.fail(peer, link, link.attempt);
+  }
+
   states(): Record<MemberId, PeerState> {
     return Object.fromEntries([...this.links].map(([peer, link]) => [peer, link.state]));
   }

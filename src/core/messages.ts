@@ -108,7 +108,17 @@ export interface SnapshotResponse extends Envelope {
   readonly offset: number;
 }
 
+/**
+ * A command a follower forwards to its leader (etcd's MsgProp forwarding): the leader proposes it
+ * as its own. There is no answer: the follower learns the outcome when it applies the entry.
+ */
+export interface ForwardedProposal extends Envelope {
+  readonly type: 'forward';
+  readonly data: Uint8Array;
+}
+
 export type Message =
+  | ForwardedProposal
   | PreVoteRequest
   | VoteRequest
   | VoteResponse

@@ -28,6 +28,7 @@ import {
 import { SnapshotReceiver } from './snapshot-receiver.js';
 import type {
   AppendRequest,
+  ForwardedProposal,
   AppendResponse,
   HeartbeatRequest,
   HeartbeatResponse,
@@ -151,6 +152,8 @@ export class RaftNode {
   private messages: Message[] = [];
   private readStates: ReadState[] = [];
   private droppedReads: string[] = [];
+  /** Commands followers forwarded, for the driver to propose (leader only). */
+  private forwarded: Uint8Array[] = [];
   private lastHardState: HardState;
   private lastSoftState: SoftState;
   private outstanding: Ready | null = null;
@@ -314,6 +317,17 @@ export class RaftNode {
   }
 
   /**
+   * A follower's proposal: sends `data` to the leader, which proposes it as its own; the outcome
+   * shows when the entry is applied here (or never: the caller times out and retries, which
+   * client sessions make safe). On the leader, use `propose`. Throws NotLeaderError when no
+   * leader is known, OverloadedError when the command is larger than one append may carry.
+   */
+  forward(data: Uint8Array): void {
+    if (this.role === 'leader' || this.leaderId === null) throw new NotLeaderError(this.leaderId);
+    this.send<ForwardedProposal>({ type: 'forward', to: this.leaderId, term: this.term, data });
+  }
+
+  /**
    * Asks for a read point. A ReadState with `context` follows once reading the state machine at
    * that index is linearizable (or, for `lease`, valid under the leader lease). A follower forwards
    * the request to its leader. Throws NotLeaderError when no leader is known.
@@ -360,6 +374,7 @@ export class RaftNode {
       this.messages.length > 0 ||
       this.readStates.length > 0 ||
       this.droppedReads.length > 0 ||
+      this.forwarded.length > 0 ||
       this.log.hasUnpersisted() ||
       this.log.hasUnapplied() ||
       !sameHardState(this.hardState(), this.lastHardState) ||
@@ -386,6 +401,7 @@ export class RaftNode {
       committedEntries: this.log.takeUnapplied(APPLY_BATCH_MAX),
       readStates: this.readStates,
       droppedReads: this.droppedReads,
+      forwarded: this.forwarded,
       snapshotWanted: this.snapshotDue(),
     };
     if (this.snapshotToInstall !== null) this.snapshot = this.snapshotToInstall;
@@ -395,6 +411,7 @@ export class RaftNode {
     this.messages = [];
     this.readStates = [];
     this.droppedReads = [];
+    this.forwarded = [];
     this.outstanding = ready;
     return ready;
   }
@@ -869,6 +886,10 @@ export class RaftNode {
         return this.handleHeartbeatResponse(message, progress);
       case 'readIndex':
         return this.leaderRead({ context: message.context, from: message.from }, 'linearizable');
+      case 'forward':
+        if (this.forwarded.length >= this.options.pendingReadsMax) return this.drop('forwardOverload');
+        this.forwarded.push(message.data);
+        return;
       case 'snapshotResponse':
         return this.handleSnapshotResponse(message, progress);
       case 'append':

@@ -103,6 +103,11 @@ export interface Ready {
   readonly committedEntries: readonly Entry[];
   readonly readStates: readonly ReadState[];
   readonly droppedReads: readonly string[];
+  /**
+   * Leader only: commands followers forwarded (`forward`). The driver proposes each as its own
+   * (stamped as the leader's); one it cannot take is dropped, and the follower retries.
+   */
+  readonly forwarded: readonly Uint8Array[];
   /** The log has grown past the compaction threshold: snapshot the state machine once applied. */
   readonly snapshotWanted: boolean;
 }

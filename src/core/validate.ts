@@ -48,6 +48,8 @@ export function validateMessage(message: Message, self: MemberId): string | null
         : 'malformedHeartbeatResponse';
     case 'timeoutNow':
       return null;
+    case 'forward':
+      return message.data instanceof Uint8Array ? null : 'malformedForward';
     case 'readIndex':
       return isContext(message.context) ? null : 'malformedReadIndex';
     case 'snapshot':

@@ -3,7 +3,7 @@
  * the core's Ready batches into I/O in the one safe order (persist, then send, then apply), owns
  * the tick timer, and turns applied entries and read states into settled client promises.
  */
-import { NotLeaderError, assert } from '../core/errors.js';
+import { NotLeaderError, OverloadedError, assert } from '../core/errors.js';
 import { RaftNode } from '../core/raft.js';
 import type { RaftInspection } from '../core/raft.js';
 import type { RaftOptions } from '../core/config.js';
@@ -23,7 +23,7 @@ import type {
 import type { StateMachine } from '../state/state-machine.js';
 import type { Storage, StorageInfo } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
-import { decodeEnvelope, encodeEnvelope } from './envelope.js';
+import { decodeEnvelope, decodeForwarded, encodeEnvelope, encodeForwarded } from './envelope.js';
 import { MemberStoppedError, ProposalDroppedError, TimeoutError } from './errors.js';
 import type { Scheduler, TimerHandle } from './scheduler.js';
 
@@ -83,6 +83,12 @@ interface PendingProposal<Result> {
   readonly timer: TimerHandle;
 }
 
+interface PendingForward<Result> {
+  readonly resolve: (result: Result) => void;
+  readonly reject: (error: Error) => void;
+  readonly timer: TimerHandle;
+}
+
 interface PendingRead<QueryResult> {
   index: number | null;
   readonly run: () => QueryResult;
@@ -92,6 +98,8 @@ interface PendingRead<QueryResult> {
 }
 
 const TICKS_CATCH_UP_MAX = 1000;
+/** Proposals this member may have forwarded and not yet seen applied. */
+const FORWARDED_PENDING_MAX = 4096;
 /** Longest the driver works through Ready batches before yielding to the event loop. */
 const PROCESS_SLICE_MS = 10;
 
@@ -102,6 +110,9 @@ export class Member<Result, Query, QueryResult> {
   private readonly readTimeoutMs: number;
   private readonly proposals = new Map<number, PendingProposal<Result>>();
   private readonly reads = new Map<string, PendingRead<QueryResult>>();
+  /** This member's proposals forwarded to the leader, by origin (`<id>#<sequence>`). */
+  private readonly forwardedProposals = new Map<string, PendingForward<Result>>();
+  private forwardSequence = 0;
   private readContextNext = 0;
   private tickTimer: TimerHandle | null = null;
   private lastTickAtMs: number;
@@ -148,11 +159,15 @@ export class Member<Result, Query, QueryResult> {
 
   /**
    * Proposes a command; resolves with the state machine's result once it is applied here.
-   * Rejects at once with NotLeaderError (carrying the leader hint) on a non-leader.
+   * On a non-leader it rejects at once with NotLeaderError (carrying the leader hint), or with
+   * `forward`, sends the command to the leader and resolves when this member applies its entry
+   * (TimeoutError if it never does: retry in the same client session, which makes it safe).
    */
-  propose(command: Uint8Array): Promise<Result> {
+  propose(command: Uint8Array, options: { readonly forward?: boolean } = {}): Promise<Result> {
     if (this.stoppedReason !== null) return Promise.reject(this.stoppedError());
     this.catchUpTicks();
+    if (options.forward === true && this.core.status().role !== 'leader')
+      return this.forwardProposal(command);
     let ticket;
     try {
       ticket = this.core.propose(encodeEnvelope(this.options.wallClock(), command));
@@ -164,6 +179,38 @@ export class Member<Result, Query, QueryResult> {
       assert(result !== null, 'a normal entry applied without a result');
       return result;
     });
+  }
+
+  private forwardProposal(command: Uint8Array): Promise<Result> {
+    if (this.forwardedProposals.size >= FORWARDED_PENDING_MAX)
+      return Promise.reject(new OverloadedError('forwarded proposals', FORWARDED_PENDING_MAX));
+    const origin = `${this.options.id}#${++this.forwardSequence}`;
+    try {
+      this.core.forward(encodeForwarded(origin, command));
+    } catch (error) {
+      return Promise.reject(error as Error);
+    }
+    this.scheduleProcess();
+    return new Promise<Result>((resolve, reject) => {
+      const timer = this.options.scheduler.setTimeout(() => {
+        this.forwardedProposals.delete(origin);
+        reject(new TimeoutError('forwarded proposal', this.proposeTimeoutMs));
+      }, this.proposeTimeoutMs);
+      this.forwardedProposals.set(origin, { resolve, reject, timer });
+    });
+  }
+
+  /** The leader proposes what followers forwarded, stamped with its own log time. */
+  private proposeForwarded(forwarded: readonly Uint8Array[]): void {
+    for (const data of forwarded) {
+      const tagged = decodeForwarded(data);
+      if (tagged === null || tagged.origin === null) continue; // Malformed: the sender retries.
+      try {
+        this.core.propose(encodeEnvelope(this.options.wallClock(), tagged.command, data));
+      } catch {
+        // Overloaded, or handing over leadership: dropped; the follower times out and retries.
+      }
+    }
   }
 
   /** Settles once the entry of `ticket` is applied here (null result: not a command). */
@@ -284,6 +331,9 @@ export class Member<Result, Query, QueryResult> {
     for (const pending of this.proposals.values())
       this.settle(pending, () => pending.reject(error));
     for (const pending of this.reads.values()) this.settle(pending, () => pending.reject(error));
+    for (const pending of this.forwardedProposals.values())
+      this.settle(pending, () => pending.reject(error));
+    this.forwardedProposals.clear();
     this.proposals.clear();
     this.reads.clear();
   }
@@ -369,6 +419,7 @@ export class Member<Result, Query, QueryResult> {
         if (ready.snapshotWanted) await this.takeSnapshot();
         if (this.stoppedReason !== null) return;
         this.core.advance(ready);
+        if (ready.forwarded.length > 0) this.proposeForwarded(ready.forwarded);
         if (this.votesWithheldStored && !this.core.status().votesWithheld) {
           // Caught up with a leader after a torn tail: the storage may forget the cut.
           this.votesWithheldStored = false;
@@ -417,6 +468,12 @@ export class Member<Result, Query, QueryResult> {
       let result: Result | null = null;
       if (envelope === null) machine.applyNoop(context);
       else result = machine.apply(envelope.command, context);
+      const forwarded =
+        envelope?.origin == null ? undefined : this.forwardedProposals.get(envelope.origin);
+      if (forwarded !== undefined && result !== null) {
+        this.forwardedProposals.delete(envelope!.origin!);
+        this.settle(forwarded, () => forwarded.resolve(result));
+      }
       const pending = this.proposals.get(entry.index);
       if (pending === undefined) continue;
       this.proposals.delete(entry.index);

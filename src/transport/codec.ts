@@ -48,6 +48,7 @@ const TYPES: readonly MessageType[] = [
   'readIndexResponse',
   'snapshot',
   'snapshotResponse',
+  'forward',
 ];
 const TYPE_CODES = new Map(TYPES.map((type, code) => [type, code] as const));
 const KINDS: readonly EntryKind[] = ['normal', 'noop', 'config'];
@@ -109,6 +110,8 @@ function fieldsOf(message: Message): unknown[] {
     }
     case 'snapshotResponse':
       return [message.index, message.offset];
+    case 'forward':
+      return [message.data];
   }
 }
 
@@ -316,6 +319,8 @@ function readMessage(type: MessageType, reader: FieldReader): Message {
     }
     case 'snapshotResponse':
       return { ...envelope, type, index: reader.count(), offset: reader.count() };
+    case 'forward':
+      return { ...envelope, type, data: reader.bytes() };
   }
 }
 

@@ -42,6 +42,8 @@ export function streamRandom(seed: number, stream: number): Random {
 export class Simulation {
   readonly time = new VirtualTime({ queuedEventsMax: 1_000_000 });
   readonly trace: Trace;
+  /** Proposals followers forwarded to a leader (messages sent). */
+  private proposalsForwarded = 0;
   /** One per member in IndexedDB runs (see idb-mirror.ts). */
   private readonly mirrors: IdbMirror[] = [];
   readonly invariants: InvariantChecker;
@@ -76,6 +78,7 @@ export class Simulation {
     this.network = new SimNetwork(this.time, streamRandom(seed, 1), options.network, (message) => {
       this.trace.log(() => `send ${describeMessage(message)}`);
       this.invariants.onSend(message);
+      if (message.type === 'forward') this.proposalsForwarded++;
     });
     this.applyLog = new ApplyLog(
       now,
@@ -192,6 +195,7 @@ export class Simulation {
       storageWipes: churn.wipes,
       membersCreated: this.cluster.everyId.length,
       membersRetired: this.cluster.retiredCount,
+      proposalsForwarded: this.proposalsForwarded,
       ...(this.mirrors.length === 0
         ? {}
         : {

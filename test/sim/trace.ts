@@ -61,6 +61,8 @@ export function describeMessage(message: Message): string {
       return `${head} ctx=${message.context} ${message.reject ? 'REJECT' : `index=${message.index}`}`;
     case 'timeoutNow':
       return head;
+    case 'forward':
+      return `${head} bytes=${message.data.length}`;
     case 'snapshot':
       return `${head} snapshot=${message.meta.index}/${message.meta.term} bytes ${message.offset}..${message.offset + message.data.length} of ${message.size}`;
     case 'snapshotResponse':

@@ -1,9 +1,11 @@
 /**
  * Simulated clients (TESTING.md 1): each opens a KV session, then issues put / get / cas / delete
  * on a small key space with a unique value per write. Clients talk to the member they believe
- * leads (reads sometimes go to a random member of the current configuration, new members included), follow NotLeaderError hints, retry a write with
- * the same session seq after a timeout, a stopped member or a dropped proposal, and give up at
- * their deadline — the outcome is then unknown and settled from the log later.
+ * leads (reads sometimes go to a random member of the current configuration, new members
+ * included), follow NotLeaderError hints, retry a write with the same session seq after a
+ * timeout, a stopped member or a dropped proposal, and give up at their deadline — the outcome is
+ * then unknown and settled from the log later. Odd-numbered clients ask a follower to forward
+ * their writes to the leader instead of following hints (the browser client's way).
  */
 import { NotLeaderError, RaftError } from '../../src/core/errors.js';
 import type { Random } from '../../src/core/random.js';
@@ -95,6 +97,8 @@ class SimClient {
   private writes = 0;
   private readonly seen = new Map<string, string | null>();
   private readonly parts: WorkloadParts;
+  /** Writes through whichever member it talks to, which forwards them to the leader. */
+  private readonly forward: boolean;
 
   constructor(
     private readonly workload: Workload,
@@ -102,6 +106,7 @@ class SimClient {
   ) {
     this.parts = workload.parts;
     this.target = this.randomMember();
+    this.forward = id % 2 === 1;
   }
 
   async run(): Promise<void> {
@@ -126,7 +131,10 @@ class SimClient {
   private async register(deadlineMs: number): Promise<void> {
     const bytes = encodeKvCommand({ type: 'registerSession' });
     while (this.parts.time.now < deadlineMs) {
-      const outcome = await this.attempt((m) => m.propose(bytes), deadlineMs);
+      const outcome = await this.attempt(
+        (m) => m.propose(bytes, { forward: this.forward }),
+        deadlineMs,
+      );
       if (outcome.kind === 'ok' && outcome.value.type === 'registerSession') {
         this.session = outcome.value.session;
         this.seq = 0;
@@ -146,7 +154,10 @@ class SimClient {
     const record = this.parts.history.invoke(this.id, input, session, seq);
     const deadline = deadlineMs ?? record.call + this.parts.options.opDeadlineMs;
     while (this.parts.time.now < deadline) {
-      const outcome = await this.attempt((m) => m.propose(bytes), deadline);
+      const outcome = await this.attempt(
+        (m) => m.propose(bytes, { forward: this.forward }),
+        deadline,
+      );
       if (outcome.kind === 'ok') return this.finishWrite(record, outcome.value);
       await this.recover(outcome);
     }

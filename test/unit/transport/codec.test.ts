@@ -60,6 +60,7 @@ const SAMPLES: Message[] = [
     data: bytes(4, 5, 6),
   },
   { ...envelope, type: 'snapshotResponse', index: 40, offset: 6 },
+  { ...envelope, type: 'forward', data: bytes(9, 8, 7) },
 ];
 
 /** Messages as plain data (bytes as arrays) for deep comparison. */

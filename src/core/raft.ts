@@ -462,6 +462,19 @@ export class RaftNode {
     };
   }
 
+  /**
+   * On the leader: the highest index each member of the configuration is known to hold (the
+   * leader's own last index for itself). Empty on other members. For deciding when a learner has
+   * caught up enough to be promoted.
+   */
+  matchIndexes(): ReadonlyMap<MemberId, number> {
+    if (this.role !== 'leader') return new Map();
+    const matches = new Map<MemberId, number>();
+    for (const [id, progress] of this.progress) matches.set(id, progress.match);
+    matches.set(this.id, this.log.lastIndex());
+    return matches;
+  }
+
   inspect(): RaftInspection {
     return {
       ...this.status(),

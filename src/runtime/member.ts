@@ -302,6 +302,11 @@ export class Member<Result, Query, QueryResult> {
     };
   }
 
+  /** On the leader, what each member is known to hold (see RaftNode.matchIndexes). */
+  matchIndexes(): ReadonlyMap<MemberId, number> {
+    return this.core.matchIndexes();
+  }
+
   /** A read-only view of the core's log and state, for invariant checks in tests. */
   inspect(): RaftInspection {
     return this.core.inspect();

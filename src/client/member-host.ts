@@ -1,0 +1,312 @@
+/**
+ * The member a tab runs in its worker (issue 7): the runtime driver and core over IndexedDB
+ * storage and the WebRTC mesh transport (channels arrive from the page), the replicated KV with a
+ * client session, and the vertical slice's membership rules when it leads. The page talks to it
+ * through comlink (`connect()` in connect.ts); everything here is plain data or promises.
+ */
+import { NotLeaderError } from '../core/errors.js';
+import { createSeededRandom } from '../core/random.js';
+import type { MemberId } from '../core/types.js';
+import { Member } from '../runtime/member.js';
+import type { ReadConsistency } from '../runtime/member.js';
+import { realScheduler, wallClock } from '../runtime/scheduler.js';
+import { KvStateMachine } from '../state/kv.js';
+import type {
+  JsonValue,
+  KvCasResult,
+  KvChange,
+  KvDeleteResult,
+  KvGetResult,
+  KvPutResult,
+  KvQuery,
+  KvQueryResult,
+  KvResult,
+  KvTxnCheck,
+  KvTxnResult,
+  KvTxnWrite,
+} from '../state/kv-types.js';
+import { decodeKvCommand } from '../state/kv-codec.js';
+import { IndexedDbStorage } from '../storage/indexeddb.js';
+import type { StorageInfo } from '../storage/storage.js';
+import { FaultyTransport } from '../transport/faults.js';
+import { dataChannelFrames, portFrames } from '../transport/webrtc/frame-channel.js';
+import { MeshTransport } from '../transport/webrtc/mesh-transport.js';
+import { KvSession } from './kv-session.js';
+import { nextMembershipChange } from './membership-manager.js';
+import { decodeEnvelope } from '../runtime/envelope.js';
+
+type KvMember = Member<KvResult, KvQuery, KvQueryResult>;
+
+export interface HostStartOptions {
+  readonly room: string;
+  readonly memberId: MemberId;
+  /** Open the member's existing database (a reload) rather than create one. */
+  readonly existing: boolean;
+  /** The signaling server said this tab is the first in an empty room: start a cluster. */
+  readonly bootstrap: boolean;
+  /** Default 50 ms. */
+  readonly tickMs?: number;
+  /** How long a write waits through elections before failing. Default 5 s. */
+  readonly writeTimeoutMs?: number;
+}
+
+/** What the cluster panel shows. */
+export interface HostStatus {
+  readonly id: MemberId;
+  readonly role: string;
+  readonly term: number;
+  readonly leaderId: MemberId | null;
+  readonly commitIndex: number;
+  readonly appliedIndex: number;
+  readonly lastIndex: number;
+  readonly voters: readonly MemberId[];
+  readonly learners: readonly MemberId[];
+  /** Peers with an authenticated channel in this worker. */
+  readonly connected: readonly MemberId[];
+  readonly isolated: boolean;
+  readonly storage: StorageInfo | null;
+  readonly failure: { readonly code: string; readonly message: string } | null;
+}
+
+/** One entry of the log view. */
+export interface LogLine {
+  readonly index: number;
+  readonly term: number;
+  readonly kind: string;
+  readonly summary: string;
+}
+
+const MANAGE_EVERY_MS = 250;
+const RETRY_DELAY_MS = 100;
+
+export class MemberHost {
+  private member: KvMember | null = null;
+  private readonly machine = new KvStateMachine();
+  private mesh: MeshTransport | null = null;
+  private faults: FaultyTransport | null = null;
+  private sessionOpening: Promise<KvSession> | null = null;
+  private manager: ReturnType<typeof setInterval> | null = null;
+  private changing = false;
+  private writeTimeoutMs = 5000;
+  /** Members in the room (from signaling), and since when each member of the config is not. */
+  private readonly present = new Set<MemberId>();
+  private readonly absentSince = new Map<MemberId, number>();
+
+  async start(options: HostStartOptions): Promise<{ id: MemberId; restored: boolean }> {
+    if (this.member !== null) throw new Error('this worker already runs a member');
+    const { room, memberId } = options;
+    this.writeTimeoutMs = options.writeTimeoutMs ?? 5000;
+    const storage = options.existing
+      ? await IndexedDbStorage.open(memberId, { namespace: room })
+      : await IndexedDbStorage.create(memberId, { namespace: room });
+    this.mesh = new MeshTransport({ cluster: room, self: memberId });
+    const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
+    this.faults = new FaultyTransport(this.mesh, {
+      random: createSeededRandom(seed),
+      scheduler: realScheduler,
+    });
+    this.member = await Member.start<KvResult, KvQuery, KvQueryResult>({
+      id: memberId,
+      ...(options.bootstrap ? { bootstrap: { voters: [memberId], learners: [] } } : {}),
+      storage,
+      transport: this.faults,
+      stateMachine: this.machine,
+      scheduler: realScheduler,
+      wallClock,
+      random: createSeededRandom(seed ^ 0x9e3779b9),
+      tickMs: options.tickMs ?? 50,
+    });
+    this.present.add(memberId);
+    this.manager = setInterval(() => this.manage(), MANAGE_EVERY_MS);
+    return { id: memberId, restored: options.existing };
+  }
+
+  /** A raft channel moved into this worker, usable once `authenticated(peer, gen)`. */
+  offerChannel(peer: MemberId, gen: string, channel: RTCDataChannel): void {
+    this.mesh?.offer(peer, gen, dataChannelFrames(channel));
+  }
+
+  /** A port bridged to a raft channel that stays on the page. */
+  offerPort(peer: MemberId, gen: string, port: MessagePort): void {
+    this.mesh?.offer(peer, gen, portFrames(port));
+  }
+
+  authenticated(peer: MemberId, gen: string): void {
+    this.mesh?.authenticated(peer, gen);
+  }
+
+  /** Who is in the room now (this member included), from the signaling server. */
+  setRoomMembers(ids: readonly MemberId[]): void {
+    this.present.clear();
+    for (const id of ids) this.present.add(id);
+  }
+
+  put(key: string, value: JsonValue): Promise<KvPutResult> {
+    return this.withSession((session) => session.put(key, value));
+  }
+
+  delete(key: string): Promise<KvDeleteResult> {
+    return this.withSession((session) => session.delete(key));
+  }
+
+  cas(key: string, expected: JsonValue | null, next: JsonValue): Promise<KvCasResult> {
+    return this.withSession((session) => session.cas(key, expected, next));
+  }
+
+  txn(checks: readonly KvTxnCheck[], writes: readonly KvTxnWrite[]): Promise<KvTxnResult> {
+    return this.withSession((session) => session.txn(checks, writes));
+  }
+
+  /** Reads `key` with the promised consistency, waiting through an election up to the timeout. */
+  async get(key: string, consistency: ReadConsistency = 'linearizable'): Promise<KvGetResult> {
+    const deadline = Date.now() + this.writeTimeoutMs;
+    for (;;) {
+      try {
+        return (await this.running().read({ type: 'get', key }, consistency)) as KvGetResult;
+      } catch (error) {
+        if (!(error instanceof NotLeaderError) || Date.now() >= deadline) throw error;
+        await sleep(RETRY_DELAY_MS);
+      }
+    }
+  }
+
+  /** Every key and value this member has applied (the demo's table). */
+  entries(): { key: string; value: JsonValue; version: number }[] {
+    const result = this.machine.query({ type: 'range', prefix: '', limit: 1000 }) as {
+      entries: readonly { key: string; value: JsonValue; version: number }[];
+    };
+    return result.entries.map(({ key, value, version }) => ({ key, value, version }));
+  }
+
+  /** Calls `listener` with the changes of every command applied from now on. */
+  subscribe(listener: (changes: readonly KvChange[]) => void): () => void {
+    return this.machine.subscribe((changes) => listener(changes.map((c) => ({ ...c }))));
+  }
+
+  status(): HostStatus {
+    const member = this.running();
+    const s = member.status();
+    return {
+      id: s.id,
+      role: s.role,
+      term: s.term,
+      leaderId: s.leaderId,
+      commitIndex: s.commitIndex,
+      appliedIndex: s.appliedIndex,
+      lastIndex: s.lastIndex,
+      voters: s.voters,
+      learners: s.learners,
+      connected: this.mesh?.peers() ?? [],
+      isolated: this.faults?.state().isolated ?? false,
+      storage: s.storage,
+      failure: s.failure,
+    };
+  }
+
+  /** The last `count` entries of the log, newest last. */
+  recentLog(count = 20): LogLine[] {
+    const { entries } = this.running().inspect();
+    return entries.slice(-count).map((entry) => ({
+      index: entry.index,
+      term: entry.term,
+      kind: entry.kind,
+      summary: summarize(entry.kind, entry.data),
+    }));
+  }
+
+  /** Fault injection: cut this member off from every peer, or reconnect it. */
+  setIsolated(isolated: boolean): void {
+    if (isolated) this.faults?.isolate();
+    else this.faults?.heal();
+  }
+
+  /** Leaves gracefully: hands leadership to a caught-up voter first, then stops. */
+  async leave(): Promise<void> {
+    const member = this.member;
+    if (member === null) return;
+    if (this.manager !== null) clearInterval(this.manager);
+    const status = member.status();
+    if (status.role === 'leader') {
+      const matches = member.matchIndexes();
+      const successor = status.voters
+        .filter((id) => id !== status.id && (this.mesh?.peers() ?? []).includes(id))
+        .sort((a, b) => (matches.get(b) ?? 0) - (matches.get(a) ?? 0))[0];
+      if (successor !== undefined) {
+        member.transferLeadership(successor);
+        await sleep(150); // Long enough for TimeoutNow to leave; the election needs no more of us.
+      }
+    }
+    this.member = null;
+    await member.stop('left the room');
+    this.mesh?.close();
+  }
+
+  private running(): KvMember {
+    if (this.member === null) throw new Error('the member is not running');
+    return this.member;
+  }
+
+  private async withSession<T>(operation: (session: KvSession) => Promise<T>): Promise<T> {
+    this.sessionOpening ??= KvSession.open({
+      submit: (command) => this.running().propose(command, { forward: true }),
+      sleep,
+      attemptsMax: Math.ceil(this.writeTimeoutMs / RETRY_DELAY_MS),
+      retryDelayMs: RETRY_DELAY_MS,
+    }).catch((error: unknown) => {
+      this.sessionOpening = null; // Opening failed (no leader in time): try again next write.
+      throw error;
+    });
+    return operation(await this.sessionOpening);
+  }
+
+  /** The leader's membership rules, one change at a time. */
+  private manage(): void {
+    const member = this.member;
+    if (member === null || this.changing) return;
+    const status = member.status();
+    const now = Date.now();
+    for (const id of [...status.voters, ...status.learners]) {
+      if (this.present.has(id)) this.absentSince.delete(id);
+      else if (!this.absentSince.has(id)) this.absentSince.set(id, now);
+    }
+    if (status.role !== 'leader') return;
+    const reachable = new Set([status.id, ...(this.mesh?.peers() ?? [])]);
+    const change = nextMembershipChange(
+      {
+        self: status.id,
+        voters: status.voters,
+        learners: status.learners,
+        matches: member.matchIndexes(),
+        commitIndex: status.commitIndex,
+      },
+      new Set([...this.present].filter((id) => reachable.has(id))),
+      (id) => now - (this.absentSince.get(id) ?? now),
+    );
+    if (change === null) return;
+    this.changing = true;
+    member
+      .changeMembership(change)
+      .catch(() => undefined) // In progress, lost leadership...: the next round decides again.
+      .finally(() => {
+        this.changing = false;
+      });
+  }
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** A short description of an entry for the log view. */
+function summarize(kind: string, data: Uint8Array): string {
+  if (kind === 'noop') return 'no-op (new leader)';
+  if (kind === 'config') return `configuration ${new TextDecoder().decode(data)}`;
+  const envelope = decodeEnvelope(data);
+  if (envelope === null) return 'unreadable entry';
+  const decoded = decodeKvCommand(envelope.command);
+  if (!decoded.ok) return `refused command (${decoded.code})`;
+  const command = decoded.command;
+  if (command.type !== 'op') return command.type;
+  const op = command.op;
+  return 'key' in op ? `${op.type} ${op.key}` : op.type;
+}

@@ -1,13 +1,139 @@
 /**
- * Entry point of the demo page. Placeholder: the demo (shared state, cluster panel, log, fault
- * controls, message timeline) arrives with the vertical-slice issue, on top of `src/client`.
+ * The demo page: joins a room (`?room=NAME`, default `demo`) through the signaling server, shows
+ * the replicated key-value state live, this member's view of the cluster and its log, and offers
+ * puts, deletes, a disconnect switch (fault injection) and a graceful leave. `window.webraft` is
+ * the connected cluster handle, for automation; `data-testid` attributes are stable hooks.
  */
+import { connect } from '../src/client/connect.js';
+import type { Cluster, ClusterStatus } from '../src/client/connect.js';
+import type { JsonValue } from '../src/state/kv-types.js';
 
-const statusLine = document.querySelector<HTMLParagraphElement>('#status');
-if (statusLine) {
-  statusLine.textContent =
-    'webraft demo arrives with the vertical-slice issue. This page only proves the build works.';
+declare global {
+  interface Window {
+    webraft?: Cluster;
+  }
 }
 
-// A module, not a global script: keeps top-level names out of the DOM's global scope.
-export {};
+const $ = <T extends HTMLElement>(selector: string): T => {
+  const element = document.querySelector<T>(selector);
+  if (element === null) throw new Error(`missing ${selector}`);
+  return element;
+};
+const text = (selector: string, value: string): void => {
+  $(selector).textContent = value;
+};
+
+const params = new URLSearchParams(location.search);
+const room = params.get('room') ?? 'demo';
+const signalingUrl = params.get('signal') ?? undefined;
+
+async function main(): Promise<void> {
+  text('#connection', `joining room ${room}…`);
+  const cluster = await connect({ room, ...(signalingUrl ? { signalingUrl } : {}) });
+  window.webraft = cluster;
+  text('#connection', `room ${room}`);
+  text('[data-testid="member-id"]', cluster.id);
+  await renderTable(cluster);
+  cluster.subscribe(() => void renderTable(cluster));
+  cluster.onStatus((status) => {
+    renderStatus(status);
+    void renderLog(cluster);
+  });
+  wireForm(cluster);
+  wireControls(cluster);
+  addEventListener('pagehide', () => void cluster.close());
+}
+
+async function renderTable(cluster: Cluster): Promise<void> {
+  const rows = (await cluster.kv.entries()).map(({ key, value, version }) => {
+    const row = document.createElement('tr');
+    row.dataset['testid'] = 'kv-row';
+    row.dataset['key'] = key;
+    for (const cell of [key, JSON.stringify(value), String(version)]) {
+      const td = document.createElement('td');
+      td.textContent = cell;
+      row.append(td);
+    }
+    return row;
+  });
+  $('#kv-rows').replaceChildren(...rows);
+}
+
+function renderStatus(status: ClusterStatus): void {
+  const role = $('[data-testid="role"]');
+  role.textContent = status.failure === null ? status.role : `stopped (${status.failure.code})`;
+  role.className = `role-${status.role}`;
+  text('[data-testid="term"]', String(status.term));
+  text('[data-testid="leader-id"]', status.leaderId ?? 'none');
+  text('[data-testid="commit-index"]', String(status.commitIndex));
+  text('#applied-index', String(status.appliedIndex));
+  text('#voters', status.voters.join(', ') || '–');
+  text('#learners', status.learners.join(', ') || '–');
+  text(
+    '#storage',
+    status.storage === null
+      ? '–'
+      : `${status.storage.kind}, persistence ${status.storage.persistence}`,
+  );
+  const peers = status.peers.map(({ id, state }) => {
+    const item = document.createElement('li');
+    const linked = status.connected.includes(id) ? 'linked' : 'not linked';
+    item.textContent = `${id}: ${state}, ${linked}`;
+    return item;
+  });
+  $('#peers').replaceChildren(...peers);
+  $('#disconnect').textContent = status.isolated ? 'Reconnect' : 'Disconnect';
+}
+
+async function renderLog(cluster: Cluster): Promise<void> {
+  const lines = (await cluster.recentLog(15)).map((line) => {
+    const item = document.createElement('li');
+    item.value = line.index;
+    item.textContent = `t${line.term} ${line.summary}`;
+    return item;
+  });
+  $('#log-lines').replaceChildren(...lines);
+}
+
+/** A value as typed: JSON when it parses, else the text itself. */
+function parseValue(raw: string): JsonValue {
+  try {
+    return JSON.parse(raw) as JsonValue;
+  } catch {
+    return raw;
+  }
+}
+
+function wireForm(cluster: Cluster): void {
+  const form = $<HTMLFormElement>('#kv-form');
+  const key = $<HTMLInputElement>('[data-testid="kv-key"]');
+  const value = $<HTMLInputElement>('[data-testid="kv-value"]');
+  const report = async (action: () => Promise<unknown>): Promise<void> => {
+    text('#kv-error', '');
+    try {
+      await action();
+    } catch (error) {
+      text('#kv-error', (error as Error).message);
+    }
+  };
+  form.addEventListener('submit', (event) => {
+    event.preventDefault();
+    void report(() => cluster.kv.put(key.value, parseValue(value.value)));
+  });
+  $('#kv-delete').addEventListener('click', () => void report(() => cluster.kv.delete(key.value)));
+}
+
+function wireControls(cluster: Cluster): void {
+  let disconnected = false;
+  $('#disconnect').addEventListener('click', () => {
+    disconnected = !disconnected;
+    void cluster.setDisconnected(disconnected);
+  });
+  $('#leave').addEventListener('click', () => {
+    void cluster.close().then(() => text('#connection', `left room ${room}`));
+  });
+}
+
+main().catch((error: unknown) => {
+  text('#connection', `could not join: ${(error as Error).message}`);
+});

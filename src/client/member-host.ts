@@ -91,6 +91,8 @@ export class MemberHost {
   /** Members in the room (from signaling), and since when each member of the config is not. */
   private readonly present = new Set<MemberId>();
   private readonly absentSince = new Map<MemberId, number>();
+  private readonly subscriptions = new Map<number, () => void>();
+  private subscriptionNext = 0;
 
   async start(options: HostStartOptions): Promise<{ id: MemberId; restored: boolean }> {
     if (this.member !== null) throw new Error('this worker already runs a member');
@@ -178,9 +180,20 @@ export class MemberHost {
     return result.entries.map(({ key, value, version }) => ({ key, value, version }));
   }
 
-  /** Calls `listener` with the changes of every command applied from now on. */
-  subscribe(listener: (changes: readonly KvChange[]) => void): () => void {
-    return this.machine.subscribe((changes) => listener(changes.map((c) => ({ ...c }))));
+  /**
+   * Calls `listener` with the changes of every command applied from now on; returns the id that
+   * `unsubscribe` takes (a number, so it crosses the worker boundary).
+   */
+  subscribe(listener: (changes: readonly KvChange[]) => void): number {
+    const id = ++this.subscriptionNext;
+    const stop = this.machine.subscribe((changes) => listener(changes.map((c) => ({ ...c }))));
+    this.subscriptions.set(id, stop);
+    return id;
+  }
+
+  unsubscribe(id: number): void {
+    this.subscriptions.get(id)?.();
+    this.subscriptions.delete(id);
   }
 
   status(): HostStatus {

@@ -900,7 +900,8 @@ export class RaftNode {
       case 'readIndex':
         return this.leaderRead({ context: message.context, from: message.from }, 'linearizable');
       case 'forward':
-        if (this.forwarded.length >= this.options.pendingReadsMax) return this.drop('forwardOverload');
+        if (this.forwarded.length >= this.options.pendingReadsMax)
+          return this.drop('forwardOverload');
         this.forwarded.push(message.data);
         return;
       case 'snapshotResponse':

@@ -87,13 +87,18 @@ export async function serveLab(
 export class Profile {
   readonly dir = mkdtempSync(join(tmpdir(), 'webraft-chromium-'));
 
-  /** Launches Chromium on this profile and opens `url` with the lab loaded. */
-  async launch(url: string): Promise<{ context: BrowserContext; page: Page }> {
-    const context = await chromium.launchPersistentContext(this.dir, {
+  /** Launches Chromium on this profile (its first tab is `context.pages()[0]`). */
+  start(): Promise<BrowserContext> {
+    return chromium.launchPersistentContext(this.dir, {
       executablePath: CHROMIUM_PATH,
       headless: true,
       args: CHROMIUM_ARGS,
     });
+  }
+
+  /** Launches Chromium on this profile and opens `url` with the lab loaded. */
+  async launch(url: string): Promise<{ context: BrowserContext; page: Page }> {
+    const context = await this.start();
     const page = context.pages()[0] ?? (await context.newPage());
     await page.goto(url);
     await page.waitForFunction(() => (window as { labReady?: boolean }).labReady === true);

@@ -1,28 +1,63 @@
 /**
  * The mesh's view of a SignalingClient: the room's members as they come and go, and a relay of
- * WebRTC signals to each. Members already in the room when the client joined count as joined.
+ * WebRTC signals to each. It listens from the moment it is made and holds what arrives until the
+ * mesh registers its handlers, so an offer that comes while the page is still starting its member
+ * is not lost. Members already in the room when the client joined count as joined.
  */
 import type { MemberId } from '../../core/types.js';
 import type { SignalingClient } from '../../signaling/client.js';
 import type { SignalPayload } from '../../signaling/protocol.js';
 import type { MeshSignal, MeshSignaling } from './peer-mesh.js';
 
+/** Events held before the mesh listens; a room has at most a few dozen members. */
+const HELD_EVENTS_MAX = 1024;
+
+type Held =
+  | { readonly kind: 'joined' | 'left'; readonly peer: MemberId }
+  | { readonly kind: 'signal'; readonly peer: MemberId; readonly payload: unknown };
+
 export function meshSignaling(client: SignalingClient): MeshSignaling {
+  const held: Held[] = client.peers().map((peer) => ({ kind: 'joined', peer }));
+  const handlers: {
+    joined?: (peer: MemberId) => void;
+    left?: (peer: MemberId) => void;
+    signal?: (from: MemberId, payload: unknown) => void;
+  } = {};
+  const deliver = (event: Held): boolean => {
+    if (event.kind === 'signal') {
+      if (handlers.signal === undefined) return false;
+      handlers.signal(event.peer, event.payload);
+    } else {
+      const handler = event.kind === 'joined' ? handlers.joined : handlers.left;
+      if (handler === undefined) return false;
+      handler(event.peer);
+    }
+    return true;
+  };
+  const arrive = (event: Held): void => {
+    if (held.length === 0 && deliver(event)) return;
+    if (held.length < HELD_EVENTS_MAX) held.push(event);
+  };
+  const flush = (): void => {
+    while (held.length > 0 && deliver(held[0]!)) held.shift();
+  };
+  client.on('peer-joined', (peer) => arrive({ kind: 'joined', peer }));
+  client.on('peer-left', (peer) => arrive({ kind: 'left', peer }));
+  client.on('signal', (peer, payload) => arrive({ kind: 'signal', peer, payload }));
   return {
     self: client.memberId,
     room: client.room,
-    onPeerJoined(handler: (peer: MemberId) => void): void {
-      client.on('peer-joined', handler);
-      // Already there when we joined: announced after the caller's handlers are all in place.
-      queueMicrotask(() => {
-        for (const peer of client.peers()) handler(peer);
-      });
+    onPeerJoined(handler) {
+      handlers.joined = handler;
+      queueMicrotask(flush); // Once the mesh has registered every handler.
     },
-    onPeerLeft(handler: (peer: MemberId) => void): void {
-      client.on('peer-left', handler);
+    onPeerLeft(handler) {
+      handlers.left = handler;
+      queueMicrotask(flush);
     },
-    onSignal(handler: (from: MemberId, payload: unknown) => void): void {
-      client.on('signal', handler);
+    onSignal(handler) {
+      handlers.signal = handler;
+      queueMicrotask(flush);
     },
     signal(to: MemberId, payload: MeshSignal): void {
       client.signal(to, payload as unknown as SignalPayload);

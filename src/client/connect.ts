@@ -1,0 +1,263 @@
+/**
+ * The main-thread API (issue 7): `const cluster = await connect({ room })`. It picks this tab's
+ * member id, joins the room on the signaling server, starts the member in a worker, builds the
+ * WebRTC mesh on the page and moves each authenticated raft channel into the worker (or bridges
+ * it where channels cannot move). Everything else is a typed, promise-based call to the worker.
+ */
+import { proxy, transfer, wrap } from 'comlink';
+import type { Remote } from 'comlink';
+import type { MemberId } from '../core/types.js';
+import type { ReadConsistency } from '../runtime/member.js';
+import { SignalingClient } from '../signaling/client.js';
+import type {
+  JsonValue,
+  KvCasResult,
+  KvChange,
+  KvDeleteResult,
+  KvGetResult,
+  KvPutResult,
+  KvTxnCheck,
+  KvTxnResult,
+  KvTxnWrite,
+} from '../state/kv-types.js';
+import { StorageLostError } from '../storage/errors.js';
+import { requestPersistentStorage } from '../storage/indexeddb.js';
+import type { PersistencePermission } from '../storage/indexeddb.js';
+import { bridgeDataChannel, canTransferDataChannel } from '../transport/webrtc/frame-channel.js';
+import { meshSignaling } from '../transport/webrtc/mesh-signaling.js';
+import { PeerMesh } from '../transport/webrtc/peer-mesh.js';
+import type { MeshSignaling, PeerState } from '../transport/webrtc/peer-mesh.js';
+import type { HostStatus, LogLine, MemberHost } from './member-host.js';
+
+export interface ConnectOptions {
+  /** The room to join. Default 'demo'. */
+  readonly room?: string;
+  /** The signaling server. Default `ws://<this page's host>:8787`. */
+  readonly signalingUrl?: string;
+  /** The room secret, if the room has one. */
+  readonly secret?: string;
+  /** Default 50 ms. */
+  readonly tickMs?: number;
+  /** How long a write or read waits through an election before failing. Default 5 s. */
+  readonly timeoutMs?: number;
+  /** The member's worker; default the one shipped with webraft. */
+  readonly worker?: Worker;
+}
+
+/** The cluster as this tab sees it. */
+export interface ClusterStatus extends HostStatus {
+  readonly room: string;
+  /** The other members of the room and the state of this tab's connection to each. */
+  readonly peers: readonly { readonly id: MemberId; readonly state: PeerState }[];
+}
+
+export interface ClusterKv {
+  put(key: string, value: JsonValue): Promise<KvPutResult>;
+  get(key: string, options?: { readonly consistency?: ReadConsistency }): Promise<KvGetResult>;
+  delete(key: string): Promise<KvDeleteResult>;
+  cas(key: string, expected: JsonValue | null, next: JsonValue): Promise<KvCasResult>;
+  txn(request: {
+    readonly checks: readonly KvTxnCheck[];
+    readonly writes: readonly KvTxnWrite[];
+  }): Promise<KvTxnResult>;
+  /** Every key this member has applied (a local read). */
+  entries(): Promise<{ key: string; value: JsonValue; version: number }[]>;
+}
+
+export interface Cluster {
+  readonly id: MemberId;
+  readonly room: string;
+  readonly kv: ClusterKv;
+  /** Calls `listener` with each committed change applied here; returns the unsubscribe. */
+  subscribe(listener: (changes: readonly KvChange[]) => void): () => void;
+  status(): Promise<ClusterStatus>;
+  /** Calls `listener` with the status every `intervalMs` (default 250); returns the unsubscribe. */
+  onStatus(listener: (status: ClusterStatus) => void, intervalMs?: number): () => void;
+  /** The last entries of this member's log. */
+  recentLog(count?: number): Promise<LogLine[]>;
+  /** Fault injection: disconnect this tab from the cluster (true) or reconnect it (false). */
+  setDisconnected(disconnected: boolean): Promise<void>;
+  /** Leaves: hands leadership over first when leading, then stops the member. */
+  close(): Promise<void>;
+}
+
+const ID_KEY = (room: string): string => `webraft/${room}/member-id`;
+
+export async function connect(options: ConnectOptions = {}): Promise<Cluster> {
+  const room = options.room ?? 'demo';
+  const signalingUrl = options.signalingUrl ?? `ws://${location.hostname || '127.0.0.1'}:8787`;
+  const worker =
+    options.worker ??
+    new Worker(new URL('../../worker/member.worker.ts', import.meta.url), { type: 'module' });
+  const host = wrap<MemberHost>(worker);
+  const claimed = await claimIdentity(room);
+  let { memberId, release } = claimed;
+  let signaling = await joinRoom(signalingUrl, room, memberId, options.secret);
+  // Listening starts now: peers may offer while the member is still starting.
+  let relay = meshSignaling(signaling);
+  try {
+    await startHost(host, room, memberId, claimed.existing, signaling.bootstrapper, options);
+  } catch (error) {
+    if ((error as { code?: unknown }).code !== new StorageLostError('').code) throw error;
+    // Its database is gone (site data cleared): never reuse the id, join as a new member.
+    signaling.close();
+    release();
+    ({ memberId, release } = await claimIdentity(room, true));
+    signaling = await joinRoom(signalingUrl, room, memberId, options.secret);
+    relay = meshSignaling(signaling);
+    await startHost(host, room, memberId, false, signaling.bootstrapper, options);
+  }
+  const mesh = startMesh(host, relay, options.secret);
+  // StorageManager.persist() exists on pages only, not in the worker that holds the database.
+  const persistence = await requestPersistentStorage();
+  const announce = (): void => void host.setRoomMembers([memberId, ...signaling.peers()]);
+  signaling.on('peer-joined', announce);
+  signaling.on('peer-left', announce);
+  announce();
+  const cluster = clusterApi(host, mesh, room, memberId, persistence, async () => {
+    await host.leave().catch(() => undefined);
+    mesh.close();
+    signaling.close();
+    worker.terminate();
+    release();
+  });
+  return cluster;
+}
+
+async function startHost(
+  host: Remote<MemberHost>,
+  room: string,
+  memberId: MemberId,
+  existing: boolean,
+  bootstrap: boolean,
+  options: ConnectOptions,
+): Promise<void> {
+  await host.start({
+    room,
+    memberId,
+    existing,
+    bootstrap,
+    ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
+    ...(options.timeoutMs === undefined ? {} : { writeTimeoutMs: options.timeoutMs }),
+  });
+}
+
+function joinRoom(url: string, room: string, memberId: MemberId, secret?: string) {
+  return SignalingClient.connect({ url, room, memberId, ...(secret ? { secret } : {}) });
+}
+
+/**
+ * This tab's member id: the one it had before a reload (sessionStorage) if no other tab holds
+ * it, else a new one. A Web Lock held for the tab's life keeps two tabs from running one member
+ * (a duplicated tab copies sessionStorage). Issue 12 extends this to adopting any free identity.
+ */
+async function claimIdentity(
+  room: string,
+  fresh = false,
+): Promise<{ memberId: MemberId; existing: boolean; release: () => void }> {
+  const remembered = fresh ? null : sessionStorage.getItem(ID_KEY(room));
+  if (remembered !== null) {
+    const release = await holdLock(room, remembered);
+    if (release !== null) return { memberId: remembered, existing: true, release };
+  }
+  for (;;) {
+    const memberId = `m-${randomId()}`;
+    const release = await holdLock(room, memberId);
+    if (release === null) continue;
+    sessionStorage.setItem(ID_KEY(room), memberId);
+    return { memberId, existing: false, release };
+  }
+}
+
+/** Takes the lock of `memberId` if free, held until `release()`; null if another tab holds it. */
+function holdLock(room: string, memberId: MemberId): Promise<(() => void) | null> {
+  if (typeof navigator === 'undefined' || navigator.locks === undefined)
+    return Promise.resolve(() => undefined);
+  return new Promise((resolve) => {
+    void navigator.locks.request(`webraft/${room}/${memberId}`, { ifAvailable: true }, (lock) => {
+      if (lock === null) {
+        resolve(null);
+        return undefined;
+      }
+      return new Promise<void>((released) => resolve(() => released()));
+    });
+  });
+}
+
+function startMesh(host: Remote<MemberHost>, signaling: MeshSignaling, secret?: string): PeerMesh {
+  const move = canTransferDataChannel();
+  return new PeerMesh({
+    signaling,
+    ...(secret ? { secret } : {}),
+    onRaftChannel: (peer, gen, channel) => {
+      if (move) {
+        void host.offerChannel(peer, gen, transfer(channel, [channel as unknown as Transferable]));
+      } else {
+        const { port1, port2 } = new MessageChannel();
+        bridgeDataChannel(channel, port1);
+        void host.offerPort(peer, gen, transfer(port2, [port2]));
+      }
+    },
+    onAuthenticated: (peer, gen) => void host.authenticated(peer, gen),
+  });
+}
+
+function clusterApi(
+  host: Remote<MemberHost>,
+  mesh: PeerMesh,
+  room: string,
+  id: MemberId,
+  persistence: PersistencePermission,
+  leave: () => Promise<void>,
+): Cluster {
+  let closed: Promise<void> | null = null;
+  const status = async (): Promise<ClusterStatus> => {
+    const states = mesh.states();
+    const hosted = await host.status();
+    return {
+      ...hosted,
+      storage: hosted.storage === null ? null : { ...hosted.storage, persistence },
+      room,
+      peers: Object.entries(states).map(([peer, state]) => ({ id: peer, state })),
+    };
+  };
+  return {
+    id,
+    room,
+    kv: {
+      put: (key, value) => host.put(key, value),
+      get: (key, options) => host.get(key, options?.consistency ?? 'linearizable'),
+      delete: (key) => host.delete(key),
+      cas: (key, expected, next) => host.cas(key, expected, next),
+      txn: ({ checks, writes }) => host.txn(checks, writes),
+      entries: () => host.entries(),
+    },
+    subscribe(listener) {
+      const subscription = host.subscribe(proxy(listener));
+      return () => void subscription.then((subscriptionId) => host.unsubscribe(subscriptionId));
+    },
+    status,
+    onStatus(listener, intervalMs = 250) {
+      let stopped = false;
+      const poll = async (): Promise<void> => {
+        while (!stopped) {
+          const current = await status().catch(() => null); // The member stopped: keep polling.
+          if (current !== null && !stopped) listener(current);
+          await new Promise((resolve) => setTimeout(resolve, intervalMs));
+        }
+      };
+      void poll();
+      return () => {
+        stopped = true;
+      };
+    },
+    recentLog: (count) => host.recentLog(count),
+    setDisconnected: (disconnected) => host.setIsolated(disconnected),
+    close: () => (closed ??= leave()),
+  };
+}
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -1,0 +1,34 @@
+/**
+ * The demo's two servers for browser tests: the signaling server and the vite dev server of the
+ * web app, each on a free port on 127.0.0.1. Pages open `url` (which names the signaling server).
+ */
+import { fileURLToPath } from 'node:url';
+import { createServer } from 'vite';
+import { startSignalingServer } from '../../src/signaling/node-server.js';
+
+export interface DemoServers {
+  /** The page for `room`, pointed at this signaling server. */
+  pageUrl(room: string): string;
+  close(): Promise<void>;
+}
+
+export async function startDemoServers(): Promise<DemoServers> {
+  const signaling = await startSignalingServer({ port: 0 });
+  const web = await createServer({
+    configFile: fileURLToPath(new URL('../../vite.config.ts', import.meta.url)),
+    logLevel: 'silent',
+    server: { host: '127.0.0.1', port: 0 },
+  });
+  await web.listen();
+  const address = web.httpServer?.address();
+  if (address === null || address === undefined || typeof address === 'string')
+    throw new Error('vite did not listen');
+  const base = `http://127.0.0.1:${address.port}/`;
+  return {
+    pageUrl: (room) => `${base}?room=${room}&signal=${encodeURIComponent(signaling.url)}`,
+    close: async () => {
+      await web.close();
+      await signaling.close();
+    },
+  };
+}

@@ -83,3 +83,8 @@ export {
   SignalingTimeoutError,
 } from './signaling/errors.js';
 export { proveRoomSecret, verifyRoomProof } from './signaling/auth.js';
+// The browser API: one member per tab, in a worker (see README "Using webraft in a page").
+export { connect } from './client/connect.js';
+export type { Cluster, ClusterKv, ClusterStatus, ConnectOptions } from './client/connect.js';
+export { MemberHost } from './client/member-host.js';
+export type { HostStartOptions, HostStatus, LogLine } from './client/member-host.js';

@@ -1,12 +1,10 @@
 /**
- * `npm start` until the browser demo exists: starts the signaling server (127.0.0.1:8787, or
- * SIGNAL_PORT) that browser tabs will join rooms through, then runs a 3-member cluster in this
- * process (memory storage, memory network, real timers) that takes writes from concurrent
- * clients, loses its leader, elects a new one, gets the crashed member back, and shows that every
- * member ends with the same state. The signaling server keeps running until Ctrl-C.
+ * `npm run demo:local`: a 3-member cluster in this process (memory storage, memory network, real
+ * timers) takes writes from concurrent clients, loses its leader, elects a new one, gets the
+ * crashed member back, and shows that every member ends with the same state. (`npm start` runs
+ * the browser demo.)
  */
 import { KvSession } from '../client/kv-session.js';
-import { startSignalingServer } from '../signaling/node-server.js';
 import type { KvMember } from './local-cluster.js';
 import { LocalCluster } from './local-cluster.js';
 
@@ -50,20 +48,6 @@ async function writer(
 }
 
 async function main(): Promise<void> {
-  const signaling = await startSignalingServer({}).catch((error: unknown) => {
-    console.log(`signaling server not started: ${(error as Error).message}\n`);
-    return null;
-  });
-  if (signaling !== null) console.log(`signaling server listening on ${signaling.url}\n`);
-  await runCluster();
-  if (signaling === null) return;
-  console.log(`\nsignaling server still listening on ${signaling.url}; Ctrl-C to stop`);
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    process.once(signal, () => void signaling.close().then(() => process.exit(0)));
-  }
-}
-
-async function runCluster(): Promise<void> {
   const concurrency = Number(process.env.DEMO_CLIENTS ?? 64);
   const cluster = await LocalCluster.start({ size: 3, tickMs: 10 });
   console.log(

@@ -84,6 +84,8 @@ interface PendingProposal<Result> {
 }
 
 interface PendingForward<Result> {
+  /** What was sent: an entry with this origin but other bytes is not this proposal. */
+  readonly command: Uint8Array;
   readonly resolve: (result: Result) => void;
   readonly reject: (error: Error) => void;
   readonly timer: TimerHandle;
@@ -113,6 +115,8 @@ export class Member<Result, Query, QueryResult> {
   /** This member's proposals forwarded to the leader, by origin (`<id>#<sequence>`). */
   private readonly forwardedProposals = new Map<string, PendingForward<Result>>();
   private forwardSequence = 0;
+  /** Random per start, so origins of this incarnation never match an earlier one's. */
+  private readonly incarnationTag: string;
   private readContextNext = 0;
   private tickTimer: TimerHandle | null = null;
   private lastTickAtMs: number;
@@ -133,6 +137,7 @@ export class Member<Result, Query, QueryResult> {
     this.readTimeoutMs = options.readTimeoutMs ?? 5000;
     this.lastTickAtMs = options.scheduler.now();
     this.votesWithheldStored = core.status().votesWithheld;
+    this.incarnationTag = [0, 1, 2].map(() => options.random.int(2 ** 30).toString(36)).join('');
   }
 
   /** Loads durable state, builds the core and starts ticking and receiving. */
@@ -184,7 +189,8 @@ export class Member<Result, Query, QueryResult> {
   private forwardProposal(command: Uint8Array): Promise<Result> {
     if (this.forwardedProposals.size >= FORWARDED_PENDING_MAX)
       return Promise.reject(new OverloadedError('forwarded proposals', FORWARDED_PENDING_MAX));
-    const origin = `${this.options.id}#${++this.forwardSequence}`;
+    // Unique across incarnations too: an old incarnation's forward may still be applied later.
+    const origin = `${this.options.id}#${this.incarnationTag}#${++this.forwardSequence}`;
     try {
       this.core.forward(encodeForwarded(origin, command));
     } catch (error) {
@@ -196,7 +202,7 @@ export class Member<Result, Query, QueryResult> {
         this.forwardedProposals.delete(origin);
         reject(new TimeoutError('forwarded proposal', this.proposeTimeoutMs));
       }, this.proposeTimeoutMs);
-      this.forwardedProposals.set(origin, { resolve, reject, timer });
+      this.forwardedProposals.set(origin, { command, resolve, reject, timer });
     });
   }
 
@@ -475,7 +481,11 @@ export class Member<Result, Query, QueryResult> {
       else result = machine.apply(envelope.command, context);
       const forwarded =
         envelope?.origin == null ? undefined : this.forwardedProposals.get(envelope.origin);
-      if (forwarded !== undefined && result !== null) {
+      if (
+        forwarded !== undefined &&
+        result !== null &&
+        sameBytes(forwarded.command, envelope!.command)
+      ) {
         this.forwardedProposals.delete(envelope!.origin!);
         this.settle(forwarded, () => forwarded.resolve(result));
       }
@@ -521,4 +531,10 @@ export type { Ready };
 function describeError(error: Error): { code: string; message: string } {
   const code = (error as { code?: unknown }).code;
   return { code: typeof code === 'string' ? code : error.name, message: error.message };
+}
+
+function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;
+  return true;
 }

@@ -192,6 +192,32 @@ describe('the demo in Chromium: three tabs, one replicated state', () => {
     }
   });
 
+  it('a frozen leader page keeps leading from its worker: writes still commit', async () => {
+    const { context, pages, profile } = await threeTabs();
+    try {
+      const leader = await settled(pages, 3);
+      const leaderPage = (
+        await Promise.all(pages.map(async (p) => [p, await status(p)] as const))
+      ).find(([, s]) => s.id === leader.id)![0];
+      const other = pages.find((p) => p !== leaderPage)!;
+      const cdp = await context.newCDPSession(leaderPage);
+      // What Chromium does to a background tab it freezes: the page stops, its worker does not.
+      await cdp.send('Page.setWebLifecycleState', { state: 'frozen' });
+      const started = Date.now();
+      await other.evaluate(() => (window as DemoWindow).webraft!.kv.put('while-frozen', 1));
+      const writeMs = Date.now() - started;
+      await sleep(1500); // Longer than an election timeout: nobody took over.
+      const seen = await status(other);
+      await cdp.send('Page.setWebLifecycleState', { state: 'active' });
+      console.log(JSON.stringify({ metric: 'demo_frozen_leader', writeMs }));
+      expect(seen.leaderId).toBe(leader.id);
+      expect(seen.term).toBe(leader.term);
+      expect(writeMs).toBeLessThan(1000);
+    } finally {
+      await done(context, profile);
+    }
+  });
+
   it('a reloaded follower tab comes back with its id and log from IndexedDB and catches up', async () => {
     const { context, pages, profile } = await threeTabs();
     try {

@@ -8,7 +8,7 @@ import { NotLeaderError } from '../core/errors.js';
 import { createSeededRandom } from '../core/random.js';
 import type { MemberId } from '../core/types.js';
 import { Member } from '../runtime/member.js';
-import type { ReadConsistency } from '../runtime/member.js';
+import type { MemberStatus, ReadConsistency } from '../runtime/member.js';
 import { realScheduler, wallClock } from '../runtime/scheduler.js';
 import { KvStateMachine } from '../state/kv.js';
 import type {
@@ -27,7 +27,6 @@ import type {
 } from '../state/kv-types.js';
 import { decodeKvCommand } from '../state/kv-codec.js';
 import { IndexedDbStorage } from '../storage/indexeddb.js';
-import type { StorageInfo } from '../storage/storage.js';
 import { FaultyTransport } from '../transport/faults.js';
 import { dataChannelFrames, portFrames } from '../transport/webrtc/frame-channel.js';
 import { MeshTransport } from '../transport/webrtc/mesh-transport.js';
@@ -50,22 +49,24 @@ export interface HostStartOptions {
   readonly writeTimeoutMs?: number;
 }
 
-/** What the cluster panel shows. */
-export interface HostStatus {
-  readonly id: MemberId;
-  readonly role: string;
-  readonly term: number;
-  readonly leaderId: MemberId | null;
-  readonly commitIndex: number;
-  readonly appliedIndex: number;
-  readonly lastIndex: number;
-  readonly voters: readonly MemberId[];
-  readonly learners: readonly MemberId[];
+/** What the cluster panel shows: the member's status and this worker's links. */
+export interface HostStatus extends Pick<
+  MemberStatus,
+  | 'id'
+  | 'role'
+  | 'term'
+  | 'leaderId'
+  | 'commitIndex'
+  | 'appliedIndex'
+  | 'lastIndex'
+  | 'voters'
+  | 'learners'
+  | 'storage'
+  | 'failure'
+> {
   /** Peers with an authenticated channel in this worker. */
   readonly connected: readonly MemberId[];
   readonly isolated: boolean;
-  readonly storage: StorageInfo | null;
-  readonly failure: { readonly code: string; readonly message: string } | null;
 }
 
 /** One entry of the log view. */

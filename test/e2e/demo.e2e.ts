@@ -63,6 +63,12 @@ function settled(pages: readonly Page[], voters: number): Promise<ClusterStatus>
   }, `one leader with ${voters} voters`);
 }
 
+/** The tab whose member is `id`. */
+async function pageOf(pages: readonly Page[], id: string): Promise<Page> {
+  const ids = await Promise.all(pages.map(async (page) => (await status(page)).id));
+  return pages[ids.indexOf(id)]!;
+}
+
 /** Three tabs of a fresh room on a fresh profile. */
 async function threeTabs(): Promise<{
   context: BrowserContext;
@@ -112,9 +118,7 @@ describe('the demo in Chromium: three tabs, one replicated state', () => {
     const { context, pages, profile } = await threeTabs();
     try {
       const leader = await settled(pages, 3);
-      const leaderPage = (
-        await Promise.all(pages.map(async (p) => [p, await status(p)] as const))
-      ).find(([, s]) => s.id === leader.id)![0];
+      const leaderPage = await pageOf(pages, leader.id);
       const others = pages.filter((p) => p !== leaderPage);
       // Commit latency while healthy: sequential puts from a follower tab (forwarded).
       const latencies = await others[0]!.evaluate(async () => {
@@ -161,9 +165,7 @@ describe('the demo in Chromium: three tabs, one replicated state', () => {
     const { context, pages, profile } = await threeTabs();
     try {
       const leader = await settled(pages, 3);
-      const leaderPage = (
-        await Promise.all(pages.map(async (p) => [p, await status(p)] as const))
-      ).find(([, s]) => s.id === leader.id)![0];
+      const leaderPage = await pageOf(pages, leader.id);
       const others = pages.filter((p) => p !== leaderPage);
       const crashedAt = Date.now();
       const cdp = await context.newCDPSession(leaderPage);
@@ -196,9 +198,7 @@ describe('the demo in Chromium: three tabs, one replicated state', () => {
     const { context, pages, profile } = await threeTabs();
     try {
       const leader = await settled(pages, 3);
-      const leaderPage = (
-        await Promise.all(pages.map(async (p) => [p, await status(p)] as const))
-      ).find(([, s]) => s.id === leader.id)![0];
+      const leaderPage = await pageOf(pages, leader.id);
       const other = pages.find((p) => p !== leaderPage)!;
       const cdp = await context.newCDPSession(leaderPage);
       // What Chromium does to a background tab it freezes: the page stops, its worker does not.

@@ -20,13 +20,14 @@ import type {
   KvTxnResult,
   KvTxnWrite,
 } from '../state/kv-types.js';
-import { StorageLostError } from '../storage/errors.js';
 import { requestPersistentStorage } from '../storage/indexeddb.js';
 import type { PersistencePermission } from '../storage/indexeddb.js';
 import { bridgeDataChannel, canTransferDataChannel } from '../transport/webrtc/frame-channel.js';
 import { meshSignaling } from '../transport/webrtc/mesh-signaling.js';
 import { PeerMesh } from '../transport/webrtc/peer-mesh.js';
 import type { MeshSignaling, PeerState } from '../transport/webrtc/peer-mesh.js';
+import { claimIdentity, forgetRemovedIdentities, remember } from './identity.js';
+import type { ClaimedIdentity } from './identity.js';
 import type { HostStatus, LogLine, MemberHost } from './member-host.js';
 
 export interface ConnectOptions {
@@ -81,8 +82,6 @@ export interface Cluster {
   close(): Promise<void>;
 }
 
-const ID_KEY = (room: string): string => `webraft/${room}/member-id`;
-
 export async function connect(options: ConnectOptions = {}): Promise<Cluster> {
   const room = options.room ?? 'demo';
   const signalingUrl = options.signalingUrl ?? `ws://${location.hostname || '127.0.0.1'}:8787`;
@@ -90,23 +89,24 @@ export async function connect(options: ConnectOptions = {}): Promise<Cluster> {
     options.worker ??
     new Worker(new URL('../../worker/member.worker.ts', import.meta.url), { type: 'module' });
   const host = wrap<MemberHost>(worker);
-  const claimed = await claimIdentity(room);
-  let { memberId, release } = claimed;
-  let signaling = await joinRoom(signalingUrl, room, memberId, options.secret);
+  let claimed = await claimIdentity(room);
+  let signaling = await joinRoom(signalingUrl, room, claimed.memberId, options.secret);
   // Listening starts now: peers may offer while the member is still starting.
   let relay = meshSignaling(signaling);
   try {
-    await startHost(host, room, memberId, claimed.existing, signaling.bootstrapper, options);
+    await startHost(host, room, claimed, signaling.bootstrapper, options);
   } catch (error) {
-    if ((error as { code?: unknown }).code !== new StorageLostError('').code) throw error;
-    // Its database is gone (site data cleared): never reuse the id, join as a new member.
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'STORAGE_LOST' && code !== 'STORAGE_CORRUPT') throw error;
+    // Its database is gone or unreadable: never reuse the id (nor its vote), join as new.
     signaling.close();
-    release();
-    ({ memberId, release } = await claimIdentity(room, true));
-    signaling = await joinRoom(signalingUrl, room, memberId, options.secret);
+    claimed.release();
+    claimed = await claimIdentity(room, new Set([claimed.memberId]));
+    signaling = await joinRoom(signalingUrl, room, claimed.memberId, options.secret);
     relay = meshSignaling(signaling);
-    await startHost(host, room, memberId, false, signaling.bootstrapper, options);
+    await startHost(host, room, claimed, signaling.bootstrapper, options);
   }
+  const { memberId, release } = claimed;
   const mesh = startMesh(host, relay, options.secret);
   // StorageManager.persist() exists on pages only, not in the worker that holds the database.
   const persistence = await requestPersistentStorage();
@@ -114,7 +114,9 @@ export async function connect(options: ConnectOptions = {}): Promise<Cluster> {
   signaling.on('peer-joined', announce);
   signaling.on('peer-left', announce);
   announce();
+  const housekeeping = setInterval(() => void keepHouse(host, room, memberId), HOUSEKEEPING_MS);
   const cluster = clusterApi(host, mesh, room, memberId, persistence, async () => {
+    clearInterval(housekeeping);
     await host.leave().catch(() => undefined);
     mesh.close();
     signaling.close();
@@ -127,15 +129,14 @@ export async function connect(options: ConnectOptions = {}): Promise<Cluster> {
 async function startHost(
   host: Remote<MemberHost>,
   room: string,
-  memberId: MemberId,
-  existing: boolean,
+  identity: ClaimedIdentity,
   bootstrap: boolean,
   options: ConnectOptions,
 ): Promise<void> {
   await host.start({
     room,
-    memberId,
-    existing,
+    memberId: identity.memberId,
+    existing: identity.existing,
     bootstrap,
     ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
     ...(options.timeoutMs === undefined ? {} : { writeTimeoutMs: options.timeoutMs }),
@@ -146,42 +147,14 @@ function joinRoom(url: string, room: string, memberId: MemberId, secret?: string
   return SignalingClient.connect({ url, room, memberId, ...(secret ? { secret } : {}) });
 }
 
-/**
- * This tab's member id: the one it had before a reload (sessionStorage) if no other tab holds
- * it, else a new one. A Web Lock held for the tab's life keeps two tabs from running one member
- * (a duplicated tab copies sessionStorage). Issue 12 extends this to adopting any free identity.
- */
-async function claimIdentity(
-  room: string,
-  fresh = false,
-): Promise<{ memberId: MemberId; existing: boolean; release: () => void }> {
-  const remembered = fresh ? null : sessionStorage.getItem(ID_KEY(room));
-  if (remembered !== null) {
-    const release = await holdLock(room, remembered);
-    if (release !== null) return { memberId: remembered, existing: true, release };
-  }
-  for (;;) {
-    const memberId = `m-${randomId()}`;
-    const release = await holdLock(room, memberId);
-    if (release === null) continue;
-    sessionStorage.setItem(ID_KEY(room), memberId);
-    return { memberId, existing: false, release };
-  }
-}
+/** How often a tab marks its identity active and the leader's tab forgets removed ones. */
+const HOUSEKEEPING_MS = 5000;
 
-/** Takes the lock of `memberId` if free, held until `release()`; null if another tab holds it. */
-function holdLock(room: string, memberId: MemberId): Promise<(() => void) | null> {
-  if (typeof navigator === 'undefined' || navigator.locks === undefined)
-    return Promise.resolve(() => undefined);
-  return new Promise((resolve) => {
-    void navigator.locks.request(`webraft/${room}/${memberId}`, { ifAvailable: true }, (lock) => {
-      if (lock === null) {
-        resolve(null);
-        return undefined;
-      }
-      return new Promise<void>((released) => resolve(() => released()));
-    });
-  });
+async function keepHouse(host: Remote<MemberHost>, room: string, memberId: MemberId) {
+  remember(room, memberId);
+  const status = await host.status().catch(() => null);
+  if (status?.role !== 'leader') return;
+  await forgetRemovedIdentities(room, new Set([...status.voters, ...status.learners]));
 }
 
 function startMesh(host: Remote<MemberHost>, signaling: MeshSignaling, secret?: string): PeerMesh {
@@ -255,9 +228,4 @@ function clusterApi(
     setDisconnected: (disconnected) => host.setIsolated(disconnected),
     close: () => (closed ??= leave()),
   };
-}
-
-function randomId(): string {
-  const bytes = crypto.getRandomValues(new Uint8Array(6));
-  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }

@@ -1,0 +1,122 @@
+/**
+ * A member's identity outlives its tab (DESIGN decision 6, issue 12). Each member id owns one
+ * IndexedDB database, `webraft/<room>/<id>`, and is run by at most one live tab, which holds the
+ * Web Lock `webraft/<room>/<id>` for its life (a crashed tab's lock goes with it). A new tab first
+ * takes back the id it had before a reload, then adopts a free persisted identity of the room —
+ * most recently active first — so a browser restart brings the cluster back with its data; only
+ * when none is free does it create a new member. The databases of the origin are the registry;
+ * the leader's tab deletes those of identities the cluster no longer has.
+ */
+import type { MemberId } from '../core/types.js';
+import { IndexedDbStorage } from '../storage/indexeddb.js';
+
+export interface ClaimedIdentity {
+  readonly memberId: MemberId;
+  /** A persisted identity (open its database), or a new one (create it). */
+  readonly existing: boolean;
+  /** Lets another tab take the identity (the member has stopped). */
+  readonly release: () => void;
+}
+
+const sessionKey = (room: string): string => `webraft/${room}/member-id`;
+const activeKey = (room: string, id: MemberId): string => `webraft/${room}/active/${id}`;
+const lockName = (room: string, id: MemberId): string => `webraft/${room}/${id}`;
+const databasePrefix = (room: string): string => IndexedDbStorage.databaseName('', room);
+
+/**
+ * Claims an identity for this tab in `room`. `avoid` are ids not to adopt (one whose storage
+ * turned out to be gone or unreadable).
+ */
+export async function claimIdentity(
+  room: string,
+  avoid: ReadonlySet<MemberId> = new Set(),
+): Promise<ClaimedIdentity> {
+  for (const memberId of await candidates(room)) {
+    if (avoid.has(memberId)) continue;
+    const release = await holdLock(lockName(room, memberId));
+    if (release === null) continue;
+    remember(room, memberId);
+    return { memberId, existing: true, release };
+  }
+  for (;;) {
+    const memberId = `m-${randomId()}`;
+    const release = await holdLock(lockName(room, memberId));
+    if (release === null) continue;
+    remember(room, memberId);
+    return { memberId, existing: false, release };
+  }
+}
+
+/** Marks `memberId` as active now (adoption prefers the most recently active identity). */
+export function remember(room: string, memberId: MemberId): void {
+  sessionStorage.setItem(sessionKey(room), memberId);
+  localStorage.setItem(activeKey(room, memberId), String(Date.now()));
+}
+
+/** This tab's own id before a reload first, then the room's persisted ids, newest first. */
+async function candidates(room: string): Promise<MemberId[]> {
+  const own = sessionStorage.getItem(sessionKey(room));
+  const persisted = await persistedIdentities(room);
+  const lastActive = (id: MemberId): number =>
+    Number(localStorage.getItem(activeKey(room, id)) ?? 0);
+  persisted.sort((a, b) => lastActive(b) - lastActive(a));
+  return [
+    ...(own !== null && persisted.includes(own) ? [own] : []),
+    ...persisted.filter((id) => id !== own),
+  ];
+}
+
+/** The member ids of `room` that have a database on this origin. */
+export async function persistedIdentities(room: string): Promise<MemberId[]> {
+  const prefix = databasePrefix(room);
+  const databases = await indexedDB.databases();
+  return databases
+    .map((database) => database.name ?? '')
+    .filter((name) => name.startsWith(prefix) && name.length > prefix.length)
+    .map((name) => name.slice(prefix.length));
+}
+
+/**
+ * Deletes the databases of identities of `room` that are not in `members` (the configuration
+ * the leader knows) and that no tab holds. Only the leader's view of the configuration is
+ * current enough for this; call it from the leader's tab.
+ */
+export async function forgetRemovedIdentities(
+  room: string,
+  members: ReadonlySet<MemberId>,
+): Promise<MemberId[]> {
+  const forgotten: MemberId[] = [];
+  for (const memberId of await persistedIdentities(room)) {
+    if (members.has(memberId)) continue;
+    const release = await holdLock(lockName(room, memberId));
+    if (release === null) continue; // A live tab runs it (a newcomer not yet added, say).
+    try {
+      await IndexedDbStorage.destroy(memberId, room);
+      localStorage.removeItem(activeKey(room, memberId));
+      forgotten.push(memberId);
+    } finally {
+      release();
+    }
+  }
+  return forgotten;
+}
+
+/** Takes the lock `name` if free, held until the returned release; null if someone holds it. */
+function holdLock(name: string): Promise<(() => void) | null> {
+  if (typeof navigator === 'undefined' || navigator.locks === undefined)
+    return Promise.resolve(() => undefined);
+  return new Promise((resolve) => {
+    void navigator.locks.request(name, { ifAvailable: true }, (lock) => {
+      if (lock === null) {
+        resolve(null);
+        return undefined;
+      }
+      return new Promise<void>((released) => resolve(() => released()));
+    });
+  });
+}
+
+function randomId(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
+}

@@ -1,0 +1,191 @@
+/**
+ * A member's identity outlives its tab (issue 12), in real Chromium with a profile on disk: after
+ * the browser is killed, new tabs adopt the persisted identities and the cluster comes back with
+ * its data; with two of three it commits again; a wiped member comes back as a new one; and tabs
+ * opened at once never run one identity twice.
+ */
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Cluster, ClusterStatus } from '../../src/client/connect.js';
+import { Profile } from './chromium.js';
+import { startDemoServers } from './demo-server.js';
+import type { DemoServers } from './demo-server.js';
+
+type DemoWindow = { webraft?: Cluster };
+let servers: DemoServers;
+let rooms = 0;
+
+beforeAll(async () => {
+  servers = await startDemoServers();
+});
+
+afterAll(async () => {
+  await servers?.close();
+});
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function waitFor<T>(probe: () => Promise<T | null>, what: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => null);
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}
+
+const status = (page: Page): Promise<ClusterStatus> =>
+  page.evaluate(() => (window as DemoWindow).webraft!.status());
+
+async function openTabs(context: BrowserContext, url: string, count: number): Promise<Page[]> {
+  const pages = [context.pages()[0] ?? (await context.newPage())];
+  while (pages.length < count) pages.push(await context.newPage());
+  await Promise.all(
+    pages.map(async (page) => {
+      await page.goto(url);
+      await page.waitForFunction(() => (window as DemoWindow).webraft !== undefined, null, {
+        timeout: 20_000,
+      });
+    }),
+  );
+  return pages;
+}
+
+/** Waits for a leader every tab agrees on; returns its status. */
+function leaderOf(pages: readonly Page[], voters: number): Promise<ClusterStatus> {
+  return waitFor(async () => {
+    const all = await Promise.all(pages.map(status));
+    const leader = all.find((s) => s.role === 'leader');
+    if (leader === undefined || leader.voters.length !== voters) return null;
+    return all.every((s) => s.leaderId === leader.id) ? leader : null;
+  }, `a leader with ${voters} voters`);
+}
+
+/** A room whose three tabs wrote 200 acknowledged keys, then the browser was killed. */
+async function populated(): Promise<{ profile: Profile; url: string; ids: string[] }> {
+  const profile = new Profile();
+  const url = servers.pageUrl(`ids${++rooms}`);
+  const context = await profile.start();
+  const pages = await openTabs(context, url, 3);
+  await leaderOf(pages, 3);
+  await Promise.all(
+    pages.map((page, tab) =>
+      page.evaluate(async (tabIndex) => {
+        const cluster = (window as DemoWindow).webraft!;
+        const count = tabIndex === 0 ? 68 : 66;
+        await Promise.all(
+          Array.from({ length: count }, (_, i) => cluster.kv.put(`k${tabIndex}-${i}`, i)),
+        );
+      }, tab),
+    ),
+  );
+  const ids = (await Promise.all(pages.map(status))).map((s) => s.id).sort();
+  await profile.kill(); // SIGKILL: no pagehide, no handover, nothing flushed on the way out.
+  return { profile, url, ids };
+}
+
+/** Every one of the 200 keys, read linearizably from `page`. */
+async function readAll(page: Page): Promise<number> {
+  return page.evaluate(async () => {
+    const cluster = (window as DemoWindow).webraft!;
+    const keys = [0, 1, 2].flatMap((tab) =>
+      Array.from({ length: tab === 0 ? 68 : 66 }, (_, i) => `k${tab}-${i}`),
+    );
+    const values = await Promise.all(keys.map((key) => cluster.kv.get(key)));
+    return values.filter((entry) => entry !== null).length;
+  });
+}
+
+describe('identities outlive their tabs (Chromium, persistent profile)', () => {
+  it('after the browser is killed, three new tabs are the old members with every key', async () => {
+    const { profile, url, ids } = await populated();
+    const context = await profile.start();
+    try {
+      const pages = await openTabs(context, url, 3);
+      await leaderOf(pages, 3);
+      const now = (await Promise.all(pages.map(status))).map((s) => s.id).sort();
+      expect(now).toEqual(ids);
+      expect(await readAll(pages[0]!)).toBe(200);
+    } finally {
+      await context.close().catch(() => undefined);
+      await profile.kill();
+      profile.remove();
+    }
+  });
+
+  it('with two of the three tabs reopened, the cluster commits again', async () => {
+    const { profile, url, ids } = await populated();
+    const context = await profile.start();
+    try {
+      const pages = await openTabs(context, url, 2);
+      await waitFor(async () => {
+        const s = await status(pages[0]!);
+        return s.leaderId !== null ? s : null;
+      }, 'a leader among two of three');
+      await pages[1]!.evaluate(() => (window as DemoWindow).webraft!.kv.put('again', true));
+      expect(await readAll(pages[0]!)).toBe(200);
+      for (const s of await Promise.all(pages.map(status))) expect(ids).toContain(s.id);
+    } finally {
+      await context.close().catch(() => undefined);
+      await profile.kill();
+      profile.remove();
+    }
+  });
+
+  it('a member whose database was wiped comes back as a new member; no key is lost', async () => {
+    const { profile, url, ids } = await populated();
+    const context = await profile.start();
+    try {
+      const origin = new URL(url).origin;
+      const room = new URL(url).searchParams.get('room')!;
+      const blank = context.pages()[0] ?? (await context.newPage());
+      await blank.goto(`${origin}/style.css`); // Any page of the origin, without the demo.
+      const wiped = ids[0]!;
+      await blank.evaluate(
+        (name) =>
+          new Promise<void>((resolve, reject) => {
+            const request = indexedDB.deleteDatabase(name);
+            request.onsuccess = () => resolve();
+            request.onerror = () => reject(request.error);
+          }),
+        `webraft/${room}/${wiped}`,
+      );
+      const pages = await openTabs(context, url, 3);
+      const now = await Promise.all(pages.map(status));
+      const newcomers = now.filter((s) => !ids.includes(s.id));
+      expect(newcomers).toHaveLength(1);
+      expect(now.map((s) => s.id)).not.toContain(wiped);
+      await waitFor(
+        async () => {
+          const leader = (await Promise.all(pages.map(status))).find((s) => s.role === 'leader');
+          return leader?.voters.includes(newcomers[0]!.id) === true ? leader : null;
+        },
+        'the new member to replace the wiped voter',
+        30_000,
+      );
+      expect(await readAll(pages[1]!)).toBe(200);
+    } finally {
+      await context.close().catch(() => undefined);
+      await profile.kill();
+      profile.remove();
+    }
+  });
+
+  it('five tabs opened at once on three identities never run one identity twice', async () => {
+    const { profile, url, ids } = await populated();
+    const context = await profile.start();
+    try {
+      const pages = await openTabs(context, url, 5);
+      const now = (await Promise.all(pages.map(status))).map((s) => s.id);
+      expect(new Set(now).size).toBe(5);
+      expect(now.filter((id) => ids.includes(id)).sort()).toEqual(ids);
+      await leaderOf(pages, 3);
+      expect(await readAll(pages[4]!)).toBe(200);
+    } finally {
+      await context.close().catch(() => undefined);
+      await profile.kill();
+      profile.remove();
+    }
+  });
+});

@@ -125,7 +125,20 @@ describe('identities outlive their tabs (Chromium, persistent profile)', () => {
       }, 'a leader among two of three');
       await pages[1]!.evaluate(() => (window as DemoWindow).webraft!.kv.put('again', true));
       expect(await readAll(pages[0]!)).toBe(200);
-      for (const s of await Promise.all(pages.map(status))) expect(ids).toContain(s.id);
+      const running = (await Promise.all(pages.map(status))).map((s) => s.id);
+      for (const id of running) expect(ids).toContain(id);
+      // The third member is removed after its grace period, then its database is forgotten.
+      const missing = ids.find((id) => !running.includes(id))!;
+      await waitFor(
+        async () => {
+          const names = await pages[0]!.evaluate(async () =>
+            (await indexedDB.databases()).map((d) => d.name ?? ''),
+          );
+          return names.some((name) => name.endsWith(`/${missing}`)) ? null : true;
+        },
+        'the removed identity to be forgotten',
+        30_000,
+      );
     } finally {
       await context.close().catch(() => undefined);
       await profile.kill();

@@ -82,6 +82,17 @@ function renderStatus(status: ClusterStatus): void {
     return item;
   });
   $('#peers').replaceChildren(...peers);
+  const { votersTarget, decisions } = status.autopilot;
+  text(
+    '#autopilot-target',
+    `target ${votersTarget} voters${status.role === 'leader' ? '' : ' (decides while leading)'}`,
+  );
+  const recent = decisions.slice(-5).map((decision) => {
+    const item = document.createElement('li');
+    item.textContent = `${decision.change}: ${decision.reason} (${decision.outcome})`;
+    return item;
+  });
+  $('#autopilot-decisions').replaceChildren(...recent);
   $('#disconnect').textContent = status.isolated ? 'Reconnect' : 'Disconnect';
 }
 

@@ -26,6 +26,7 @@ import { bridgeDataChannel, canTransferDataChannel } from '../transport/webrtc/f
 import { meshSignaling } from '../transport/webrtc/mesh-signaling.js';
 import { PeerMesh } from '../transport/webrtc/peer-mesh.js';
 import type { MeshSignaling, PeerState } from '../transport/webrtc/peer-mesh.js';
+import type { VotersTarget } from './autopilot.js';
 import { claimIdentity, forgetRemovedIdentities, remember } from './identity.js';
 import type { ClaimedIdentity } from './identity.js';
 import type { HostStatus, LogLine, MemberHost } from './member-host.js';
@@ -41,6 +42,8 @@ export interface ConnectOptions {
   readonly tickMs?: number;
   /** How long a write or read waits through an election before failing. Default 5 s. */
   readonly timeoutMs?: number;
+  /** Voters the autopilot aims for: 1, 3 (default), 5 or 7. */
+  readonly votersTarget?: VotersTarget;
   /** The member's worker; default the one shipped with webraft. */
   readonly worker?: Worker;
 }
@@ -140,6 +143,7 @@ async function startHost(
     bootstrap,
     ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
     ...(options.timeoutMs === undefined ? {} : { writeTimeoutMs: options.timeoutMs }),
+    ...(options.votersTarget === undefined ? {} : { votersTarget: options.votersTarget }),
   });
 }
 

@@ -1,7 +1,7 @@
 /**
  * The member a tab runs in its worker (issue 7): the runtime driver and core over IndexedDB
  * storage and the WebRTC mesh transport (channels arrive from the page), the replicated KV with a
- * client session, and the vertical slice's membership rules when it leads. The page talks to it
+ * client session, and the autopilot (autopilot.ts) when it leads. The page talks to it
  * through comlink (`connect()` in connect.ts); everything here is plain data or promises.
  */
 import { NotLeaderError } from '../core/errors.js';
@@ -31,7 +31,8 @@ import { FaultyTransport } from '../transport/faults.js';
 import { dataChannelFrames, portFrames } from '../transport/webrtc/frame-channel.js';
 import { MeshTransport } from '../transport/webrtc/mesh-transport.js';
 import { KvSession } from './kv-session.js';
-import { nextMembershipChange } from './membership-manager.js';
+import { AUTOPILOT_DEFAULTS, checkVotersTarget, nextMembershipChange } from './autopilot.js';
+import type { AutopilotPolicy, VotersTarget } from './autopilot.js';
 import { decodeEnvelope } from '../runtime/envelope.js';
 
 type KvMember = Member<KvResult, KvQuery, KvQueryResult>;
@@ -47,6 +48,17 @@ export interface HostStartOptions {
   readonly tickMs?: number;
   /** How long a write waits through elections before failing. Default 5 s. */
   readonly writeTimeoutMs?: number;
+  /** Voters the autopilot aims for when this member leads: 1, 3 (default), 5 or 7. */
+  readonly votersTarget?: VotersTarget;
+}
+
+/** One autopilot decision, as the cluster panel lists it. */
+export interface AutopilotEntry {
+  readonly atMs: number;
+  readonly change: string;
+  readonly reason: string;
+  /** 'applied', or why the change was not made. */
+  readonly outcome: string;
 }
 
 /** What the cluster panel shows: the member's status and this worker's links. */
@@ -67,6 +79,11 @@ export interface HostStatus extends Pick<
   /** Peers with an authenticated channel in this worker. */
   readonly connected: readonly MemberId[];
   readonly isolated: boolean;
+  /** The autopilot's target and its latest decisions (while this member leads), newest last. */
+  readonly autopilot: {
+    readonly votersTarget: VotersTarget;
+    readonly decisions: readonly AutopilotEntry[];
+  };
 }
 
 /** One entry of the log view. */
@@ -78,6 +95,8 @@ export interface LogLine {
 }
 
 const MANAGE_EVERY_MS = 250;
+/** Autopilot decisions kept for the panel. */
+const DECISIONS_KEPT = 20;
 const RETRY_DELAY_MS = 100;
 
 export class MemberHost {
@@ -88,6 +107,8 @@ export class MemberHost {
   private sessionOpening: Promise<KvSession> | null = null;
   private manager: ReturnType<typeof setInterval> | null = null;
   private changing = false;
+  private policy: AutopilotPolicy = AUTOPILOT_DEFAULTS;
+  private readonly decisions: AutopilotEntry[] = [];
   private writeTimeoutMs = 5000;
   /** Members in the room (from signaling), and since when each member of the config is not. */
   private readonly present = new Set<MemberId>();
@@ -99,6 +120,10 @@ export class MemberHost {
     if (this.member !== null) throw new Error('this worker already runs a member');
     const { room, memberId } = options;
     this.writeTimeoutMs = options.writeTimeoutMs ?? 5000;
+    this.policy = {
+      ...AUTOPILOT_DEFAULTS,
+      votersTarget: checkVotersTarget(options.votersTarget ?? AUTOPILOT_DEFAULTS.votersTarget),
+    };
     const storage = options.existing
       ? await IndexedDbStorage.open(memberId, { namespace: room })
       : await IndexedDbStorage.create(memberId, { namespace: room });
@@ -212,6 +237,7 @@ export class MemberHost {
       learners: s.learners,
       connected: this.mesh?.peers() ?? [],
       isolated: this.faults?.state().isolated ?? false,
+      autopilot: { votersTarget: this.policy.votersTarget, decisions: [...this.decisions] },
       storage: s.storage,
       failure: s.failure,
     };
@@ -273,7 +299,7 @@ export class MemberHost {
     return operation(await this.sessionOpening);
   }
 
-  /** The leader's membership rules, one change at a time. */
+  /** The autopilot, when this member leads: one change at a time. */
   private manage(): void {
     const member = this.member;
     if (member === null || this.changing) return;
@@ -285,22 +311,38 @@ export class MemberHost {
     }
     if (status.role !== 'leader') return;
     const reachable = new Set([status.id, ...(this.mesh?.peers() ?? [])]);
-    const change = nextMembershipChange(
+    const decision = nextMembershipChange(
       {
         self: status.id,
         voters: status.voters,
         learners: status.learners,
         matches: member.matchIndexes(),
         commitIndex: status.commitIndex,
+        silenceMs: member.silenceMs(),
       },
       new Set([...this.present].filter((id) => reachable.has(id))),
       (id) => now - (this.absentSince.get(id) ?? now),
+      this.policy,
     );
-    if (change === null) return;
+    if (decision === null) return;
     this.changing = true;
+    const { change, reason } = decision;
+    const note = (outcome: string): void => {
+      this.decisions.push({
+        atMs: now,
+        change: `${change.type} ${change.member}`,
+        reason,
+        outcome,
+      });
+      if (this.decisions.length > DECISIONS_KEPT) this.decisions.shift();
+    };
     member
       .changeMembership(change)
-      .catch(() => undefined) // In progress, lost leadership...: the next round decides again.
+      .then(
+        () => note('applied'),
+        // In progress, lost leadership...: the next round decides again.
+        (error: unknown) => note((error as { code?: string }).code ?? 'failed'),
+      )
       .finally(() => {
         this.changing = false;
       });

@@ -29,6 +29,8 @@ export class Progress {
   private quietHeartbeats = 0;
   /** Heard from since the last check-quorum round. */
   recentActive = false;
+  /** Leader tick at which this member was last heard from (any answer). */
+  lastHeardTick = 0;
   /** Newest leader tick, echoed in a heartbeat answer, at which this follower was in contact. */
   leaseAckTick = Number.NEGATIVE_INFINITY;
   /** Newest read sequence number this follower acknowledged (confirms reads up to it). */

@@ -475,6 +475,20 @@ export class RaftNode {
     return matches;
   }
 
+  /**
+   * On the leader: ticks since each other member of the configuration was last heard from (since
+   * this leader's term began, for one never heard). Empty on other members. For telling a voter
+   * that stopped answering (frozen, cut off) from a healthy one.
+   */
+  ticksSinceHeard(): ReadonlyMap<MemberId, number> {
+    if (this.role !== 'leader') return new Map();
+    const silence = new Map<MemberId, number>();
+    for (const [id, progress] of this.progress) {
+      if (id !== this.id) silence.set(id, this.tickCount - progress.lastHeardTick);
+    }
+    return silence;
+  }
+
   inspect(): RaftInspection {
     return {
       ...this.status(),
@@ -892,6 +906,7 @@ export class RaftNode {
     const progress = this.progress.get(message.from);
     if (progress === undefined) return this.drop('notAPeer');
     progress.recentActive = true;
+    progress.lastHeardTick = this.tickCount;
     switch (message.type) {
       case 'appendResponse':
         return this.handleAppendResponse(message, progress);
@@ -1170,10 +1185,9 @@ export class RaftNode {
     for (const id of [...this.progress.keys()]) if (!peers.includes(id)) this.progress.delete(id);
     for (const id of peers) {
       if (!this.progress.has(id)) {
-        this.progress.set(
-          id,
-          new Progress(this.log.lastIndex() + 1, this.options.inflightAppendsMax),
-        );
+        const progress = new Progress(this.log.lastIndex() + 1, this.options.inflightAppendsMax);
+        progress.lastHeardTick = this.tickCount; // Silence is counted from when we start to ask.
+        this.progress.set(id, progress);
       }
     }
     if (this.transferee !== null && !this.voters().includes(this.transferee)) this.abortTransfer();

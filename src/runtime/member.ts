@@ -313,6 +313,13 @@ export class Member<Result, Query, QueryResult> {
     return this.core.matchIndexes();
   }
 
+  /** On the leader, milliseconds since each other member was last heard from. */
+  silenceMs(): ReadonlyMap<MemberId, number> {
+    const silence = new Map<MemberId, number>();
+    for (const [id, ticks] of this.core.ticksSinceHeard()) silence.set(id, ticks * this.tickMs);
+    return silence;
+  }
+
   /** A read-only view of the core's log and state, for invariant checks in tests. */
   inspect(): RaftInspection {
     return this.core.inspect();

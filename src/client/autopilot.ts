@@ -1,0 +1,106 @@
+/**
+ * The autopilot (decision 6, issue 8): membership follows the tabs with no human action. Run by
+ * the leader, one change at a time, as a pure function of what it sees:
+ * 1. a member whose tab left the room (for `removeAfterMs`) is removed;
+ * 2. a tab in the room that is not a member joins as a learner;
+ * 3. a voter that stopped answering (for `unhealthyAfterMs`: frozen, cut off) is replaced — a
+ *    healthy caught-up learner is promoted first, then the silent voter is demoted, so fault
+ *    tolerance never dips below what it was;
+ * 4. caught-up learners are promoted while voters are fewer than the target, and voters beyond it
+ *    are demoted — keeping the voter count odd where it can (an even count tolerates no more
+ *    failures than the odd one below it, and needs one more member to commit).
+ */
+import type { ConfigChange, MemberId } from '../core/types.js';
+
+/** Voter counts the autopilot aims for: odd, so every voter adds fault tolerance. */
+export type VotersTarget = 1 | 3 | 5 | 7;
+
+export interface AutopilotPolicy {
+  readonly votersTarget: VotersTarget;
+  /** A member whose tab has been out of the room this long is removed. */
+  readonly removeAfterMs: number;
+  /** A voter in the room that the leader has not heard from this long is replaced. */
+  readonly unhealthyAfterMs: number;
+}
+
+export const AUTOPILOT_DEFAULTS: AutopilotPolicy = {
+  votersTarget: 3,
+  removeAfterMs: 3000,
+  unhealthyAfterMs: 2000,
+};
+
+export interface MembershipView {
+  readonly self: MemberId;
+  readonly voters: readonly MemberId[];
+  readonly learners: readonly MemberId[];
+  /** What each member is known to hold (the leader's view). */
+  readonly matches: ReadonlyMap<MemberId, number>;
+  readonly commitIndex: number;
+  /** Milliseconds since the leader last heard from each other member. */
+  readonly silenceMs: ReadonlyMap<MemberId, number>;
+}
+
+export interface AutopilotDecision {
+  readonly change: ConfigChange;
+  readonly reason: string;
+}
+
+/**
+ * The next change, or null. `present` are the members in the room the leader can reach;
+ * `absentForMs(id)` is how long `id` has been out of the room (0 while present).
+ */
+export function nextMembershipChange(
+  view: MembershipView,
+  present: ReadonlySet<MemberId>,
+  absentForMs: (id: MemberId) => number,
+  policy: AutopilotPolicy = AUTOPILOT_DEFAULTS,
+): AutopilotDecision | null {
+  const members = [...view.voters, ...view.learners];
+  const gone = members.find((id) => id !== view.self && absentForMs(id) >= policy.removeAfterMs);
+  if (gone !== undefined)
+    return decide('remove', gone, `its tab left the room ${absentForMs(gone)} ms ago`);
+  const newcomer = [...present].sort().find((id) => id !== view.self && !members.includes(id));
+  if (newcomer !== undefined) return decide('addLearner', newcomer, 'joined the room');
+
+  const silent = (id: MemberId): number => (id === view.self ? 0 : (view.silenceMs.get(id) ?? 0));
+  const healthy = (id: MemberId): boolean =>
+    present.has(id) && silent(id) < policy.unhealthyAfterMs;
+  const ready = view.learners.filter(
+    (id) => healthy(id) && (view.matches.get(id) ?? 0) >= view.commitIndex,
+  );
+  const voters = view.voters.length;
+  const unhealthy = view.voters.filter((id) => !healthy(id));
+  if (unhealthy.length > 0) {
+    const [sick] = unhealthy as [MemberId];
+    if (ready.length > 0)
+      return decide('promote', ready[0]!, `replaces ${sick}, silent for ${silent(sick)} ms`);
+    if (voters > policy.votersTarget)
+      return decide('demote', sick, `silent for ${silent(sick)} ms; replaced`);
+    return null; // Nobody to replace it with: removing it would only lower fault tolerance.
+  }
+  if (voters < policy.votersTarget && ready.length > 0) {
+    const staysOdd = (voters + 1) % 2 === 1 || ready.length >= 2;
+    if (staysOdd)
+      return decide('promote', ready[0]!, `caught up; voters ${voters} → ${voters + 1}`);
+  }
+  if (voters > policy.votersTarget) {
+    const extra = [...view.voters]
+      .sort()
+      .reverse()
+      .find((id) => id !== view.self);
+    if (extra !== undefined)
+      return decide('demote', extra, `voters ${voters} above the target ${policy.votersTarget}`);
+  }
+  return null;
+}
+
+function decide(type: ConfigChange['type'], member: MemberId, reason: string): AutopilotDecision {
+  return { change: { type, member }, reason };
+}
+
+/** Throws RangeError unless `target` is 1, 3, 5 or 7. */
+export function checkVotersTarget(target: number): VotersTarget {
+  if (target !== 1 && target !== 3 && target !== 5 && target !== 7)
+    throw new RangeError(`votersTarget must be 1, 3, 5 or 7, not ${target}`);
+  return target;
+}

@@ -1,0 +1,126 @@
+/**
+ * The autopilot in real Chromium (issue 8, first part): with four tabs (three voters and a
+ * learner), a voter that is cut off is replaced by the learner, and a voter tab that closes is
+ * removed and replaced; each time the cluster is back at three healthy voters and takes writes.
+ */
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Cluster, ClusterStatus } from '../../src/client/connect.js';
+import { Profile } from './chromium.js';
+import { startDemoServers } from './demo-server.js';
+import type { DemoServers } from './demo-server.js';
+
+type DemoWindow = { webraft?: Cluster };
+let servers: DemoServers;
+let rooms = 0;
+
+beforeAll(async () => {
+  servers = await startDemoServers();
+});
+
+afterAll(async () => {
+  await servers?.close();
+});
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function waitFor<T>(probe: () => Promise<T | null>, what: string, timeoutMs = 20_000) {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => null);
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const status = (page: Page): Promise<ClusterStatus> =>
+  page.evaluate(() => (window as DemoWindow).webraft!.status());
+
+/** Four tabs of a fresh room; resolves once three are voters and one a learner. */
+async function fourTabs(): Promise<{ context: BrowserContext; pages: Page[]; profile: Profile }> {
+  const profile = new Profile();
+  const context = await profile.start();
+  const url = servers.pageUrl(`auto${++rooms}`);
+  const pages = [context.pages()[0] ?? (await context.newPage())];
+  while (pages.length < 4) pages.push(await context.newPage());
+  for (const page of pages) {
+    await page.goto(url);
+    await page.waitForFunction(() => (window as DemoWindow).webraft !== undefined);
+  }
+  await waitFor(async () => {
+    const s = await leaderStatus(pages);
+    return s !== null && s.voters.length === 3 && s.learners.length === 1 ? s : null;
+  }, 'three voters and a learner');
+  return { context, pages, profile };
+}
+
+async function leaderStatus(pages: readonly Page[]): Promise<ClusterStatus | null> {
+  const all = await Promise.all(pages.map((page) => status(page).catch(() => null)));
+  return all.find((s) => s?.role === 'leader') ?? null;
+}
+
+async function done(context: BrowserContext, profile: Profile): Promise<void> {
+  await context.close().catch(() => undefined);
+  await profile.kill();
+  profile.remove();
+}
+
+describe('autopilot in Chromium', () => {
+  it('replaces a voter that stops answering with the learner', async () => {
+    const { context, pages, profile } = await fourTabs();
+    try {
+      const leader = (await leaderStatus(pages))!;
+      const statuses = await Promise.all(pages.map(status));
+      const victim = statuses.find((s) => s.role !== 'leader' && leader.voters.includes(s.id))!;
+      const learner = leader.learners[0]!;
+      const victimPage = pages[statuses.indexOf(victim)]!;
+      const cutAt = Date.now();
+      await victimPage.evaluate(() => (window as DemoWindow).webraft!.setDisconnected(true));
+      const healed = await waitFor(
+        async () => {
+          const s = await leaderStatus(pages.filter((p) => p !== victimPage));
+          return s !== null && s.voters.length === 3 && !s.voters.includes(victim.id) ? s : null;
+        },
+        'the silent voter to be replaced',
+        30_000,
+      );
+      const replacedMs = Date.now() - cutAt;
+      expect(healed.voters).toContain(learner);
+      expect(healed.learners).toContain(victim.id);
+      const writer = pages.find((p) => p !== victimPage)!;
+      await writer.evaluate(() => (window as DemoWindow).webraft!.kv.put('after', 'replacement'));
+      console.log(JSON.stringify({ metric: 'autopilot_replace_silent_voter', replacedMs }));
+    } finally {
+      await done(context, profile);
+    }
+  });
+
+  it('a voter tab that closes is removed and replaced: back at three voters', async () => {
+    const { context, pages, profile } = await fourTabs();
+    try {
+      const leader = (await leaderStatus(pages))!;
+      const statuses = await Promise.all(pages.map(status));
+      const victim = statuses.find((s) => s.role !== 'leader' && leader.voters.includes(s.id))!;
+      const victimPage = pages[statuses.indexOf(victim)]!;
+      const closedAt = Date.now();
+      await victimPage.close();
+      const rest = pages.filter((p) => p !== victimPage);
+      await waitFor(
+        async () => {
+          const s = await leaderStatus(rest);
+          const all = s === null ? [] : [...s.voters, ...s.learners];
+          return s !== null && s.voters.length === 3 && !all.includes(victim.id) ? s : null;
+        },
+        'three voters without the closed tab',
+        30_000,
+      );
+      const backMs = Date.now() - closedAt;
+      await rest[0]!.evaluate(() => (window as DemoWindow).webraft!.kv.put('after', 'close'));
+      console.log(JSON.stringify({ metric: 'autopilot_voter_tab_closed', backAtTargetMs: backMs }));
+      expect(backMs).toBeLessThan(15_000);
+    } finally {
+      await done(context, profile);
+    }
+  });
+});

@@ -41,7 +41,8 @@ async function main(): Promise<void> {
   });
   wireForm(cluster);
   wireControls(cluster);
-  addEventListener('pagehide', () => void cluster.close());
+  // Hidden or reloading: hand over and stop, but let the grace period decide about removal.
+  addEventListener('pagehide', () => void cluster.close({ leave: false }));
 }
 
 async function renderTable(cluster: Cluster): Promise<void> {

@@ -81,8 +81,13 @@ export interface Cluster {
   recentLog(count?: number): Promise<LogLine[]>;
   /** Fault injection: disconnect this tab from the cluster (true) or reconnect it (false). */
   setDisconnected(disconnected: boolean): Promise<void>;
-  /** Leaves: hands leadership over first when leading, then stops the member. */
-  close(): Promise<void>;
+  /**
+   * Stops this tab's member, handing leadership over first when leading. By default it also
+   * tells the room it is leaving for good, so the leader removes it at once; with
+   * `{ leave: false }` (a page being hidden or reloaded) it is removed only if it does not come
+   * back within the grace period, so a reload causes no membership churn.
+   */
+  close(options?: { readonly leave?: boolean }): Promise<void>;
 }
 
 export async function connect(options: ConnectOptions = {}): Promise<Cluster> {
@@ -117,9 +122,14 @@ export async function connect(options: ConnectOptions = {}): Promise<Cluster> {
   signaling.on('peer-joined', announce);
   signaling.on('peer-left', announce);
   announce();
+  // A member leaving on purpose says so, so the leader removes it now, not after the grace period.
+  signaling.on('signal', (from, payload) => {
+    if (isLeaving(payload)) void host.memberLeft(from);
+  });
   const housekeeping = setInterval(() => void keepHouse(host, room, memberId), HOUSEKEEPING_MS);
-  const cluster = clusterApi(host, mesh, room, memberId, persistence, async () => {
+  const cluster = clusterApi(host, mesh, room, memberId, persistence, async (leave) => {
     clearInterval(housekeeping);
+    if (leave) for (const peer of signaling.peers()) signaling.signal(peer, LEAVING);
     await host.leave().catch(() => undefined);
     mesh.close();
     signaling.close();
@@ -149,6 +159,17 @@ async function startHost(
 
 function joinRoom(url: string, room: string, memberId: MemberId, secret?: string) {
   return SignalingClient.connect({ url, room, memberId, ...(secret ? { secret } : {}) });
+}
+
+/** The signal a member sends to the room when it leaves on purpose (not a WebRTC signal). */
+const LEAVING = { webraft: 'leaving' } as const;
+
+function isLeaving(payload: unknown): boolean {
+  return (
+    typeof payload === 'object' &&
+    payload !== null &&
+    (payload as { webraft?: unknown }).webraft === LEAVING.webraft
+  );
 }
 
 /** How often a tab marks its identity active and the leader's tab forgets removed ones. */
@@ -185,7 +206,7 @@ function clusterApi(
   room: string,
   id: MemberId,
   persistence: PersistencePermission,
-  leave: () => Promise<void>,
+  leave: (forGood: boolean) => Promise<void>,
 ): Cluster {
   let closed: Promise<void> | null = null;
   const status = async (): Promise<ClusterStatus> => {
@@ -230,6 +251,6 @@ function clusterApi(
     },
     recentLog: (count) => host.recentLog(count),
     setDisconnected: (disconnected) => host.setIsolated(disconnected),
-    close: () => (closed ??= leave()),
+    close: (options) => (closed ??= leave(options?.leave ?? true)),
   };
 }

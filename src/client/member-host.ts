@@ -113,6 +113,8 @@ export class MemberHost {
   /** Members in the room (from signaling), and since when each member of the config is not. */
   private readonly present = new Set<MemberId>();
   private readonly absentSince = new Map<MemberId, number>();
+  /** Members that said they leave for good, until they are out of the room. */
+  private readonly leaving = new Set<MemberId>();
   private readonly subscriptions = new Map<number, () => void>();
   private subscriptionNext = 0;
 
@@ -166,7 +168,15 @@ export class MemberHost {
   /** Who is in the room now (this member included), from the signaling server. */
   setRoomMembers(ids: readonly MemberId[]): void {
     this.present.clear();
-    for (const id of ids) this.present.add(id);
+    for (const id of ids) if (!this.leaving.has(id)) this.present.add(id);
+    for (const id of this.leaving) if (!ids.includes(id)) this.leaving.delete(id); // Gone now.
+  }
+
+  /** `id` said it is leaving the room for good: removed at once (if this member leads). */
+  memberLeft(id: MemberId): void {
+    this.leaving.add(id);
+    this.present.delete(id);
+    this.absentSince.set(id, Date.now() - this.policy.removeAfterMs);
   }
 
   put(key: string, value: JsonValue): Promise<KvPutResult> {

@@ -123,4 +123,31 @@ describe('autopilot in Chromium', () => {
       await done(context, profile);
     }
   });
+
+  it('a voter that leaves with close() is removed at once, without the grace period', async () => {
+    const { context, pages, profile } = await fourTabs();
+    try {
+      const leader = (await leaderStatus(pages))!;
+      const statuses = await Promise.all(pages.map(status));
+      const victim = statuses.find((s) => s.role !== 'leader' && leader.voters.includes(s.id))!;
+      const victimPage = pages[statuses.indexOf(victim)]!;
+      const leftAt = Date.now();
+      await victimPage.evaluate(() => (window as DemoWindow).webraft!.close());
+      const rest = pages.filter((p) => p !== victimPage);
+      await waitFor(
+        async () => {
+          const s = await leaderStatus(rest);
+          const all = s === null ? [] : [...s.voters, ...s.learners];
+          return s !== null && s.voters.length === 3 && !all.includes(victim.id) ? s : null;
+        },
+        'three voters without the member that left',
+        30_000,
+      );
+      const backMs = Date.now() - leftAt;
+      console.log(JSON.stringify({ metric: 'autopilot_voter_left', backAtTargetMs: backMs }));
+      expect(backMs).toBeLessThan(2500); // The grace period alone is 3 s.
+    } finally {
+      await done(context, profile);
+    }
+  });
 });

@@ -150,4 +150,50 @@ describe('autopilot in Chromium', () => {
       await done(context, profile);
     }
   });
+
+  it('six tabs opened at once on a fresh room form exactly one cluster, round after round', async () => {
+    const profile = new Profile();
+    const context = await profile.start();
+    try {
+      const pages: Page[] = [context.pages()[0] ?? (await context.newPage())];
+      while (pages.length < 6) pages.push(await context.newPage());
+      for (let round = 0; round < SIX_TAB_ROUNDS; round++) {
+        const url = servers.pageUrl(`six${++rooms}`);
+        await Promise.all(
+          pages.map(async (page) => {
+            await page.goto(url);
+            await page.waitForFunction(() => (window as DemoWindow).webraft !== undefined);
+          }),
+        );
+        const leader = await waitFor(
+          async () => {
+            const all = await Promise.all(pages.map(status));
+            const leaders = all.filter((s) => s.role === 'leader');
+            if (leaders.length !== 1) return null;
+            const [only] = leaders as [ClusterStatus];
+            const members = new Set([...only.voters, ...only.learners]);
+            const agree = all.every((s) => s.leaderId === only.id && members.has(s.id));
+            return agree && only.voters.length === 3 ? only : null;
+          },
+          `one cluster of six tabs (round ${round + 1})`,
+        );
+        // Every tab's log starts with the same bootstrap entry: one cluster, not two that merged.
+        const firsts = await Promise.all(
+          pages.map((page) =>
+            page.evaluate(async () => (await (window as DemoWindow).webraft!.recentLog(500))[0]),
+          ),
+        );
+        expect(new Set(firsts.map((line) => JSON.stringify(line))).size).toBe(1);
+        expect(leader.learners).toHaveLength(3);
+        await Promise.all(
+          pages.map((page) => page.evaluate(() => (window as DemoWindow).webraft!.close())),
+        );
+      }
+    } finally {
+      await done(context, profile);
+    }
+  });
 });
+
+/** Rounds of the six-tab bootstrap test: 3 in `npm test`, 20 in `npm run test:long`. */
+const SIX_TAB_ROUNDS = Number(process.env['WEBRAFT_SIX_TAB_ROUNDS'] ?? 3);

@@ -8,7 +8,6 @@ import { proxy, transfer, wrap } from 'comlink';
 import type { Remote } from 'comlink';
 import type { MemberId } from '../core/types.js';
 import type { ReadConsistency } from '../runtime/member.js';
-import { SignalingClient } from '../signaling/client.js';
 import type {
   JsonValue,
   KvCasResult,
@@ -28,6 +27,7 @@ import { PeerMesh } from '../transport/webrtc/peer-mesh.js';
 import type { MeshSignaling, PeerState } from '../transport/webrtc/peer-mesh.js';
 import type { VotersTarget } from './autopilot.js';
 import { claimIdentity, forgetRemovedIdentities, remember } from './identity.js';
+import { RoomLink } from './room-link.js';
 import type { ClaimedIdentity } from './identity.js';
 import type { HostStatus, LogLine, MemberHost } from './member-host.js';
 
@@ -121,6 +121,7 @@ export async function connect(options: ConnectOptions = {}): Promise<Cluster> {
   const announce = (): void => void host.setRoomMembers([memberId, ...signaling.peers()]);
   signaling.on('peer-joined', announce);
   signaling.on('peer-left', announce);
+  signaling.on('reconnected', announce);
   announce();
   // A member leaving on purpose says so, so the leader removes it now, not after the grace period.
   signaling.on('signal', (from, payload) => {
@@ -158,7 +159,7 @@ async function startHost(
 }
 
 function joinRoom(url: string, room: string, memberId: MemberId, secret?: string) {
-  return SignalingClient.connect({ url, room, memberId, ...(secret ? { secret } : {}) });
+  return RoomLink.open({ url, room, memberId, ...(secret ? { secret } : {}) });
 }
 
 /** The signal a member sends to the room when it leaves on purpose (not a WebRTC signal). */

@@ -195,5 +195,41 @@ describe('autopilot in Chromium', () => {
   });
 });
 
+describe('without the signaling server', () => {
+  it('tabs keep committing while it is down; after it returns, another browser joins', async () => {
+    const { context, pages, profile } = await fourTabs();
+    const other = new Profile();
+    const otherContext = await other.start();
+    try {
+      const room = new URL(pages[0]!.url()).searchParams.get('room')!;
+      await servers.stopSignaling();
+      await pages[0]!.evaluate(() => (window as DemoWindow).webraft!.kv.put('offline', 1));
+      await pages[3]!.evaluate(() => (window as DemoWindow).webraft!.kv.put('offline', 2));
+      await servers.startSignaling();
+      await sleep(1500); // The tabs reconnect (backoff from 250 ms) before a stranger arrives.
+      const newcomer = otherContext.pages()[0] ?? (await otherContext.newPage());
+      await newcomer.goto(servers.pageUrl(room));
+      await newcomer.waitForFunction(() => (window as DemoWindow).webraft !== undefined);
+      const id = (await status(newcomer)).id;
+      await waitFor(
+        async () => {
+          const s = await leaderStatus(pages);
+          return s !== null && [...s.voters, ...s.learners].includes(id) ? s : null;
+        },
+        'the other browser to join the same cluster',
+        30_000,
+      );
+      const seen = await newcomer.evaluate(() => (window as DemoWindow).webraft!.kv.get('offline'));
+      expect(seen?.value).toBe(2);
+    } finally {
+      await servers.startSignaling();
+      await otherContext.close().catch(() => undefined);
+      await other.kill();
+      other.remove();
+      await done(context, profile);
+    }
+  });
+});
+
 /** Rounds of the six-tab bootstrap test: 3 in `npm test`, 20 in `npm run test:long`. */
 const SIX_TAB_ROUNDS = Number(process.env['WEBRAFT_SIX_TAB_ROUNDS'] ?? 3);

@@ -9,11 +9,18 @@ import { startSignalingServer } from '../../src/signaling/node-server.js';
 export interface DemoServers {
   /** The page for `room`, pointed at this signaling server. */
   pageUrl(room: string): string;
+  /** Stops the signaling server (rooms are forgotten, connections dropped). */
+  stopSignaling(): Promise<void>;
+  /** Starts it again on the same port. */
+  startSignaling(): Promise<void>;
   close(): Promise<void>;
 }
 
 export async function startDemoServers(): Promise<DemoServers> {
-  const signaling = await startSignalingServer({ port: 0 });
+  let signaling: Awaited<ReturnType<typeof startSignalingServer>> | null =
+    await startSignalingServer({ port: 0 });
+  const signalingUrl = signaling.url;
+  const signalingPort = signaling.port;
   const web = await createServer({
     configFile: fileURLToPath(new URL('../../vite.config.ts', import.meta.url)),
     logLevel: 'silent',
@@ -25,10 +32,17 @@ export async function startDemoServers(): Promise<DemoServers> {
     throw new Error('vite did not listen');
   const base = `http://127.0.0.1:${address.port}/`;
   return {
-    pageUrl: (room) => `${base}?room=${room}&signal=${encodeURIComponent(signaling.url)}`,
+    pageUrl: (room) => `${base}?room=${room}&signal=${encodeURIComponent(signalingUrl)}`,
+    stopSignaling: async () => {
+      await signaling?.close();
+      signaling = null;
+    },
+    startSignaling: async () => {
+      signaling ??= await startSignalingServer({ port: signalingPort });
+    },
     close: async () => {
       await web.close();
-      await signaling.close();
+      await signaling?.close();
     },
   };
 }

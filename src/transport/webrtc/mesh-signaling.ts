@@ -5,7 +5,6 @@
  * is not lost. Members already in the room when the client joined count as joined.
  */
 import type { MemberId } from '../../core/types.js';
-import type { SignalingClient } from '../../signaling/client.js';
 import type { SignalPayload } from '../../signaling/protocol.js';
 import type { MeshSignal, MeshSignaling } from './peer-mesh.js';
 
@@ -16,7 +15,17 @@ type Held =
   | { readonly kind: 'joined' | 'left'; readonly peer: MemberId }
   | { readonly kind: 'signal'; readonly peer: MemberId; readonly payload: unknown };
 
-export function meshSignaling(client: SignalingClient): MeshSignaling {
+/** What the mesh needs of a room connection (a SignalingClient, or a reconnecting RoomLink). */
+export interface RoomConnection {
+  readonly memberId: MemberId;
+  readonly room: string;
+  peers(): MemberId[];
+  on(event: 'peer-joined' | 'peer-left', listener: (memberId: MemberId) => void): unknown;
+  on(event: 'signal', listener: (from: MemberId, payload: SignalPayload) => void): unknown;
+  signal(to: MemberId, payload: SignalPayload): void;
+}
+
+export function meshSignaling(client: RoomConnection): MeshSignaling {
   const held: Held[] = client.peers().map((peer) => ({ kind: 'joined', peer }));
   const handlers: {
     joined?: (peer: MemberId) => void;

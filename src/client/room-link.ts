@@ -1,0 +1,151 @@
+/**
+ * This tab's presence in its room on the signaling server, kept up across server restarts and
+ * network blips: when the connection drops it reconnects with backoff under the same member id,
+ * and peers it meets again are announced again. WebRTC channels already open do not need the
+ * server, so the cluster keeps committing meanwhile; only new tabs wait for it.
+ */
+import type { MemberId } from '../core/types.js';
+import { SignalingClient } from '../signaling/client.js';
+import type { SignalingError } from '../signaling/errors.js';
+import type { SignalPayload } from '../signaling/protocol.js';
+
+export interface RoomLinkOptions {
+  readonly url: string;
+  readonly room: string;
+  readonly memberId: MemberId;
+  readonly secret?: string;
+  /** Reconnect delays: from min, doubling, up to max. Default 250 ms .. 5 s. */
+  readonly retryDelayMs?: { readonly min: number; readonly max: number };
+}
+
+/** What a link reports; the first three as SignalingClient does. */
+export interface RoomLinkEvents {
+  'peer-joined': (memberId: MemberId) => void;
+  'peer-left': (memberId: MemberId) => void;
+  signal: (from: MemberId, payload: SignalPayload) => void;
+  /** Connected again after a drop (`peers` is the room as the server sees it now). */
+  reconnected: () => void;
+}
+
+type Listeners = { [E in keyof RoomLinkEvents]: Set<RoomLinkEvents[E]> };
+
+/** Refusals that reconnecting cannot fix. */
+const FATAL = new Set(['AUTH_FAILED', 'DUPLICATE_MEMBER', 'UNSUPPORTED_VERSION']);
+
+export class RoomLink {
+  private client: SignalingClient | null;
+  private readonly listeners: Listeners = {
+    'peer-joined': new Set(),
+    'peer-left': new Set(),
+    signal: new Set(),
+    reconnected: new Set(),
+  };
+  private lastPeers: MemberId[] = [];
+  private failures = 0;
+  private retry: ReturnType<typeof setTimeout> | null = null;
+  private closed = false;
+  /** Whether the signaling server named this member the bootstrapper of an empty room. */
+  readonly bootstrapper: boolean;
+
+  private constructor(
+    private readonly options: RoomLinkOptions,
+    first: SignalingClient,
+  ) {
+    this.client = first;
+    this.bootstrapper = first.bootstrapper;
+    this.attach(first);
+  }
+
+  /** Joins the room; rejects as SignalingClient.connect does if the first attempt fails. */
+  static async open(options: RoomLinkOptions): Promise<RoomLink> {
+    return new RoomLink(options, await SignalingClient.connect(clientOptions(options)));
+  }
+
+  get memberId(): MemberId {
+    return this.options.memberId;
+  }
+
+  get room(): string {
+    return this.options.room;
+  }
+
+  get connected(): boolean {
+    return this.client !== null;
+  }
+
+  /** The other members in the room (as last known while disconnected). */
+  peers(): MemberId[] {
+    return this.client?.peers() ?? [...this.lastPeers];
+  }
+
+  on<E extends keyof RoomLinkEvents>(event: E, listener: RoomLinkEvents[E]): () => void {
+    const set = this.listeners[event] as Set<RoomLinkEvents[E]>;
+    set.add(listener);
+    return () => set.delete(listener);
+  }
+
+  /** Relays `payload` to `to`; dropped while disconnected (WebRTC retries its own attempts). */
+  signal(to: MemberId, payload: SignalPayload): void {
+    this.client?.signal(to, payload);
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retry !== null) clearTimeout(this.retry);
+    this.client?.close();
+    this.client = null;
+  }
+
+  private attach(client: SignalingClient): void {
+    client.on('peer-joined', (id) => this.emit('peer-joined', id));
+    client.on('peer-left', (id) => this.emit('peer-left', id));
+    client.on('signal', (from, payload) => this.emit('signal', from, payload));
+    client.on('close', (error) => this.dropped(client, error));
+  }
+
+  private dropped(client: SignalingClient, error: SignalingError | null): void {
+    if (this.client !== client) return;
+    this.lastPeers = client.peers();
+    this.client = null;
+    if (this.closed || error === null || FATAL.has(error.code)) return;
+    this.scheduleReconnect();
+  }
+
+  private scheduleReconnect(): void {
+    const { min, max } = this.options.retryDelayMs ?? { min: 250, max: 5000 };
+    const delay = Math.min(max, min * 2 ** this.failures);
+    this.retry = setTimeout(() => void this.reconnect(), delay);
+  }
+
+  private async reconnect(): Promise<void> {
+    this.retry = null;
+    if (this.closed) return;
+    try {
+      const client = await SignalingClient.connect(clientOptions(this.options));
+      if (this.closed) return client.close();
+      this.failures = 0;
+      this.client = client;
+      this.attach(client);
+      for (const peer of client.peers()) this.emit('peer-joined', peer);
+      this.emit('reconnected');
+    } catch (error) {
+      if (FATAL.has((error as { code?: string }).code ?? '')) return;
+      this.failures++;
+      this.scheduleReconnect();
+    }
+  }
+
+  private emit<E extends keyof RoomLinkEvents>(
+    event: E,
+    ...args: Parameters<RoomLinkEvents[E]>
+  ): void {
+    for (const listener of this.listeners[event] as Set<(...a: unknown[]) => void>) {
+      listener(...args);
+    }
+  }
+}
+
+function clientOptions(options: RoomLinkOptions) {
+  const { url, room, memberId, secret } = options;
+  return { url, room, memberId, ...(secret ? { secret } : {}) };
+}

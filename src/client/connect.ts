@@ -97,7 +97,29 @@ export async function connect(options: ConnectOptions = {}): Promise<Cluster> {
     options.worker ??
     new Worker(new URL('../../worker/member.worker.ts', import.meta.url), { type: 'module' });
   const host = wrap<MemberHost>(worker);
+  let claimed: ClaimedIdentity | null = null;
+  try {
+    return await start(host, worker, room, signalingUrl, options, (identity) => {
+      claimed = identity;
+    });
+  } catch (error) {
+    // Refused by the signaling server, no storage, ...: leave nothing running behind.
+    worker.terminate();
+    (claimed as ClaimedIdentity | null)?.release();
+    throw error;
+  }
+}
+
+async function start(
+  host: Remote<MemberHost>,
+  worker: Worker,
+  room: string,
+  signalingUrl: string,
+  options: ConnectOptions,
+  claiming: (identity: ClaimedIdentity) => void,
+): Promise<Cluster> {
   let claimed = await claimIdentity(room);
+  claiming(claimed);
   let signaling = await joinRoom(signalingUrl, room, claimed.memberId, options.secret);
   // Listening starts now: peers may offer while the member is still starting.
   let relay = meshSignaling(signaling);
@@ -105,14 +127,21 @@ export async function connect(options: ConnectOptions = {}): Promise<Cluster> {
     await startHost(host, room, claimed, signaling.bootstrapper, options);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (code !== 'STORAGE_LOST' && code !== 'STORAGE_CORRUPT') throw error;
+    if (code !== 'STORAGE_LOST' && code !== 'STORAGE_CORRUPT') {
+      signaling.close();
+      throw error;
+    }
     // Its database is gone or unreadable: never reuse the id (nor its vote), join as new.
     signaling.close();
     claimed.release();
     claimed = await claimIdentity(room, new Set([claimed.memberId]));
+    claiming(claimed);
     signaling = await joinRoom(signalingUrl, room, claimed.memberId, options.secret);
     relay = meshSignaling(signaling);
-    await startHost(host, room, claimed, signaling.bootstrapper, options);
+    await startHost(host, room, claimed, signaling.bootstrapper, options).catch((again) => {
+      signaling.close();
+      throw again;
+    });
   }
   const { memberId, release } = claimed;
   const mesh = startMesh(host, relay, options.secret);

@@ -4,44 +4,28 @@
  * removed and replaced; each time the cluster is back at three healthy voters and takes writes.
  */
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Cluster, ClusterStatus } from '../../src/client/connect.js';
+import { describe, expect, it } from 'vitest';
+import type { ClusterStatus } from '../../src/client/connect.js';
 import { Profile } from './chromium.js';
-import { startDemoServers } from './demo-server.js';
-import type { DemoServers } from './demo-server.js';
+import { done, leaderStatus, sleep, status, useDemoServers, waitFor } from './demo-harness.js';
+import type { DemoWindow } from './demo-harness.js';
 
-type DemoWindow = { webraft?: Cluster };
-let servers: DemoServers;
+const servers = useDemoServers();
 let rooms = 0;
 
-beforeAll(async () => {
-  servers = await startDemoServers();
-});
-
-afterAll(async () => {
-  await servers?.close();
-});
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(probe: () => Promise<T | null>, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
+/** Four tabs of a fresh room; resolves once three are voters and one a learner. */
+/** The leader's status, and a voter that is not the leader with its tab. */
+async function aFollowerVoter(pages: readonly Page[]) {
+  const leader = (await leaderStatus(pages))!;
+  const statuses = await Promise.all(pages.map(status));
+  const victim = statuses.find((s) => s.role !== 'leader' && leader.voters.includes(s.id))!;
+  return { leader, victim, victimPage: pages[statuses.indexOf(victim)]! };
 }
 
-const status = (page: Page): Promise<ClusterStatus> =>
-  page.evaluate(() => (window as DemoWindow).webraft!.status());
-
-/** Four tabs of a fresh room; resolves once three are voters and one a learner. */
 async function fourTabs(): Promise<{ context: BrowserContext; pages: Page[]; profile: Profile }> {
   const profile = new Profile();
   const context = await profile.start();
-  const url = servers.pageUrl(`auto${++rooms}`);
+  const url = servers.current.pageUrl(`auto${++rooms}`);
   const pages = [context.pages()[0] ?? (await context.newPage())];
   while (pages.length < 4) pages.push(await context.newPage());
   for (const page of pages) {
@@ -55,26 +39,12 @@ async function fourTabs(): Promise<{ context: BrowserContext; pages: Page[]; pro
   return { context, pages, profile };
 }
 
-async function leaderStatus(pages: readonly Page[]): Promise<ClusterStatus | null> {
-  const all = await Promise.all(pages.map((page) => status(page).catch(() => null)));
-  return all.find((s) => s?.role === 'leader') ?? null;
-}
-
-async function done(context: BrowserContext, profile: Profile): Promise<void> {
-  await context.close().catch(() => undefined);
-  await profile.kill();
-  profile.remove();
-}
-
 describe('autopilot in Chromium', () => {
   it('replaces a voter that stops answering with the learner', async () => {
     const { context, pages, profile } = await fourTabs();
     try {
-      const leader = (await leaderStatus(pages))!;
-      const statuses = await Promise.all(pages.map(status));
-      const victim = statuses.find((s) => s.role !== 'leader' && leader.voters.includes(s.id))!;
+      const { leader, victim, victimPage } = await aFollowerVoter(pages);
       const learner = leader.learners[0]!;
-      const victimPage = pages[statuses.indexOf(victim)]!;
       const cutAt = Date.now();
       await victimPage.evaluate(() => (window as DemoWindow).webraft!.setDisconnected(true));
       const healed = await waitFor(
@@ -99,10 +69,7 @@ describe('autopilot in Chromium', () => {
   it('a voter tab that closes is removed and replaced: back at three voters', async () => {
     const { context, pages, profile } = await fourTabs();
     try {
-      const leader = (await leaderStatus(pages))!;
-      const statuses = await Promise.all(pages.map(status));
-      const victim = statuses.find((s) => s.role !== 'leader' && leader.voters.includes(s.id))!;
-      const victimPage = pages[statuses.indexOf(victim)]!;
+      const { victim, victimPage } = await aFollowerVoter(pages);
       const closedAt = Date.now();
       await victimPage.close();
       const rest = pages.filter((p) => p !== victimPage);
@@ -127,10 +94,7 @@ describe('autopilot in Chromium', () => {
   it('a voter that leaves with close() is removed at once, without the grace period', async () => {
     const { context, pages, profile } = await fourTabs();
     try {
-      const leader = (await leaderStatus(pages))!;
-      const statuses = await Promise.all(pages.map(status));
-      const victim = statuses.find((s) => s.role !== 'leader' && leader.voters.includes(s.id))!;
-      const victimPage = pages[statuses.indexOf(victim)]!;
+      const { victim, victimPage } = await aFollowerVoter(pages);
       const leftAt = Date.now();
       await victimPage.evaluate(() => (window as DemoWindow).webraft!.close());
       const rest = pages.filter((p) => p !== victimPage);
@@ -158,7 +122,7 @@ describe('autopilot in Chromium', () => {
       const pages: Page[] = [context.pages()[0] ?? (await context.newPage())];
       while (pages.length < 6) pages.push(await context.newPage());
       for (let round = 0; round < SIX_TAB_ROUNDS; round++) {
-        const url = servers.pageUrl(`six${++rooms}`);
+        const url = servers.current.pageUrl(`six${++rooms}`);
         await Promise.all(
           pages.map(async (page) => {
             await page.goto(url);
@@ -202,13 +166,13 @@ describe('without the signaling server', () => {
     const otherContext = await other.start();
     try {
       const room = new URL(pages[0]!.url()).searchParams.get('room')!;
-      await servers.stopSignaling();
+      await servers.current.stopSignaling();
       await pages[0]!.evaluate(() => (window as DemoWindow).webraft!.kv.put('offline', 1));
       await pages[3]!.evaluate(() => (window as DemoWindow).webraft!.kv.put('offline', 2));
-      await servers.startSignaling();
+      await servers.current.startSignaling();
       await sleep(1500); // The tabs reconnect (backoff from 250 ms) before a stranger arrives.
       const newcomer = otherContext.pages()[0] ?? (await otherContext.newPage());
-      await newcomer.goto(servers.pageUrl(room));
+      await newcomer.goto(servers.current.pageUrl(room));
       await newcomer.waitForFunction(() => (window as DemoWindow).webraft !== undefined);
       const id = (await status(newcomer)).id;
       await waitFor(
@@ -222,7 +186,7 @@ describe('without the signaling server', () => {
       const seen = await newcomer.evaluate(() => (window as DemoWindow).webraft!.kv.get('offline'));
       expect(seen?.value).toBe(2);
     } finally {
-      await servers.startSignaling();
+      await servers.current.startSignaling();
       await otherContext.close().catch(() => undefined);
       await other.kill();
       other.remove();

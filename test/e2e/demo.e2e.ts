@@ -5,47 +5,14 @@
  * tab back from IndexedDB; 200 concurrent writes from three tabs converging.
  */
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Cluster, ClusterStatus } from '../../src/client/connect.js';
+import { describe, expect, it } from 'vitest';
+import type { ClusterStatus } from '../../src/client/connect.js';
 import { Profile } from './chromium.js';
-import { startDemoServers } from './demo-server.js';
-import type { DemoServers } from './demo-server.js';
+import { done, openTab, sleep, status, useDemoServers, waitFor } from './demo-harness.js';
+import type { DemoWindow } from './demo-harness.js';
 
-type DemoWindow = { webraft?: Cluster };
-let servers: DemoServers;
+const servers = useDemoServers();
 let rooms = 0;
-
-beforeAll(async () => {
-  servers = await startDemoServers();
-});
-
-afterAll(async () => {
-  await servers?.close();
-});
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(probe: () => Promise<T | null>, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-async function openTab(context: BrowserContext, url: string, page?: Page): Promise<Page> {
-  const tab = page ?? (await context.newPage());
-  await tab.goto(url);
-  await tab.waitForFunction(() => (window as DemoWindow).webraft !== undefined, null, {
-    timeout: 20_000,
-  });
-  return tab;
-}
-
-const status = (page: Page): Promise<ClusterStatus> =>
-  page.evaluate(() => (window as DemoWindow).webraft!.status());
 
 /** Waits until every tab sees the same leader and term and `voters` voters; returns the leader. */
 function settled(pages: readonly Page[], voters: number): Promise<ClusterStatus> {
@@ -79,16 +46,10 @@ async function threeTabs(): Promise<{
   const profile = new Profile();
   const context = await profile.start();
   const room = `e2e${++rooms}`;
-  const url = servers.pageUrl(room);
+  const url = servers.current.pageUrl(room);
   const pages = [await openTab(context, url, context.pages()[0])];
   pages.push(await openTab(context, url), await openTab(context, url));
   return { context, pages, room, profile };
-}
-
-async function done(context: BrowserContext, profile: Profile): Promise<void> {
-  await context.close().catch(() => undefined);
-  await profile.kill();
-  profile.remove();
 }
 
 describe('the demo in Chromium: three tabs, one replicated state', () => {

@@ -5,38 +5,14 @@
  * opened at once never run one identity twice.
  */
 import type { BrowserContext, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Cluster, ClusterStatus } from '../../src/client/connect.js';
+import { describe, expect, it } from 'vitest';
+import type { ClusterStatus } from '../../src/client/connect.js';
 import { Profile } from './chromium.js';
-import { startDemoServers } from './demo-server.js';
-import type { DemoServers } from './demo-server.js';
+import { status, useDemoServers, waitFor } from './demo-harness.js';
+import type { DemoWindow } from './demo-harness.js';
 
-type DemoWindow = { webraft?: Cluster };
-let servers: DemoServers;
+const servers = useDemoServers();
 let rooms = 0;
-
-beforeAll(async () => {
-  servers = await startDemoServers();
-});
-
-afterAll(async () => {
-  await servers?.close();
-});
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function waitFor<T>(probe: () => Promise<T | null>, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
-
-const status = (page: Page): Promise<ClusterStatus> =>
-  page.evaluate(() => (window as DemoWindow).webraft!.status());
 
 async function openTabs(context: BrowserContext, url: string, count: number): Promise<Page[]> {
   const pages = [context.pages()[0] ?? (await context.newPage())];
@@ -65,7 +41,7 @@ function leaderOf(pages: readonly Page[], voters: number): Promise<ClusterStatus
 /** A room whose three tabs wrote 200 acknowledged keys, then the browser was killed. */
 async function populated(): Promise<{ profile: Profile; url: string; ids: string[] }> {
   const profile = new Profile();
-  const url = servers.pageUrl(`ids${++rooms}`);
+  const url = servers.current.pageUrl(`ids${++rooms}`);
   const context = await profile.start();
   const pages = await openTabs(context, url, 3);
   await leaderOf(pages, 3);

@@ -146,7 +146,9 @@ async function start(
   const { memberId, release } = claimed;
   const mesh = startMesh(host, relay, options.secret);
   // StorageManager.persist() exists on pages only, not in the worker that holds the database.
-  const persistence = await requestPersistentStorage();
+  // Not awaited: some browsers ask the user, and joining must not wait for an answer.
+  const persistence = { answer: 'unsupported' as PersistencePermission };
+  void requestPersistentStorage().then((answer) => (persistence.answer = answer));
   const announce = (): void => void host.setRoomMembers([memberId, ...signaling.peers()]);
   signaling.on('peer-joined', announce);
   signaling.on('peer-left', announce);
@@ -235,7 +237,7 @@ function clusterApi(
   mesh: PeerMesh,
   room: string,
   id: MemberId,
-  persistence: PersistencePermission,
+  persistence: { readonly answer: PersistencePermission },
   leave: (forGood: boolean) => Promise<void>,
 ): Cluster {
   let closed: Promise<void> | null = null;
@@ -244,7 +246,8 @@ function clusterApi(
     const hosted = await host.status();
     return {
       ...hosted,
-      storage: hosted.storage === null ? null : { ...hosted.storage, persistence },
+      storage:
+        hosted.storage === null ? null : { ...hosted.storage, persistence: persistence.answer },
       room,
       peers: Object.entries(states).map(([peer, state]) => ({ id: peer, state })),
     };

@@ -44,6 +44,11 @@ export interface ConnectOptions {
   readonly timeoutMs?: number;
   /** Voters the autopilot aims for: 1, 3 (default), 5 or 7. */
   readonly votersTarget?: VotersTarget;
+  /**
+   * ICE servers and the like for the peer connections. Default none: tabs on one machine or LAN
+   * reach each other directly; across NATs, give STUN/TURN servers here.
+   */
+  readonly rtcConfiguration?: RTCConfiguration;
   /** The member's worker; default the one shipped with webraft. */
   readonly worker?: Worker;
 }
@@ -144,7 +149,7 @@ async function start(
     });
   }
   const { memberId, release } = claimed;
-  const mesh = startMesh(host, relay, options.secret);
+  const mesh = startMesh(host, relay, options);
   // StorageManager.persist() exists on pages only, not in the worker that holds the database.
   // Not awaited: some browsers ask the user, and joining must not wait for an answer.
   const persistence = { answer: 'unsupported' as PersistencePermission };
@@ -214,11 +219,16 @@ async function keepHouse(host: Remote<MemberHost>, room: string, memberId: Membe
   await forgetRemovedIdentities(room, new Set([...status.voters, ...status.learners]));
 }
 
-function startMesh(host: Remote<MemberHost>, signaling: MeshSignaling, secret?: string): PeerMesh {
+function startMesh(
+  host: Remote<MemberHost>,
+  signaling: MeshSignaling,
+  { secret, rtcConfiguration }: ConnectOptions,
+): PeerMesh {
   const move = canTransferDataChannel();
   return new PeerMesh({
     signaling,
     ...(secret ? { secret } : {}),
+    ...(rtcConfiguration === undefined ? {} : { rtcConfiguration }),
     onRaftChannel: (peer, gen, channel) => {
       if (move) {
         void host.offerChannel(peer, gen, transfer(channel, [channel as unknown as Transferable]));

@@ -59,3 +59,9 @@ export class InvariantError extends RaftError {
 export function assert(condition: boolean, message: string | (() => string)): asserts condition {
   if (!condition) throw new InvariantError(typeof message === 'string' ? message : message());
 }
+
+/** An error as status shows it: its stable `code` (the class name for errors without one). */
+export function describeError(error: Error): { code: string; message: string } {
+  const code = (error as { code?: unknown }).code;
+  return { code: typeof code === 'string' ? code : error.name, message: error.message };
+}

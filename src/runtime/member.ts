@@ -3,7 +3,7 @@
  * the core's Ready batches into I/O in the one safe order (persist, then send, then apply), owns
  * the tick timer, and turns applied entries and read states into settled client promises.
  */
-import { NotLeaderError, OverloadedError, assert } from '../core/errors.js';
+import { NotLeaderError, OverloadedError, assert, describeError } from '../core/errors.js';
 import { RaftNode } from '../core/raft.js';
 import type { RaftInspection } from '../core/raft.js';
 import type { RaftOptions } from '../core/config.js';
@@ -534,11 +534,6 @@ export class Member<Result, Query, QueryResult> {
 }
 
 export type { Ready };
-
-function describeError(error: Error): { code: string; message: string } {
-  const code = (error as { code?: unknown }).code;
-  return { code: typeof code === 'string' ? code : error.name, message: error.message };
-}
 
 function sameBytes(a: Uint8Array, b: Uint8Array): boolean {
   if (a.length !== b.length) return false;

@@ -15,6 +15,7 @@
  * after a failed one would leave a hole, and a member that cannot persist must not acknowledge.
  */
 import { openDB, unwrap } from 'idb';
+import { describeError } from '../core/errors.js';
 import type { IDBPDatabase } from 'idb';
 import type { Snapshot } from '../core/types.js';
 import {
@@ -300,7 +301,6 @@ export class IndexedDbStorage implements Storage {
   }
 
   info(): IndexedDbStorageInfo {
-    const failure = this.failure as (Error & { code?: string }) | null;
     return {
       kind: 'indexeddb',
       database: this.database,
@@ -312,8 +312,7 @@ export class IndexedDbStorage implements Storage {
       snapshotIndex: this.layout.snapshotIndex,
       repair: this.repair,
       votesWithheld: this.votesWithheld,
-      failure:
-        failure === null ? null : { code: failure.code ?? failure.name, message: failure.message },
+      failure: this.failure === null ? null : describeError(this.failure),
     };
   }
 

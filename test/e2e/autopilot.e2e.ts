@@ -14,6 +14,19 @@ const servers = useDemoServers();
 let rooms = 0;
 
 /** Four tabs of a fresh room; resolves once three are voters and one a learner. */
+/** Waits until the leader among `pages` has three voters and `gone` is no member at all. */
+function threeVotersWithout(pages: readonly Page[], gone: string): Promise<ClusterStatus> {
+  return waitFor(
+    async () => {
+      const s = await leaderStatus(pages);
+      const all = s === null ? [] : [...s.voters, ...s.learners];
+      return s !== null && s.voters.length === 3 && !all.includes(gone) ? s : null;
+    },
+    `three voters without ${gone}`,
+    30_000,
+  );
+}
+
 /** The leader's status, and a voter that is not the leader with its tab. */
 async function aFollowerVoter(pages: readonly Page[]) {
   const leader = (await leaderStatus(pages))!;
@@ -73,15 +86,7 @@ describe('autopilot in Chromium', () => {
       const closedAt = Date.now();
       await victimPage.close();
       const rest = pages.filter((p) => p !== victimPage);
-      await waitFor(
-        async () => {
-          const s = await leaderStatus(rest);
-          const all = s === null ? [] : [...s.voters, ...s.learners];
-          return s !== null && s.voters.length === 3 && !all.includes(victim.id) ? s : null;
-        },
-        'three voters without the closed tab',
-        30_000,
-      );
+      await threeVotersWithout(rest, victim.id);
       const backMs = Date.now() - closedAt;
       await rest[0]!.evaluate(() => (window as DemoWindow).webraft!.kv.put('after', 'close'));
       console.log(JSON.stringify({ metric: 'autopilot_voter_tab_closed', backAtTargetMs: backMs }));
@@ -98,15 +103,7 @@ describe('autopilot in Chromium', () => {
       const leftAt = Date.now();
       await victimPage.evaluate(() => (window as DemoWindow).webraft!.close());
       const rest = pages.filter((p) => p !== victimPage);
-      await waitFor(
-        async () => {
-          const s = await leaderStatus(rest);
-          const all = s === null ? [] : [...s.voters, ...s.learners];
-          return s !== null && s.voters.length === 3 && !all.includes(victim.id) ? s : null;
-        },
-        'three voters without the member that left',
-        30_000,
-      );
+      await threeVotersWithout(rest, victim.id);
       const backMs = Date.now() - leftAt;
       console.log(JSON.stringify({ metric: 'autopilot_voter_left', backAtTargetMs: backMs }));
       expect(backMs).toBeLessThan(2500); // The grace period alone is 3 s.

@@ -4,10 +4,12 @@
  * opaque WebRTC signals between members of one room; it never sees Raft traffic.
  *
  * A session: the server sends `challenge` (a fresh nonce) as soon as the socket opens; the client
- * answers `hello` (room, member id, and the proof of the room secret when the room has one, see
- * auth.ts); the server answers `welcome` (the peers already in the room, and whether this member
- * is the room's bootstrapper) or an `error` and closes. Joined members then exchange `signal`s,
- * see `peer-joined` / `peer-left`, and may `ping`.
+ * answers `hello` (room, member id, the proof of the room secret when the room has one, see
+ * auth.ts, and `hasLog` when the member already belongs to a cluster); the server answers
+ * `welcome` (the peers already in the room, and whether this member is the room's bootstrapper)
+ * or an `error` and closes. Joined members then exchange `signal`s, see `peer-joined` /
+ * `peer-left`, and may `ping`. A member may be named bootstrapper after its welcome, by
+ * `bootstrap` (a server just restarted waits for the old members first, see rooms.ts).
  *
  * Both directions are decoded strictly (decision 4): unknown types, unknown or missing fields,
  * ids outside `ID_PATTERN`, payloads over their bounds are refused with a reason from a closed
@@ -82,6 +84,12 @@ export interface HelloMessage {
   readonly room: string;
   readonly memberId: string;
   readonly proof?: string;
+  /**
+   * The member already belongs to a cluster (it has a persisted log or identity): it will never
+   * bootstrap, and its presence tells the server the room has a cluster. Absent means false, so
+   * clients that predate it keep working.
+   */
+  readonly hasLog?: boolean;
 }
 
 /** Client -> server: relay `payload` to member `to` of the same room. */
@@ -115,6 +123,15 @@ export interface WelcomeMessage {
   readonly memberId: string;
   readonly peers: readonly string[];
   readonly bootstrapper: boolean;
+}
+
+/**
+ * Server -> client: this member is now the room's bootstrapper, later than its welcome (which
+ * said false): after a restart the server waits for the old members to come back before it names
+ * anyone (rooms.ts). Sent at most once per room and cluster, like `welcome.bootstrapper: true`.
+ */
+export interface BootstrapMessage {
+  readonly type: 'bootstrap';
 }
 
 /** Server -> client: a member joined this room (also after a replacement, see rooms.ts). */
@@ -151,6 +168,7 @@ export interface PongMessage {
 export type ServerMessage =
   | ChallengeMessage
   | WelcomeMessage
+  | BootstrapMessage
   | PeerJoinedMessage
   | PeerLeftMessage
   | SignalDelivery
@@ -267,15 +285,25 @@ export function decodeClientMessage(
 }
 
 function decodeHello(fields: Fields): DecodeResult<HelloMessage> {
-  const shape = checkFields(fields, ['room', 'memberId'], ['proof']);
+  const shape = checkFields(fields, ['room', 'memberId'], ['proof', 'hasLog']);
   if (shape !== null) return shape;
-  if (!isId(fields.room)) return badId('room');
-  if (!isId(fields.memberId)) return badId('memberId');
-  if (fields.proof === undefined) {
-    return ok({ type: 'hello', room: fields.room, memberId: fields.memberId });
+  const { room, memberId, proof, hasLog } = fields;
+  if (!isId(room)) return badId('room');
+  if (!isId(memberId)) return badId('memberId');
+  // JSON has no undefined: a field is absent exactly when it reads undefined.
+  if (proof !== undefined && !isToken(proof)) {
+    return fail('badField', 'proof must be 43 base64url characters');
   }
-  if (!isToken(fields.proof)) return fail('badField', 'proof must be 43 base64url characters');
-  return ok({ type: 'hello', room: fields.room, memberId: fields.memberId, proof: fields.proof });
+  if (hasLog !== undefined && typeof hasLog !== 'boolean') {
+    return fail('badField', 'hasLog must be a boolean');
+  }
+  return ok({
+    type: 'hello',
+    room,
+    memberId,
+    ...(proof === undefined ? {} : { proof }),
+    ...(hasLog === undefined ? {} : { hasLog }),
+  });
 }
 
 /**
@@ -298,6 +326,8 @@ export function decodeServerMessage(
     }
     case 'welcome':
       return decodeWelcome(fields);
+    case 'bootstrap':
+      return checkFields(fields, [], []) ?? ok({ type: 'bootstrap' });
     case 'peer-joined':
     case 'peer-left': {
       const shape = checkFields(fields, ['memberId'], []);

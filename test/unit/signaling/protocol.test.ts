@@ -43,6 +43,21 @@ describe('decodeClientMessage accepts', () => {
     });
   });
 
+  it('hello with hasLog true or false, alone or with a proof', () => {
+    expect(decodeClientMessage(hello({ hasLog: true }))).toEqual({
+      ok: true,
+      message: { type: 'hello', room: 'room-1', memberId: 'tab_A', hasLog: true },
+    });
+    expect(decodeClientMessage(hello({ hasLog: false }))).toEqual({
+      ok: true,
+      message: { type: 'hello', room: 'room-1', memberId: 'tab_A', hasLog: false },
+    });
+    expect(decodeClientMessage(hello({ proof: PROOF, hasLog: true }))).toEqual({
+      ok: true,
+      message: { type: 'hello', room: 'room-1', memberId: 'tab_A', proof: PROOF, hasLog: true },
+    });
+  });
+
   it('signal with any JSON payload, and ping', () => {
     const payload = { type: 'offer', sdp: 'v=0\r\n', n: [1, 2.5, null, true, { deep: 'é' }] };
     expect(decodeClientMessage(signal({ payload }))).toEqual({
@@ -60,12 +75,16 @@ describe('decodeClientMessage accepts', () => {
     const id = fc.stringMatching(/^[A-Za-z0-9_-]{1,64}$/);
     const message: fc.Arbitrary<ClientMessage> = fc.oneof(
       fc.record({ type: fc.constant('hello' as const), room: id, memberId: id }),
-      fc.record({
-        type: fc.constant('hello' as const),
-        room: id,
-        memberId: id,
-        proof: fc.stringMatching(/^[A-Za-z0-9_-]{43}$/),
-      }),
+      fc.record(
+        {
+          type: fc.constant('hello' as const),
+          room: id,
+          memberId: id,
+          proof: fc.stringMatching(/^[A-Za-z0-9_-]{43}$/),
+          hasLog: fc.boolean(),
+        },
+        { requiredKeys: ['type', 'room', 'memberId'] },
+      ),
       fc.record({
         type: fc.constant('signal' as const),
         to: id,
@@ -112,6 +131,10 @@ describe('decodeClientMessage refuses', () => {
     ['a proof of 42 characters', hello({ proof: 'A'.repeat(42) }), 'badField'],
     ['a proof with padding', hello({ proof: 'A'.repeat(42) + '=' }), 'badField'],
     ['a hex proof of 64 characters', hello({ proof: 'a'.repeat(64) }), 'badField'],
+    ['hasLog "true" as a string', hello({ hasLog: 'true' }), 'badField'],
+    ['hasLog as a number', hello({ hasLog: 1 }), 'badField'],
+    ['a null hasLog', hello({ hasLog: null }), 'badField'],
+    ['hasLog as an object', hello({ hasLog: { value: true } }), 'badField'],
     ['signal without payload', JSON.stringify({ v: 1, type: 'signal', to: 'b' }), 'missingField'],
     ['signal without to', JSON.stringify({ v: 1, type: 'signal', payload: 1 }), 'missingField'],
     ['signal with from (the server adds it)', signal({ from: 'a' }), 'unknownField'],
@@ -177,6 +200,7 @@ describe('decodeClientMessage never throws', () => {
         room: field,
         memberId: field,
         proof: field,
+        hasLog: fc.oneof(fc.boolean(), field),
         to: field,
         payload: field,
         from: field,
@@ -202,6 +226,7 @@ describe('decodeServerMessage', () => {
     { type: 'challenge', nonce: PROOF },
     { type: 'welcome', room: 'r', memberId: 'a', peers: ['b', 'c'], bootstrapper: false },
     { type: 'welcome', room: 'r', memberId: 'a', peers: [], bootstrapper: true },
+    { type: 'bootstrap' },
     { type: 'peer-joined', memberId: 'b' },
     { type: 'peer-left', memberId: 'b' },
     { type: 'signal', from: 'b', payload: { candidate: 'c', sdpMid: '0' } },
@@ -238,6 +263,8 @@ describe('decodeServerMessage', () => {
     ['a short nonce', { type: 'challenge', nonce: 'abc' }, 'badField'],
     ['a signal without from', { type: 'signal', payload: 1 }, 'missingField'],
     ['a pong with a field', { type: 'pong', at: 1 }, 'unknownField'],
+    ['a bootstrap naming someone', { type: 'bootstrap', memberId: 'a' }, 'unknownField'],
+    ['a bootstrap with a flag', { type: 'bootstrap', bootstrapper: true }, 'unknownField'],
     ['a client type', { type: 'hello', room: 'r', memberId: 'a' }, 'unknownType'],
   ])('refuses %s', (_name, fields, reason) => {
     expect(decodeServerMessage(JSON.stringify({ v: 1, ...fields }))).toMatchObject({

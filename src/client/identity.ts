@@ -101,6 +101,50 @@ export async function forgetRemovedIdentities(
   return forgotten;
 }
 
+/**
+ * The members that tabs of this browser run in `room` now: the holders of identity locks. Same
+ * origin, so they are reachable over BroadcastChannel whether or not the signaling server is up.
+ */
+export async function localMembers(room: string): Promise<MemberId[]> {
+  if (typeof navigator === 'undefined' || navigator.locks === undefined) return [];
+  const prefix = lockName(room, '');
+  const { held = [] } = await navigator.locks.query();
+  return held
+    .map((lock) => lock.name ?? '')
+    .filter((name) => name.startsWith(prefix) && !name.slice(prefix.length).includes('/'))
+    .map((name) => name.slice(prefix.length))
+    .filter((id) => id.length > 0);
+}
+
+const clusterMarkKey = (room: string): string => `webraft/${room}/cluster`;
+
+/** Marks that a cluster of `room` lives in this browser (a member here belongs to one). */
+export function markClusterHere(room: string): void {
+  localStorage.setItem(clusterMarkKey(room), String(Date.now()));
+}
+
+/**
+ * Decides, for tabs of one browser, whether this one starts `room`'s cluster when no signaling
+ * server can (decision 6): under the Web Lock `webraft-bootstrap/<room>`, so that tabs opened at
+ * the same instant take turns, the first tab to find no cluster in this browser runs `bootstrap`
+ * and marks the browser as holding one; every later tab finds the mark and joins instead. The
+ * mark outlives the tabs (a cluster's members persist), and goes only with the site's data.
+ * Returns what `bootstrap` returned, or false if a cluster was already here.
+ */
+export async function bootstrapLocally(
+  room: string,
+  bootstrap: () => Promise<boolean>,
+): Promise<boolean> {
+  const decide = async (): Promise<boolean> => {
+    if (localStorage.getItem(clusterMarkKey(room)) !== null) return false;
+    const started = await bootstrap();
+    if (started) markClusterHere(room);
+    return started;
+  };
+  if (typeof navigator === 'undefined' || navigator.locks === undefined) return decide();
+  return navigator.locks.request(`webraft-bootstrap/${room}`, decide);
+}
+
 /** Takes the lock `name` if free, held until the returned release; null if someone holds it. */
 function holdLock(name: string): Promise<(() => void) | null> {
   if (typeof navigator === 'undefined' || navigator.locks === undefined)

@@ -27,6 +27,8 @@ import type {
 } from '../state/kv-types.js';
 import { decodeKvCommand } from '../state/kv-codec.js';
 import { IndexedDbStorage } from '../storage/indexeddb.js';
+import { BroadcastChannelTransport } from '../transport/broadcast.js';
+import { FallbackTransport } from '../transport/fallback.js';
 import { FaultyTransport } from '../transport/faults.js';
 import { dataChannelFrames, portFrames } from '../transport/webrtc/frame-channel.js';
 import { MeshTransport } from '../transport/webrtc/mesh-transport.js';
@@ -75,16 +77,31 @@ export interface HostStatus extends Pick<
   | 'learners'
   | 'storage'
   | 'failure'
+  | 'pauses'
 > {
-  /** Peers with an authenticated channel in this worker. */
+  /** Peers with an authenticated channel in this worker, or running in this browser. */
   readonly connected: readonly MemberId[];
   readonly isolated: boolean;
+  /** What the page told the worker of its lifecycle (visibility, freezes). */
+  readonly page: PageLifecycle;
   /** The autopilot's target and its latest decisions (while this member leads), newest last. */
   readonly autopilot: {
     readonly votersTarget: VotersTarget;
     readonly decisions: readonly AutopilotEntry[];
   };
 }
+
+/** The page's lifecycle as the worker knows it (Page Visibility and Page Lifecycle events). */
+export interface PageLifecycle {
+  readonly visibility: 'visible' | 'hidden';
+  /** Times the page said it was about to be frozen (the `freeze` event). */
+  readonly freezes: number;
+  /** Leadership hand-offs made because the page was hidden away, frozen or closed. */
+  readonly handOffs: number;
+}
+
+/** What happened to the page, as connect() reports it to the worker. */
+export type PageEvent = 'visible' | 'hidden' | 'freeze' | 'resume' | 'pagehide';
 
 /** One entry of the log view. */
 export interface LogLine {
@@ -113,10 +130,13 @@ export class MemberHost {
   /** Members in the room (from signaling), and since when each member of the config is not. */
   private readonly present = new Set<MemberId>();
   private readonly absentSince = new Map<MemberId, number>();
+  /** Members run by other tabs of this browser, reached over BroadcastChannel. */
+  private localTabs = new Set<MemberId>();
   /** Members that said they leave for good, until they are out of the room. */
   private readonly leaving = new Set<MemberId>();
   private readonly subscriptions = new Map<number, () => void>();
   private subscriptionNext = 0;
+  private page: PageLifecycle = { visibility: 'visible', freezes: 0, handOffs: 0 };
 
   async start(options: HostStartOptions): Promise<{ id: MemberId; restored: boolean }> {
     if (this.member !== null) throw new Error('this worker already runs a member');
@@ -130,8 +150,14 @@ export class MemberHost {
       ? await IndexedDbStorage.open(memberId, { namespace: room })
       : await IndexedDbStorage.create(memberId, { namespace: room });
     this.mesh = new MeshTransport({ cluster: room, self: memberId });
+    // Tabs of this browser also hear each other over BroadcastChannel: same origin, so the same
+    // trust as the origin's IndexedDB, with no room secret to prove.
+    const links = new FallbackTransport(
+      this.mesh,
+      new BroadcastChannelTransport({ cluster: room, self: memberId }),
+    );
     const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
-    this.faults = new FaultyTransport(this.mesh, {
+    this.faults = new FaultyTransport(links, {
       random: createSeededRandom(seed),
       scheduler: realScheduler,
     });
@@ -165,8 +191,12 @@ export class MemberHost {
     this.mesh?.authenticated(peer, gen);
   }
 
-  /** Who is in the room now (this member included), from the signaling server. */
-  setRoomMembers(ids: readonly MemberId[]): void {
+  /**
+   * Who is in the room now (this member included): `ids` from the signaling server and this
+   * browser's tabs, `local` the latter alone (reachable with no WebRTC link).
+   */
+  setRoomMembers(ids: readonly MemberId[], local: readonly MemberId[] = []): void {
+    this.localTabs = new Set(local.filter((id) => id !== this.member?.status().id));
     this.present.clear();
     for (const id of ids) if (!this.leaving.has(id)) this.present.add(id);
     for (const id of this.leaving) if (!ids.includes(id)) this.leaving.delete(id); // Gone now.
@@ -245,11 +275,13 @@ export class MemberHost {
       lastIndex: s.lastIndex,
       voters: s.voters,
       learners: s.learners,
-      connected: this.mesh?.peers() ?? [],
+      connected: this.reachablePeers(),
       isolated: this.faults?.state().isolated ?? false,
       autopilot: { votersTarget: this.policy.votersTarget, decisions: [...this.decisions] },
       storage: s.storage,
       failure: s.failure,
+      pauses: s.pauses,
+      page: this.page,
     };
   }
 
@@ -264,6 +296,37 @@ export class MemberHost {
     }));
   }
 
+  /**
+   * Starts a cluster with this member as its only voter, if it has never been part of one (see
+   * Member.bootstrap); the page calls it once an arbiter named this tab. Returns whether it did.
+   */
+  bootstrap(): boolean {
+    const member = this.running();
+    return member.bootstrap({ voters: [member.status().id], learners: [] });
+  }
+
+  /**
+   * The page's lifecycle. About to be frozen or closed, a leader hands leadership over now: a
+   * frozen leader would hold up every write for an election timeout, and a closed one for the
+   * grace period. The worker of a frozen page may be frozen with it, so this cannot wait for
+   * the freeze to be noticed. Visibility only shows in the status: a hidden page's worker keeps
+   * its timers, so the member keeps its role.
+   */
+  pageEvent(event: PageEvent): void {
+    const page = this.page;
+    if (event === 'visible' || event === 'hidden') {
+      this.page = { ...page, visibility: event };
+      return;
+    }
+    if (event === 'resume') return; // The member notices the gap itself (status().pauses).
+    const handedOff = this.member?.handOffLeadership() ?? null;
+    this.page = {
+      ...page,
+      freezes: page.freezes + (event === 'freeze' ? 1 : 0),
+      handOffs: page.handOffs + (handedOff === null ? 0 : 1),
+    };
+  }
+
   /** Fault injection: cut this member off from every peer, or reconnect it. */
   setIsolated(isolated: boolean): void {
     if (isolated) this.faults?.isolate();
@@ -275,20 +338,17 @@ export class MemberHost {
     const member = this.member;
     if (member === null) return;
     if (this.manager !== null) clearInterval(this.manager);
-    const status = member.status();
-    if (status.role === 'leader') {
-      const matches = member.matchIndexes();
-      const successor = status.voters
-        .filter((id) => id !== status.id && (this.mesh?.peers() ?? []).includes(id))
-        .sort((a, b) => (matches.get(b) ?? 0) - (matches.get(a) ?? 0))[0];
-      if (successor !== undefined) {
-        member.transferLeadership(successor);
-        await sleep(150); // Long enough for TimeoutNow to leave; the election needs no more of us.
-      }
+    if (member.handOffLeadership() !== null) {
+      await sleep(150); // Long enough for TimeoutNow to leave; the election needs no more of us.
     }
     this.member = null;
     await member.stop('left the room');
-    this.mesh?.close();
+    this.faults?.close();
+  }
+
+  /** Peers with an authenticated WebRTC channel, or tabs of this browser (BroadcastChannel). */
+  private reachablePeers(): MemberId[] {
+    return [...new Set([...(this.mesh?.peers() ?? []), ...this.localTabs])];
   }
 
   private running(): KvMember {
@@ -320,7 +380,7 @@ export class MemberHost {
       else if (!this.absentSince.has(id)) this.absentSince.set(id, now);
     }
     if (status.role !== 'leader') return;
-    const reachable = new Set([status.id, ...(this.mesh?.peers() ?? [])]);
+    const reachable = new Set([status.id, ...this.reachablePeers()]);
     const decision = nextMembershipChange(
       {
         self: status.id,

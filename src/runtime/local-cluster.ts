@@ -21,6 +21,8 @@ export interface LocalClusterOptions {
   readonly tickMs?: number;
   readonly seed?: number;
   readonly scheduler?: Scheduler;
+  /** A scheduler of its own for some members (a clock that jumps: a frozen tab), by id. */
+  readonly schedulerOf?: (id: MemberId) => Scheduler | undefined;
   /** Core options for every member (e.g. small compaction thresholds in tests). */
   readonly raft?: MemberOptions<KvResult, KvQuery, KvQueryResult>['raft'];
 }
@@ -64,7 +66,7 @@ export class LocalCluster {
       storage: new MemoryStorage(disk),
       transport: this.network.connect(id),
       stateMachine,
-      scheduler: this.scheduler,
+      scheduler: this.options.schedulerOf?.(id) ?? this.scheduler,
       wallClock,
       random: createSeededRandom((this.options.seed ?? 1) * 7919 + this.ids.indexOf(id)),
       tickMs: this.options.tickMs ?? 10,

@@ -74,6 +74,16 @@ export interface MemberStatus {
   readonly failure: { readonly code: string; readonly message: string } | null;
   /** What the storage reports (kind, persistence permission, its own failure), if anything. */
   readonly storage: StorageInfo | null;
+  /** Times this member did not run for far longer than a tick (a frozen, throttled tab). */
+  readonly pauses: PauseRecord;
+}
+
+/** The pauses a member noticed: gaps between ticks far beyond their schedule. */
+export interface PauseRecord {
+  readonly count: number;
+  /** The latest pause: how long, and when it ended (wall clock, ms), or null if none yet. */
+  readonly last: { readonly durationMs: number; readonly endedAtMs: number } | null;
+  readonly longestMs: number;
 }
 
 interface PendingProposal<Result> {
@@ -100,6 +110,13 @@ interface PendingRead<QueryResult> {
 }
 
 const TICKS_CATCH_UP_MAX = 1000;
+/**
+ * A gap between ticks this many ticks long is a pause (a frozen or throttled tab, a long GC),
+ * not timer jitter: far beyond schedule, yet shorter than the shortest election timeout.
+ */
+const PAUSE_TICKS = 6;
+/** A voter heard from within this many ticks can take leadership over at once. */
+const RECENTLY_HEARD_TICKS = 4;
 /** Proposals this member may have forwarded and not yet seen applied. */
 const FORWARDED_PENDING_MAX = 4096;
 /** Longest the driver works through Ready batches before yielding to the event loop. */
@@ -126,6 +143,7 @@ export class Member<Result, Query, QueryResult> {
   private failure: Error | null = null;
   /** The storage still marks this member's log as cut short (see PersistedState.votesWithheld). */
   private votesWithheldStored: boolean;
+  private pauses: PauseRecord = { count: 0, last: null, longestMs: 0 };
 
   private constructor(
     private readonly options: MemberOptions<Result, Query, QueryResult>,
@@ -283,6 +301,43 @@ export class Member<Result, Query, QueryResult> {
     return this.awaitApplied(ticket).then(() => undefined);
   }
 
+  /**
+   * Starts a new cluster with `config` if this member has never been part of one: no entry, no
+   * snapshot, no term (a member that heard from a leader, even with an empty log, may be joining
+   * a cluster and must not start another). Returns whether it did. For arbiters that decide after
+   * the member started (a signaling server after its restart, a Web Lock when offline).
+   */
+  bootstrap(config: ClusterConfig): boolean {
+    if (this.stoppedReason !== null) return false;
+    const { lastIndex, snapshotIndex, term } = this.core.status();
+    if (lastIndex !== 0 || snapshotIndex !== 0 || term !== 0) return false;
+    this.core.bootstrap(config);
+    this.scheduleProcess();
+    return true;
+  }
+
+  /**
+   * If leading, hands leadership to the voter best placed to take it (heard from lately, the
+   * longest log), before this member goes away or is frozen. Returns the successor, or null when
+   * not leading or nobody can take over.
+   */
+  handOffLeadership(): MemberId | null {
+    if (this.stoppedReason !== null) return null;
+    this.catchUpTicks();
+    const status = this.core.status();
+    if (status.role !== 'leader') return null;
+    const matches = this.core.matchIndexes();
+    const silence = this.core.ticksSinceHeard();
+    const successor = status.config.voters
+      .filter(
+        (id) => id !== this.options.id && (silence.get(id) ?? Infinity) < RECENTLY_HEARD_TICKS,
+      )
+      .sort((a, b) => (matches.get(b) ?? 0) - (matches.get(a) ?? 0))[0];
+    if (successor === undefined) return null;
+    this.transferLeadership(successor);
+    return successor;
+  }
+
   /** Starts an election now instead of waiting for the election timeout. */
   campaign(): void {
     this.core.campaign();
@@ -305,6 +360,7 @@ export class Member<Result, Query, QueryResult> {
       stopped: this.stoppedReason !== null,
       failure: this.failure === null ? null : describeError(this.failure),
       storage: this.options.storage.info?.() ?? null,
+      pauses: this.pauses,
     };
   }
 
@@ -393,10 +449,24 @@ export class Member<Result, Query, QueryResult> {
     const now = this.options.scheduler.now();
     const due = Math.floor((now - this.lastTickAtMs) / this.tickMs);
     if (due <= 0) return;
+    if (due >= PAUSE_TICKS) this.notePause(now - this.lastTickAtMs);
     const ticks = Math.min(due, TICKS_CATCH_UP_MAX);
     this.lastTickAtMs = ticks === due ? this.lastTickAtMs + due * this.tickMs : now;
     for (let i = 0; i < ticks; i++) this.core.tick();
     this.scheduleProcess();
+  }
+
+  /**
+   * Only recorded: safety needs nothing more, as the ticks catchUpTicks gives expire a paused
+   * leader's lease, and check-quorum steps it down, before it answers anything.
+   */
+  private notePause(durationMs: number): void {
+    const { count, longestMs } = this.pauses;
+    this.pauses = {
+      count: count + 1,
+      last: { durationMs, endedAtMs: this.options.wallClock() },
+      longestMs: Math.max(longestMs, durationMs),
+    };
   }
 
   private scheduleProcess(): void {

@@ -1,0 +1,50 @@
+/**
+ * Two transports as one: each message goes over the primary when it has a link to the addressee,
+ * else over the fallback; what either receives goes to the member. In a tab, the primary is the
+ * WebRTC mesh and the fallback BroadcastChannel, so tabs of one browser keep talking while the
+ * signaling server is down (a tab that started meanwhile has no WebRTC link at all), and the mesh
+ * takes over again as its links come up. Raft tolerates the duplicates and reordering that the
+ * switch between paths can cause, as it tolerates them on any one path.
+ */
+import type { Message } from '../core/messages.js';
+import type { MemberId } from '../core/types.js';
+import type { Transport } from './transport.js';
+
+/** A transport that can tell whether it reaches a peer right now. */
+export interface LinkedTransport extends Transport {
+  /** Peers this transport has a working link to. */
+  peers(): MemberId[];
+}
+
+export class FallbackTransport implements Transport {
+  private handler: ((message: Message) => void) | null = null;
+
+  constructor(
+    private readonly primary: LinkedTransport,
+    private readonly fallback: Transport,
+  ) {
+    primary.onMessage((message) => this.handler?.(message));
+    fallback.onMessage((message) => this.handler?.(message));
+  }
+
+  send(messages: readonly Message[]): void {
+    const linked = new Set(this.primary.peers());
+    const viaPrimary: Message[] = [];
+    const viaFallback: Message[] = [];
+    for (const message of messages)
+      (linked.has(message.to) ? viaPrimary : viaFallback).push(message);
+    if (viaPrimary.length > 0) this.primary.send(viaPrimary);
+    if (viaFallback.length > 0) this.fallback.send(viaFallback);
+  }
+
+  onMessage(handler: (message: Message) => void): void {
+    if (this.handler !== null) throw new Error('onMessage may be called once');
+    this.handler = handler;
+  }
+
+  close(): void {
+    this.handler = null;
+    this.primary.close();
+    this.fallback.close();
+  }
+}

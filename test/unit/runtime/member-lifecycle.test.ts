@@ -1,0 +1,102 @@
+/**
+ * What a tab's lifecycle asks of a member: a late bootstrap (an arbiter decided after the member
+ * started), a leadership hand-off before the tab is frozen or closed, and noticing a pause (a
+ * frozen tab's clock jumps) — a paused leader steps down instead of trusting its lease.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { LocalCluster } from '../../../src/runtime/local-cluster.js';
+import type { KvMember } from '../../../src/runtime/local-cluster.js';
+import { realScheduler } from '../../../src/runtime/scheduler.js';
+import type { Scheduler } from '../../../src/runtime/scheduler.js';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+async function until<T>(probe: () => T | null | undefined, what: string): Promise<T> {
+  for (let i = 0; i < 400; i++) {
+    const value = probe();
+    if (value !== null && value !== undefined) return value;
+    await sleep(5);
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+/** Real timers, but a clock that can jump ahead, as a frozen tab's does when it resumes. */
+function jumpingScheduler(): Scheduler & { jump(ms: number): void } {
+  let offset = 0;
+  return {
+    now: () => realScheduler.now() + offset,
+    setTimeout: realScheduler.setTimeout,
+    clearTimeout: realScheduler.clearTimeout,
+    jump: (ms) => void (offset += ms),
+  };
+}
+
+let cluster: LocalCluster | null = null;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = null;
+});
+
+describe('a late bootstrap', () => {
+  it('starts a cluster from a member that started without one, once', async () => {
+    cluster = await LocalCluster.start({ size: 1, tickMs: 5 });
+    const fresh = await cluster.join('fresh');
+    expect(fresh.bootstrap({ voters: ['fresh'], learners: [] })).toBe(true);
+    expect(fresh.bootstrap({ voters: ['fresh'], learners: [] })).toBe(false);
+    await until(() => (fresh.status().role === 'leader' ? true : null), 'fresh to lead');
+    expect(fresh.status().voters).toEqual(['fresh']);
+  });
+
+  it('is refused by a member that heard from a cluster, even with an empty log', async () => {
+    cluster = await LocalCluster.start({ size: 1, tickMs: 5 });
+    const leader = await until(() => cluster!.leader(), 'a leader');
+    const joiner = await cluster.join('joiner');
+    await leader.changeMembership({ type: 'addLearner', member: 'joiner' });
+    await until(() => (joiner.status().term > 0 ? true : null), 'the joiner to hear the leader');
+    expect(joiner.bootstrap({ voters: ['joiner'], learners: [] })).toBe(false);
+  });
+});
+
+describe('handing leadership off', () => {
+  it('moves leadership to a caught-up voter, and does nothing on a follower', async () => {
+    cluster = await LocalCluster.start({ size: 3, tickMs: 5 });
+    const leader = await until(() => cluster!.leader(), 'a leader');
+    const follower = cluster.ids.map((id) => cluster!.member(id)).find((m) => m !== leader)!;
+    expect(follower.handOffLeadership()).toBeNull();
+    await sleep(30); // Heartbeats answered: every voter counts as heard from.
+    const successor = leader.handOffLeadership();
+    expect(successor).not.toBeNull();
+    const next = await until(() => {
+      const current = cluster!.leader();
+      return current !== null && current !== leader ? current : null;
+    }, 'the successor to lead');
+    expect(next.status().id).toBe(successor);
+  });
+});
+
+describe('pauses', () => {
+  it('a leader whose clock jumped past its lease records the pause and steps down', async () => {
+    const clocks = new Map<string, ReturnType<typeof jumpingScheduler>>();
+    cluster = await LocalCluster.start({
+      size: 3,
+      tickMs: 5,
+      schedulerOf: (id) => {
+        const clock = jumpingScheduler();
+        clocks.set(id, clock);
+        return clock;
+      },
+    });
+    const leader: KvMember = await until(() => cluster!.leader(), 'a leader');
+    expect(leader.status().pauses).toEqual({ count: 0, last: null, longestMs: 0 });
+    clocks.get(leader.status().id)!.jump(1000); // 200 ticks missed: far past the lease.
+    const pauses = await until(
+      () => (leader.status().pauses.count > 0 ? leader.status().pauses : null),
+      'the pause to be noticed',
+    );
+    expect(pauses.last!.durationMs).toBeGreaterThanOrEqual(1000);
+    expect(pauses.longestMs).toBe(pauses.last!.durationMs);
+    // Its lease ran out while it was away; the ticks it caught up on step it down before
+    // anything else runs, whatever the others did meanwhile.
+    expect(leader.status().role).not.toBe('leader');
+  });
+});

@@ -18,7 +18,17 @@ export interface SignalingLimits extends ProtocolLimits {
   readonly messagesBurstMax: number;
   /** Time from connecting to a finished hello (auth included) before HELLO_TIMEOUT. */
   readonly helloTimeoutMs: number;
+  /**
+   * Time from the server's start during which it names no bootstrapper, so that the members of
+   * clusters that existed before a restart reconnect (and say `hasLog`) before a new tab could
+   * start a second cluster in their room (rooms.ts). It must exceed the clients' longest
+   * reconnect delay plus a handshake (RoomLink: 5 s). 0 turns the wait off.
+   */
+  readonly bootstrapGraceMs: number;
 }
+
+/** Limits that may be 0; every other one must be at least 1. */
+const ZERO_ALLOWED: ReadonlySet<string> = new Set<keyof SignalingLimits>(['bootstrapGraceMs']);
 
 /**
  * Defaults sized for tabs of a few apps on one small server. A tab joining a room of 31 others
@@ -32,14 +42,16 @@ export const SIGNALING_LIMITS_DEFAULT: SignalingLimits = Object.freeze({
   messagesPerSecondMax: 50,
   messagesBurstMax: 200,
   helloTimeoutMs: 10_000,
+  bootstrapGraceMs: 8_000,
 });
 
 /** The defaults overridden by `overrides`; throws RangeError for a bound that cannot work. */
 export function resolveLimits(overrides: Partial<SignalingLimits> = {}): SignalingLimits {
   const limits: SignalingLimits = Object.freeze({ ...SIGNALING_LIMITS_DEFAULT, ...overrides });
   for (const [name, value] of Object.entries(limits)) {
-    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-      throw new RangeError(`signaling limit ${name} must be a positive integer, got ${value}`);
+    const least = ZERO_ALLOWED.has(name) ? 0 : 1;
+    if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < least) {
+      throw new RangeError(`signaling limit ${name} must be an integer >= ${least}, got ${value}`);
     }
   }
   if (limits.signalPayloadBytesMax >= limits.messageBytesMax) {

@@ -13,9 +13,15 @@
  * others see `peer-left` then `peer-joined` for that id, so they drop their WebRTC connection to
  * the old tab and build one to the new one, with no event type of its own to learn. The newcomer
  * is not the bootstrapper: the room was not empty.
+ *
+ * Bootstrap: bootstrap-arbiter.ts decides who may bootstrap a room's cluster. Usually the member
+ * that joins an empty room, in its welcome; for `bootstrapGraceMs` after the server starts, no
+ * one, and then the earliest member of each room without a cluster, by a `bootstrap` message.
  */
 import { assert } from '../core/errors.js';
 import { encodeBase64Url, verifyRoomProof } from './auth.js';
+import { BootstrapArbiter } from './bootstrap-arbiter.js';
+import type { BootstrapRoom } from './bootstrap-arbiter.js';
 import { resolveLimits } from './limits.js';
 import type { SignalingLimits } from './limits.js';
 import {
@@ -56,7 +62,7 @@ export interface SignalingConnectionHandle {
 }
 
 export interface SignalingRoomsOptions {
-  /** Milliseconds on any monotonic-enough clock (rate limits and hello timeouts). */
+  /** Milliseconds on any monotonic-enough clock (rate limits, hello timeouts, bootstrap grace). */
   readonly now: () => number;
   /** `length` cryptographically random bytes (challenge nonces). */
   readonly randomBytes: (length: number) => Uint8Array;
@@ -73,6 +79,8 @@ export interface SignalingStats {
   readonly rooms: number;
   readonly members: number;
   readonly joins: number;
+  /** Members named bootstrapper, in their welcome or later (at most one per room and cluster). */
+  readonly bootstrappersNamed: number;
   /** Joins that replaced a connection with the same member id. */
   readonly replacements: number;
   readonly messagesReceived: number;
@@ -94,6 +102,8 @@ class Peer {
   state: PeerState = 'challenged';
   room: string | null = null;
   memberId: string | null = null;
+  /** It said `hasLog` in its hello: it belongs to a cluster already. */
+  hasLog = false;
   /** Whether the client was already told it is rate limited, since its last accepted message. */
   rateLimitNoticeSent = false;
 
@@ -105,7 +115,13 @@ class Peer {
   ) {}
 }
 
-type Counter = 'joins' | 'replacements' | 'messagesReceived' | 'signalsRelayed';
+/** One room: its joined connections by member id, in order of joining, and its bootstrap state. */
+interface Room extends BootstrapRoom<Peer> {
+  readonly members: Map<string, Peer>;
+}
+
+type Counter =
+  'joins' | 'bootstrappersNamed' | 'replacements' | 'messagesReceived' | 'signalsRelayed';
 
 /** Rooms of members and the relay between them. See the file comment for the lifecycle. */
 export class SignalingRooms {
@@ -113,12 +129,13 @@ export class SignalingRooms {
   private readonly now: () => number;
   private readonly randomBytes: (length: number) => Uint8Array;
   private readonly lookupSecret: RoomSecretLookup;
-  /** room -> member id -> its joined connection, in order of joining. */
-  private readonly rooms = new Map<string, Map<string, Peer>>();
+  private readonly rooms = new Map<string, Room>();
   private readonly peers = new Set<Peer>();
   private readonly handshakesInFlight = new Set<Promise<void>>();
+  private readonly arbiter: BootstrapArbiter;
   private readonly counters: Record<Counter, number> = {
     joins: 0,
+    bootstrappersNamed: 0,
     replacements: 0,
     messagesReceived: 0,
     signalsRelayed: 0,
@@ -133,6 +150,8 @@ export class SignalingRooms {
     this.now = options.now;
     this.randomBytes = options.randomBytes;
     this.lookupSecret = secretLookup(options.secrets);
+    // The grace runs from now: the host makes its rooms as it starts.
+    this.arbiter = new BootstrapArbiter(this.now(), this.limits.bootstrapGraceMs);
   }
 
   /** Registers a new connection and sends it its challenge (or SERVER_FULL and closes it). */
@@ -159,15 +178,23 @@ export class SignalingRooms {
   }
 
   /**
-   * Closes connections whose hello (proof included) did not finish within `helloTimeoutMs`.
-   * The host calls it periodically (about once a second); the room logic owns no timers.
+   * Closes connections whose hello (proof included) did not finish within `helloTimeoutMs`, and
+   * names the bootstrappers that waited for the end of `bootstrapGraceMs`. The host calls it
+   * periodically (about once a second, and best also right after the grace); the room logic owns
+   * no timers.
    */
   sweep(): void {
-    const deadlineMs = this.now() - this.limits.helloTimeoutMs;
+    const nowMs = this.now();
+    const deadlineMs = nowMs - this.limits.helloTimeoutMs;
     for (const peer of this.peers) {
       if (peer.state !== 'joined' && peer.connectedAtMs <= deadlineMs) {
         this.refuse(peer, 'HELLO_TIMEOUT', `no hello within ${this.limits.helloTimeoutMs} ms`);
       }
+    }
+    for (const named of this.arbiter.graceEnded(this.rooms.values(), nowMs)) {
+      assert(named.state === 'joined', 'only a member present is named bootstrapper');
+      this.counters.bootstrappersNamed++;
+      this.send(named, { type: 'bootstrap' });
     }
   }
 
@@ -187,7 +214,7 @@ export class SignalingRooms {
 
   stats(): SignalingStats {
     let members = 0;
-    for (const room of this.rooms.values()) members += room.size;
+    for (const room of this.rooms.values()) members += room.members.size;
     return {
       connections: this.peers.size,
       handshakes: this.peers.size - members,
@@ -251,6 +278,7 @@ export class SignalingRooms {
     peer.state = 'authenticating';
     peer.room = hello.room;
     peer.memberId = hello.memberId;
+    peer.hasLog = hello.hasLog === true;
     const handshake = this.authenticate(peer, hello)
       .then(
         (failure) =>
@@ -288,7 +316,7 @@ export class SignalingRooms {
     if (peer.state !== 'authenticating' || peer.room === null || peer.memberId === null) return;
     const { room: roomId, memberId } = peer;
     const existing = this.rooms.get(roomId);
-    const previous = existing?.get(memberId);
+    const previous = existing?.members.get(memberId);
     if (existing === undefined && this.rooms.size >= this.limits.roomsMax) {
       return this.refuse(
         peer,
@@ -299,7 +327,7 @@ export class SignalingRooms {
     if (
       existing !== undefined &&
       previous === undefined &&
-      existing.size >= this.limits.membersPerRoomMax
+      existing.members.size >= this.limits.membersPerRoomMax
     ) {
       return this.refuse(
         peer,
@@ -307,23 +335,30 @@ export class SignalingRooms {
         `a room holds at most ${this.limits.membersPerRoomMax} members`,
       );
     }
-    const room = existing ?? new Map<string, Peer>();
+    const room: Room = existing ?? { members: new Map<string, Peer>(), hasCluster: false };
     this.rooms.set(roomId, room);
-    const bootstrapper = room.size === 0;
     if (previous !== undefined) this.replace(room, previous);
-    const peers = [...room.keys()];
+    const peers = [...room.members.keys()];
     peer.state = 'joined';
-    room.set(memberId, peer);
+    room.members.set(memberId, peer);
     this.counters.joins++;
-    assert(room.size <= this.limits.membersPerRoomMax, 'a room holds at most membersPerRoomMax');
+    assert(
+      room.members.size <= this.limits.membersPerRoomMax,
+      'a room holds at most membersPerRoomMax',
+    );
     assert(this.rooms.size <= this.limits.roomsMax, 'the server holds at most roomsMax rooms');
+    const named = this.arbiter.joined(room, peer, this.now());
+    if (named !== null) this.counters.bootstrappersNamed++;
+    const bootstrapper = named === peer;
     this.send(peer, { type: 'welcome', room: roomId, memberId, peers, bootstrapper });
     this.broadcast(room, peer, { type: 'peer-joined', memberId });
+    // A room left without a cluster by the grace, joined before the host's sweep named anyone.
+    if (named !== null && !bootstrapper) this.send(named, { type: 'bootstrap' });
   }
 
-  private replace(room: Map<string, Peer>, previous: Peer): void {
+  private replace(room: Room, previous: Peer): void {
     const memberId = previous.memberId as string;
-    room.delete(memberId);
+    room.members.delete(memberId);
     this.counters.replacements++;
     this.refuse(previous, 'DUPLICATE_MEMBER', 'replaced by a newer connection of the same member');
     this.broadcast(room, previous, { type: 'peer-left', memberId });
@@ -333,7 +368,7 @@ export class SignalingRooms {
     if (peer.state !== 'joined' || peer.room === null || peer.memberId === null) {
       return this.refuse(peer, 'NOT_JOINED', 'join a room (hello, then welcome) before signaling');
     }
-    const target = this.rooms.get(peer.room)?.get(signal.to);
+    const target = this.rooms.get(peer.room)?.members.get(signal.to);
     if (target === undefined || target === peer) {
       return this.refuse(peer, 'UNKNOWN_PEER', `${signal.to} is not another member of this room`);
     }
@@ -363,15 +398,15 @@ export class SignalingRooms {
     if (!wasMember || peer.room === null || peer.memberId === null) return;
     const room = this.rooms.get(peer.room);
     // A replaced connection is no longer the room's entry for its id: nothing to announce.
-    if (room === undefined || room.get(peer.memberId) !== peer) return;
-    room.delete(peer.memberId);
-    if (room.size === 0) this.rooms.delete(peer.room);
+    if (room === undefined || room.members.get(peer.memberId) !== peer) return;
+    room.members.delete(peer.memberId);
+    if (room.members.size === 0) this.rooms.delete(peer.room);
     else this.broadcast(room, peer, { type: 'peer-left', memberId: peer.memberId });
   }
 
-  private broadcast(room: ReadonlyMap<string, Peer>, except: Peer, message: ServerMessage): void {
+  private broadcast(room: Room, except: Peer, message: ServerMessage): void {
     const text = encodeServerMessage(message);
-    for (const member of room.values()) if (member !== except) this.sendText(member, text);
+    for (const member of room.members.values()) if (member !== except) this.sendText(member, text);
   }
 
   private send(peer: Peer, message: ServerMessage): void {

@@ -1,6 +1,8 @@
 /**
  * In-process harness for the room logic: fake connections that record what the server sent them,
- * a fake clock, deterministic nonces, and a `join` that walks the whole handshake.
+ * a fake clock, deterministic nonces, and a `join` that walks the whole handshake. The bootstrap
+ * grace is off unless a test sets `bootstrapGraceMs`: most tests are about a server running for
+ * a while.
  */
 import { proveRoomSecret } from '../../../src/signaling/auth.js';
 import type { SignalingLimits } from '../../../src/signaling/limits.js';
@@ -61,13 +63,19 @@ export class FakeConnection implements SignalingConnection {
   }
 }
 
+/** How `join` says hello: with the proof of `secret`, and `hasLog` as given (absent if not). */
+export interface JoinOptions {
+  readonly secret?: string;
+  readonly hasLog?: boolean;
+}
+
 export interface Harness {
   readonly rooms: SignalingRooms;
   /** Moves the fake clock forward. */
   advance(ms: number): void;
   connect(): FakeConnection;
-  /** Connects and sends hello (with the proof of `secret` if given); waits for the outcome. */
-  join(room: string, memberId: string, secret?: string): Promise<FakeConnection>;
+  /** Connects and sends hello (a string is the room secret); waits for the outcome. */
+  join(room: string, memberId: string, options?: string | JoinOptions): Promise<FakeConnection>;
 }
 
 export function createHarness(
@@ -79,6 +87,7 @@ export function createHarness(
     now: () => nowMs,
     randomBytes: (length) => new Uint8Array(length).fill(++nonceCounter % 256),
     ...options,
+    limits: { bootstrapGraceMs: 0, ...options.limits },
   });
   const connect = (): FakeConnection => {
     const connection = new FakeConnection();
@@ -91,17 +100,21 @@ export function createHarness(
       nowMs += ms;
     },
     connect,
-    join: async (room, memberId, secret) => {
+    join: async (room, memberId, joinOptions = {}) => {
+      const { secret, hasLog } =
+        typeof joinOptions === 'string' ? { secret: joinOptions, hasLog: undefined } : joinOptions;
       const connection = connect();
       const proof =
         secret === undefined
           ? undefined
           : await proveRoomSecret(secret, connection.nonce(), room, memberId);
-      connection.deliver(
-        proof === undefined
-          ? { type: 'hello', room, memberId }
-          : { type: 'hello', room, memberId, proof },
-      );
+      connection.deliver({
+        type: 'hello',
+        room,
+        memberId,
+        ...(proof === undefined ? {} : { proof }),
+        ...(hasLog === undefined ? {} : { hasLog }),
+      });
       await rooms.whenIdle();
       return connection;
     },

@@ -26,8 +26,10 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
+/** A server past its bootstrap grace unless `options.limits` sets one (a fresh start waits). */
 async function start(options: SignalingServerOptions = {}): Promise<SignalingServer> {
-  const server = await startSignalingServer({ port: 0, ...options });
+  const limits = { bootstrapGraceMs: 0, ...options.limits };
+  const server = await startSignalingServer({ port: 0, ...options, limits });
   servers.push(server);
   return server;
 }

@@ -1,7 +1,8 @@
 /**
  * The room logic in process, over fake connections and a fake clock: joining, bootstrap
- * arbitration, relaying within a room only, leaving, replacement of a reloaded tab, every bound,
- * room auth, and a fuzz run showing nothing a client sends throws out of it.
+ * arbitration (also across a restart of the server), relaying within a room only, leaving,
+ * replacement of a reloaded tab, every bound, room auth, and fuzz runs showing nothing a client
+ * sends throws out of it and no room ever has two bootstrappers.
  */
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
@@ -9,6 +10,15 @@ import { proveRoomSecret } from '../../../src/signaling/auth.js';
 import { SIGNALING_CLOSE_CODE } from '../../../src/signaling/protocol.js';
 import { SignalingRooms } from '../../../src/signaling/rooms.js';
 import { createHarness } from './harness.js';
+import type { FakeConnection } from './harness.js';
+
+/** Whether the server named this connection bootstrapper, in its welcome or later. */
+const named = (connection: FakeConnection): boolean => namingsOf(connection) > 0;
+
+/** How many times the server named this connection bootstrapper (never more than once). */
+const namingsOf = (connection: FakeConnection): number =>
+  (connection.ofType('welcome')[0]?.bootstrapper === true ? 1 : 0) +
+  connection.ofType('bootstrap').length;
 
 describe('joining a room', () => {
   it('sends a fresh challenge nonce on every connection, before anything else', () => {
@@ -56,6 +66,130 @@ describe('joining a room', () => {
     a.deliver({ type: 'hello', room: 'other', memberId: 'a' });
     expect(a.errorCodes()).toEqual(['BAD_MESSAGE']);
     expect(a.closed).toBeNull();
+  });
+});
+
+describe('bootstrap after a restart of the server (issue 8)', () => {
+  const GRACE_MS = 8_000;
+  const restarted = () => createHarness({ limits: { bootstrapGraceMs: GRACE_MS } });
+
+  it('names no one in a welcome during the grace, not even in an empty room', async () => {
+    const { join } = restarted();
+    const a = await join('board', 'a');
+    expect(a.ofType('welcome')[0]).toMatchObject({ peers: [], bootstrapper: false });
+    expect(a.ofType('bootstrap')).toEqual([]);
+  });
+
+  it('names no one when an old member says hasLog within the grace, even after a new tab', async () => {
+    const { join, advance, rooms } = restarted();
+    const fresh = await join('board', 'new-tab');
+    advance(2_000); // the old tabs' backoff
+    const old1 = await join('board', 'old-1', { hasLog: true });
+    const old2 = await join('board', 'old-2', { hasLog: true });
+    advance(GRACE_MS);
+    rooms.sweep();
+    const late = await join('board', 'later');
+    expect([fresh, old1, old2, late].filter(named)).toEqual([]);
+    expect(rooms.stats().bootstrappersNamed).toBe(0);
+  });
+
+  it('names exactly one, the earliest present, by bootstrap when the grace ends', async () => {
+    const { join, advance, rooms } = restarted();
+    const a = await join('board', 'a');
+    advance(1_000);
+    const b = await join('board', 'b');
+    const c = await join('board', 'c');
+    advance(GRACE_MS - 1_001);
+    rooms.sweep();
+    expect(a.ofType('bootstrap')).toEqual([]);
+    advance(1);
+    rooms.sweep();
+    rooms.sweep();
+    expect(a.ofType('bootstrap')).toEqual([{ type: 'bootstrap' }]);
+    expect([b, c].filter(named)).toEqual([]);
+    expect(rooms.stats().bootstrappersNamed).toBe(1);
+  });
+
+  it('names the next earliest when the earliest left during the grace', async () => {
+    const { join, advance, rooms } = restarted();
+    const a = await join('board', 'a');
+    const b = await join('board', 'b');
+    const c = await join('board', 'c');
+    a.handle?.disconnected();
+    advance(GRACE_MS);
+    rooms.sweep();
+    expect(b.ofType('bootstrap')).toHaveLength(1);
+    expect([a, c].filter(named)).toEqual([]);
+  });
+
+  it('names one per room without a cluster, and none in a room with one', async () => {
+    const { join, advance, rooms } = restarted();
+    const one = await join('one', 'a');
+    const two = await join('two', 'a');
+    const clustered = await join('three', 'a');
+    await join('three', 'b', { hasLog: true });
+    advance(GRACE_MS);
+    rooms.sweep();
+    expect([one, two, clustered].map(named)).toEqual([true, true, false]);
+  });
+
+  it('names the earliest when someone joins after the grace but before the sweep', async () => {
+    const { join, advance, rooms } = restarted();
+    const a = await join('board', 'a');
+    advance(GRACE_MS);
+    const b = await join('board', 'b');
+    expect(a.ofType('bootstrap')).toHaveLength(1);
+    expect(b.ofType('welcome')[0]).toMatchObject({ peers: ['a'], bootstrapper: false });
+    rooms.sweep();
+    expect(a.ofType('bootstrap')).toHaveLength(1);
+    expect(rooms.stats().bootstrappersNamed).toBe(1);
+  });
+
+  it('names a reloaded tab by its new connection only', async () => {
+    const { join, advance, rooms } = restarted();
+    const old = await join('board', 'a');
+    const reloaded = await join('board', 'a');
+    advance(GRACE_MS);
+    rooms.sweep();
+    expect(named(old)).toBe(false);
+    expect(reloaded.ofType('bootstrap')).toHaveLength(1);
+  });
+
+  it('after the grace names the member joining an empty room in its welcome, as before', async () => {
+    const { join, advance, rooms } = restarted();
+    advance(GRACE_MS);
+    rooms.sweep();
+    const a = await join('board', 'a');
+    const b = await join('board', 'b');
+    expect(a.ofType('welcome')[0]).toMatchObject({ bootstrapper: true });
+    expect(a.ofType('bootstrap')).toEqual([]);
+    expect(named(b)).toBe(false);
+  });
+});
+
+describe('members that say hasLog', () => {
+  it('are never named, and mark the room as having a cluster', async () => {
+    const { join } = createHarness();
+    const a = await join('board', 'a', { hasLog: true });
+    const b = await join('board', 'b');
+    const c = await join('board', 'c', { hasLog: false });
+    expect([a, b, c].filter(named)).toEqual([]);
+  });
+
+  it('do not stop the first member without a log from being named', async () => {
+    const { join } = createHarness();
+    const a = await join('board', 'a');
+    const b = await join('board', 'b', { hasLog: true });
+    expect([a, b].map(named)).toEqual([true, false]);
+  });
+
+  it('do not name anyone else when the named bootstrapper leaves (the room has its cluster)', async () => {
+    const { join } = createHarness();
+    const a = await join('board', 'a');
+    const b = await join('board', 'b');
+    a.handle?.disconnected();
+    const c = await join('board', 'c');
+    expect([b, c].filter(named)).toEqual([]);
   });
 });
 
@@ -275,6 +409,13 @@ describe('limits', () => {
           limits: { messageBytesMax: 10, signalPayloadBytesMax: 10 },
         }),
     ).toThrow(RangeError);
+    expect(() => new SignalingRooms({ ...options, limits: { bootstrapGraceMs: -1 } })).toThrow(
+      RangeError,
+    );
+    expect(() => new SignalingRooms({ ...options, limits: { helloTimeoutMs: 0 } })).toThrow(
+      RangeError,
+    );
+    expect(() => new SignalingRooms({ ...options, limits: { bootstrapGraceMs: 0 } })).not.toThrow();
   });
 });
 
@@ -361,6 +502,61 @@ describe('malformed input', () => {
       { numRuns: 150 },
     );
     expect(joins).toBeGreaterThan(0); // the run reached the rooms, not only the decoder
+  });
+});
+
+describe('bootstrap arbitration under any order of joins, leaves and time', () => {
+  it('names at most once while a room is occupied, and never one that said hasLog', async () => {
+    const action = fc.oneof(
+      fc.record({
+        kind: fc.constant('join' as const),
+        room: fc.constantFrom('r', 's'),
+        memberId: fc.constantFrom('a', 'b', 'c', 'd'),
+        hasLog: fc.option(fc.boolean(), { nil: undefined }),
+      }),
+      fc.record({ kind: fc.constant('leave' as const), who: fc.nat(20) }),
+      fc.record({ kind: fc.constant('tick' as const), ms: fc.nat(4_000) }),
+    );
+    let namings = 0;
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom(0, 3_000),
+        fc.array(action, { maxLength: 40 }),
+        async (bootstrapGraceMs, actions) => {
+          const { join, advance, rooms } = createHarness({ limits: { bootstrapGraceMs } });
+          const joined: { connection: FakeConnection; room: string; hasLog: boolean }[] = [];
+          const gone = new Set<FakeConnection>();
+          const present = (room: string) =>
+            joined.filter(
+              (j) => j.room === room && j.connection.closed === null && !gone.has(j.connection),
+            );
+          // Where each room's current occupation began: its latest join into an empty room.
+          const occupiedSince = new Map<string, number>();
+          for (const step of actions) {
+            if (step.kind === 'join') {
+              if (present(step.room).length === 0) occupiedSince.set(step.room, joined.length);
+              const options = step.hasLog === undefined ? {} : { hasLog: step.hasLog };
+              const connection = await join(step.room, step.memberId, options);
+              joined.push({ connection, room: step.room, hasLog: step.hasLog === true });
+            } else if (step.kind === 'leave') {
+              const leaving = joined[step.who % Math.max(1, joined.length)]?.connection;
+              leaving?.handle?.disconnected();
+              if (leaving !== undefined) gone.add(leaving);
+            } else advance(step.ms);
+            rooms.sweep();
+            for (const [room, since] of occupiedSince) {
+              const occupation = joined.slice(since).filter((j) => j.room === room);
+              const namedNow = occupation.reduce((sum, j) => sum + namingsOf(j.connection), 0);
+              expect(namedNow).toBeLessThanOrEqual(1);
+            }
+            expect(joined.filter((j) => j.hasLog && named(j.connection))).toEqual([]);
+          }
+          namings += rooms.stats().bootstrappersNamed;
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect(namings).toBeGreaterThan(0);
   });
 });
 

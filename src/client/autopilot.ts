@@ -5,10 +5,15 @@
  * 2. a tab in the room that is not a member joins as a learner;
  * 3. a voter that stopped answering (for `unhealthyAfterMs`: frozen, cut off) is replaced — a
  *    healthy caught-up learner is promoted first, then the silent voter is demoted, so fault
- *    tolerance never dips below what it was;
+ *    tolerance never dips below what it was, and voters never exceed the target by more than the
+ *    one replacement; a silent voter whose tab left the room is demoted before a frozen one;
  * 4. caught-up learners are promoted while voters are fewer than the target, and voters beyond it
  *    are demoted — keeping the voter count odd where it can (an even count tolerates no more
- *    failures than the odd one below it, and needs one more member to commit).
+ *    failures than the odd one below it, and needs one more member to commit): an even count
+ *    that no learner can make odd loses a voter.
+ *
+ * In a still room of N tabs, the voters settle at the target, or at the largest odd count up to N
+ * when the tabs are fewer (the simulator's autopilot mode checks this, test/sim/run-seed.ts).
  */
 import type { ConfigChange, MemberId } from '../core/types.js';
 
@@ -71,11 +76,15 @@ export function nextMembershipChange(
   const voters = view.voters.length;
   const unhealthy = view.voters.filter((id) => !healthy(id));
   if (unhealthy.length > 0) {
-    const [sick] = unhealthy as [MemberId];
-    if (ready.length > 0)
-      return decide('promote', ready[0]!, `replaces ${sick}, silent for ${silent(sick)} ms`);
+    // A tab out of the room never answers again, a frozen one may: demoting the frozen one first
+    // could leave departed voters a majority of what remains, and nothing would commit again.
+    const sick = unhealthy.find((id) => !present.has(id)) ?? unhealthy[0]!;
+    // Above the target the replacement is in: demote before promoting anyone else, or every
+    // ready learner would be promoted while the silent voter stays.
     if (voters > policy.votersTarget)
       return decide('demote', sick, `silent for ${silent(sick)} ms; replaced`);
+    if (ready.length > 0)
+      return decide('promote', ready[0]!, `replaces ${sick}, silent for ${silent(sick)} ms`);
     return null; // Nobody to replace it with: removing it would only lower fault tolerance.
   }
   if (voters < policy.votersTarget && ready.length > 0) {
@@ -83,14 +92,17 @@ export function nextMembershipChange(
     if (staysOdd)
       return decide('promote', ready[0]!, `caught up; voters ${voters} → ${voters + 1}`);
   }
-  if (voters > policy.votersTarget) {
-    const extra = [...view.voters]
-      .sort()
-      .reverse()
-      .find((id) => id !== view.self);
-    if (extra !== undefined)
-      return decide('demote', extra, `voters ${voters} above the target ${policy.votersTarget}`);
-  }
+  const extra = [...view.voters]
+    .sort()
+    .reverse()
+    .find((id) => id !== view.self);
+  if (voters > policy.votersTarget && extra !== undefined)
+    return decide('demote', extra, `voters ${voters} above the target ${policy.votersTarget}`);
+  // An even count (a voter's tab left) that no learner can make odd: one voter fewer tolerates
+  // as many failures and needs one ack fewer. A healthy learner still catching up is waited for.
+  const evenForGood = voters % 2 === 0 && !view.learners.some(healthy);
+  if (evenForGood && extra !== undefined)
+    return decide('demote', extra, `voters ${voters} → ${voters - 1}: an odd count`);
   return null;
 }
 

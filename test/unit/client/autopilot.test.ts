@@ -84,6 +84,50 @@ describe('autopilot', () => {
     ).toBeNull();
   });
 
+  it('replaces one silent voter with one learner, not with every ready learner (sim seed 25)', () => {
+    const silent: [string, number][] = [['b', 5000]];
+    const all = present('a', 'b', 'c', 'd', 'e', 'f');
+    // The replacement d is in: the silent voter goes before anyone else is promoted.
+    expect(change(view(['a', 'b', 'c', 'd'], ['e', 'f'], { silence: silent }), all, here)).toEqual({
+      type: 'demote',
+      member: 'b',
+    });
+  });
+
+  it('demotes a silent voter whose tab left before a frozen one', () => {
+    // c left the room (not yet for removeAfterMs), d is frozen: demoting d would leave c and the
+    // soon-removed e as two of four voters, and the removals could no longer commit.
+    const silence: [string, number][] = [
+      ['c', 5000],
+      ['d', 5000],
+      ['e', 5000],
+    ];
+    const result = change(
+      view(['a', 'b', 'd', 'c', 'e'], [], { silence }),
+      present('a', 'b', 'd'),
+      (id) => (id === 'c' || id === 'e' ? 1000 : 0),
+    );
+    expect(result).toEqual({ type: 'demote', member: 'c' });
+  });
+
+  it('makes an even voter count odd when no learner can (sim seed 24)', () => {
+    const five = { votersTarget: 5, removeAfterMs: 3000, unhealthyAfterMs: 2000 } as const;
+    const four = present('a', 'b', 'c', 'd');
+    expect(change(view(['a', 'b', 'c', 'd']), four, here, five)).toEqual({
+      type: 'demote',
+      member: 'd',
+    });
+    expect(change(view(['a', 'b']), present('a', 'b'), here, five)).toEqual({
+      type: 'demote',
+      member: 'b',
+    });
+    // A healthy learner still catching up will make it five: wait for it.
+    const catchingUp = view(['a', 'b', 'c', 'd'], ['e'], { matches: [['e', 3]] });
+    expect(change(catchingUp, present('a', 'b', 'c', 'd', 'e'), here, five)).toBeNull();
+    // Settled at three of four tabs: the demoted learner alone cannot make five.
+    expect(change(view(['a', 'b', 'c'], ['d']), four, here, five)).toBeNull();
+  });
+
   it('removes a member whose tab has been gone long enough, never itself', () => {
     const absent = (id: string) => (id === 'c' ? 5000 : id === 'a' ? 9999 : 0);
     expect(change(view(['a', 'b', 'c']), present('a', 'b'), absent)).toEqual({

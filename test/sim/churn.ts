@@ -12,7 +12,7 @@
  */
 import { RaftError } from '../../src/core/errors.js';
 import type { Random } from '../../src/core/random.js';
-import type { ConfigChange, Entry, MemberId } from '../../src/core/types.js';
+import type { ConfigChange, MemberId } from '../../src/core/types.js';
 import type { MemberStatus } from '../../src/runtime/member.js';
 import type { SimCluster, SimMember } from './cluster.js';
 import type { FaultInjector } from './faults.js';
@@ -136,7 +136,7 @@ export class MembershipChurn {
     // from an older term (say, a voter demoting itself) still commits if its holder is elected,
     // and with the wiped voter dead that would leave no live majority (sim seed 3115).
     const { commit } = member.inspect();
-    if (this.anyConfigEntryAfter(commit)) return;
+    if (cluster.anyConfigEntryAfter(commit)) return;
     const members = [...status.voters, ...status.learners];
     if (members.some((id) => cluster.isRetired(id))) return;
     const candidates = status.voters.length >= 3 ? members : status.learners;
@@ -149,18 +149,6 @@ export class MembershipChurn {
     this.removalAsked.add(victim);
     this.stats.wipes++;
     trace.log(() => `wipe ${victim}: storage cleared, it comes back empty as ${id}`);
-  }
-
-  /** Whether a member's log, in memory or on disk, has a configuration entry past `index`. */
-  private anyConfigEntryAfter(index: number): boolean {
-    const { cluster } = this.parts;
-    const pending = (entries: readonly Entry[]): boolean =>
-      entries.some((e) => e.kind === 'config' && e.index > index);
-    return cluster.ids.some((id) => {
-      const live = cluster.member(id)?.inspect().entries ?? [];
-      const stored = cluster.diskOrNull(id)?.durable.read().entries ?? [];
-      return pending(live) || pending(stored);
-    });
   }
 
   /** No new changes (the liveness phase); changes in flight still finish. */
@@ -203,13 +191,7 @@ export class MembershipChurn {
 
   /** The live member that leads in the highest term, or null. */
   private believedLeader(): MemberId | null {
-    let best: { id: MemberId; term: number } | null = null;
-    for (const id of this.parts.cluster.ids) {
-      const status = this.parts.cluster.member(id)?.status();
-      if (status === undefined || status.role !== 'leader') continue;
-      if (best === null || status.term > best.term) best = { id, term: status.term };
-    }
-    return best?.id ?? null;
+    return this.parts.cluster.believedLeader();
   }
 
   /** Draws a change that makes sense for the leader's configuration (or, rarely, one that does not). */

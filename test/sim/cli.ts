@@ -1,6 +1,6 @@
 /**
  * The simulator's command line (`npm run sim -- --seeds N [--start S] [--members 3|5|mixed]
- * [--bug NAME] [--verbose] [--jobs J]`). Seeds run in parallel in child processes, one per core;
+ * [--membership churn|autopilot|mixed] [--bug NAME] [--verbose] [--jobs J]`). Seeds run in parallel in child processes, one per core;
  * every failing seed is printed with the one-line command that replays it exactly, and the last
  * line printed is a JSON summary. Exit code 0 only when no seed had a violation.
  */
@@ -10,7 +10,8 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { CORE_BUGS } from '../../src/core/config.js';
 import type { CoreBug } from '../../src/core/config.js';
-import type { StorageBackend } from './options.js';
+import { drawSimOptions } from './options.js';
+import type { MembershipMode, StorageBackend } from './options.js';
 import { runSeed } from './run-seed.js';
 import type { SeedResult } from './run-seed.js';
 
@@ -18,6 +19,7 @@ interface CliOptions {
   readonly seeds: number;
   readonly start: number;
   readonly members: 3 | 5 | 'mixed';
+  readonly membership: MembershipMode | 'mixed';
   readonly bug: CoreBug | undefined;
   readonly storage: StorageBackend;
   readonly verbose: boolean;
@@ -29,6 +31,7 @@ interface CliOptions {
 interface Job {
   readonly seed: number;
   readonly members: 3 | 5;
+  readonly membership: MembershipMode | 'mixed';
   readonly bug: CoreBug | undefined;
   readonly storage: StorageBackend;
   readonly verbose: boolean;
@@ -38,7 +41,7 @@ interface Job {
 /** What a worker sends back: the result without the bulky parts nobody reads. */
 type Summary = Omit<SeedResult, 'options' | 'stats'> & { readonly crashedWorker?: string };
 
-const USAGE = `usage: npm run sim -- --seeds N [--start S] [--members 3|5|mixed] [--bug ${CORE_BUGS.join('|')}] [--storage memory|indexeddb] [--verbose] [--jobs J] [--stop-at-first]`;
+const USAGE = `usage: npm run sim -- --seeds N [--start S] [--members 3|5|mixed] [--membership churn|autopilot|mixed] [--bug ${CORE_BUGS.join('|')}] [--storage memory|indexeddb] [--verbose] [--jobs J] [--stop-at-first]`;
 /** Seeds per invocation (10,000+ is fine; this only stops typos). */
 const SEEDS_MAX = 10_000_000;
 /** Failing seeds listed in the JSON line. */
@@ -67,6 +70,9 @@ function parseArgs(argv: readonly string[]): CliOptions {
   const members = values.get('members') ?? 'mixed';
   if (members !== '3' && members !== '5' && members !== 'mixed')
     throw new Error(`--members must be 3, 5 or mixed\n${USAGE}`);
+  const membership = values.get('membership') ?? 'mixed';
+  if (membership !== 'churn' && membership !== 'autopilot' && membership !== 'mixed')
+    throw new Error(`--membership must be churn, autopilot or mixed\n${USAGE}`);
   const bug = values.get('bug');
   if (bug !== undefined && !CORE_BUGS.includes(bug as CoreBug))
     throw new Error(`--bug must be one of ${CORE_BUGS.join(', ')}`);
@@ -74,13 +80,14 @@ function parseArgs(argv: readonly string[]): CliOptions {
   if (storage !== 'memory' && storage !== 'indexeddb')
     throw new Error(`--storage must be memory or indexeddb\n${USAGE}`);
   for (const name of values.keys()) {
-    if (!['seeds', 'start', 'members', 'bug', 'jobs', 'storage'].includes(name))
+    if (!['seeds', 'start', 'members', 'membership', 'bug', 'jobs', 'storage'].includes(name))
       throw new Error(`unknown option --${name}\n${USAGE}`);
   }
   return {
     seeds: integer('seeds', 1, 1, SEEDS_MAX),
     start: integer('start', 1, 0, 0xffffffff),
     members: members === 'mixed' ? 'mixed' : (Number(members) as 3 | 5),
+    membership,
     bug: bug as CoreBug | undefined,
     storage,
     verbose: flags.has('verbose'),
@@ -95,10 +102,11 @@ function membersFor(options: CliOptions, seed: number): 3 | 5 {
   return seed % 2 === 0 ? 5 : 3;
 }
 
-function replayCommand(job: Job): string {
+/** The command that replays `job` exactly; it names the membership mode the seed ran. */
+function replayCommand(job: Job, membership: MembershipMode): string {
   const bug = job.bug === undefined ? '' : ` --bug ${job.bug}`;
   const storage = job.storage === 'memory' ? '' : ` --storage ${job.storage}`;
-  return `npm run sim -- --seeds 1 --start ${job.seed} --members ${job.members}${bug}${storage}`;
+  return `npm run sim -- --seeds 1 --start ${job.seed} --members ${job.members} --membership ${membership}${bug}${storage}`;
 }
 
 async function runJob(job: Job): Promise<Summary> {
@@ -108,6 +116,7 @@ async function runJob(job: Job): Promise<Summary> {
     ...summary
   } = await runSeed(job.seed, {
     members: job.members,
+    membership: job.membership,
     bug: job.bug,
     storage: job.storage,
     stopAtFirstViolation: job.stopAtFirstViolation,
@@ -133,6 +142,8 @@ function crashSummary(job: Job, message: string): Summary {
   return {
     seed: job.seed,
     members: job.members,
+    membership: drawSimOptions(job.seed, { members: job.members, membership: job.membership })
+      .membershipMode,
     bug: job.bug ?? null,
     violations: [{ timeMs: 0, kind: 'exception', message }],
     violationCount: 1,
@@ -187,7 +198,7 @@ async function runParallel(
 
 function printFailure(job: Job, summary: Summary, verbose: boolean): void {
   const lines = [
-    `FAIL seed ${job.seed} (members ${job.members}${job.bug ? `, bug ${job.bug}` : ''}): ${summary.violationCount} violation(s)`,
+    `FAIL seed ${job.seed} (members ${job.members}, ${summary.membership}${job.bug ? `, bug ${job.bug}` : ''}): ${summary.violationCount} violation(s)`,
   ];
   for (const violation of summary.violations.slice(0, VIOLATIONS_PRINTED)) {
     lines.push(
@@ -197,7 +208,7 @@ function printFailure(job: Job, summary: Summary, verbose: boolean): void {
         .join('\n    ')}`,
     );
   }
-  lines.push(`  replay: ${replayCommand(job)}`);
+  lines.push(`  replay: ${replayCommand(job, summary.membership)}`);
   if (verbose && summary.trace.length > 0)
     lines.push(
       '  trace (last lines before the end of the run):',
@@ -222,6 +233,7 @@ async function main(): Promise<number> {
     jobs.push({
       seed,
       members,
+      membership: options.membership,
       bug: options.bug,
       storage: options.storage,
       verbose: options.verbose,
@@ -247,7 +259,7 @@ async function main(): Promise<number> {
       printFailure(job, summary, options.verbose);
     } else if (options.verbose || options.seeds === 1) {
       console.log(
-        `ok seed ${job.seed} (members ${job.members}): ${summary.ops.acked} acked, ${summary.opsChecked} checked, ${summary.events} events, ${summary.wallMs.toFixed(0)} ms, ${JSON.stringify(summary.counters)}`,
+        `ok seed ${job.seed} (members ${job.members}, ${summary.membership}): ${summary.ops.acked} acked, ${summary.opsChecked} checked, ${summary.events} events, ${summary.wallMs.toFixed(0)} ms, ${JSON.stringify(summary.counters)}`,
       );
     }
     if (done % 100 === 0 && done < jobs.length)

@@ -7,7 +7,7 @@
  */
 import { createSeededRandom } from '../../src/core/random.js';
 import type { CoreBug } from '../../src/core/config.js';
-import type { ClusterConfig, MemberId } from '../../src/core/types.js';
+import type { ClusterConfig, Entry, MemberId } from '../../src/core/types.js';
 import { Member } from '../../src/runtime/member.js';
 import type { KvQuery, KvQueryResult, KvResult } from '../../src/state/kv-types.js';
 import { KvStateMachine } from '../../src/state/kv.js';
@@ -118,6 +118,39 @@ export class SimCluster {
   /** The disk of member `id`, or undefined for an id never created. */
   diskOrNull(id: MemberId): SimDisk | undefined {
     return this.parts.get(id)?.disk;
+  }
+
+  /** The clock and timers of member `id` (which must exist): its tab's `Date.now` and `setTimeout`. */
+  clock(id: MemberId): MemberScheduler {
+    const parts = this.parts.get(id);
+    if (parts === undefined) throw new Error(`no member ${id}`);
+    return parts.scheduler;
+  }
+
+  /**
+   * Whether any member's log, in memory or on disk, holds a configuration entry past `index`: a
+   * configuration that may still come into force (an uncommitted one, or a stale one from an
+   * older term that still commits if its holder is elected).
+   */
+  anyConfigEntryAfter(index: number): boolean {
+    const pending = (entries: readonly Entry[]): boolean =>
+      entries.some((e) => e.kind === 'config' && e.index > index);
+    return this.ids.some((id) => {
+      const live = this.member(id)?.inspect().entries ?? [];
+      const stored = this.diskOrNull(id)?.durable.read().entries ?? [];
+      return pending(live) || pending(stored);
+    });
+  }
+
+  /** The live member that leads in the highest term, or null. */
+  believedLeader(): MemberId | null {
+    let best: { id: MemberId; term: number } | null = null;
+    for (const id of this.ids) {
+      const status = this.member(id)?.status();
+      if (status === undefined || status.role !== 'leader') continue;
+      if (best === null || status.term > best.term) best = { id, term: status.term };
+    }
+    return best?.id ?? null;
   }
 
   /** The live member `id`, or null while it is down or still starting. */

@@ -44,6 +44,7 @@ export type ViolationKind =
   | 'liveness'
   | 'convergence'
   | 'throughput'
+  | 'autopilot'
   | 'linearizability'
   | 'checkerUnknown'
   | 'budget';

@@ -99,6 +99,16 @@ export class SimNetwork {
   }
 
   /**
+   * Whether `a` and `b` can talk both ways now (no partition cut, neither isolated): a tab's
+   * WebRTC channel to a peer stays open only then.
+   */
+  linked(a: MemberId, b: MemberId): boolean {
+    const blocked = this.partition?.blocked;
+    if (blocked?.has(linkKey(a, b)) === true || blocked?.has(linkKey(b, a)) === true) return false;
+    return !this.isIsolated(a) && !this.isIsolated(b);
+  }
+
+  /**
    * Calm mode (the liveness phase): no loss, duplication, replay, clogging or partitions; only
    * delays remain. Messages already held on clogged links are still released at their time.
    */

@@ -3,6 +3,7 @@
  * fault rates, so some seeds are calm and some are nasty, and a fault class may be off entirely.
  * Everything here is plain data derived from the seed, printed with a failing seed.
  */
+import type { VotersTarget } from '../../src/client/autopilot.js';
 import type { CoreBug } from '../../src/core/config.js';
 import { createSeededRandom } from '../../src/core/random.js';
 import type { Random } from '../../src/core/random.js';
@@ -110,6 +111,34 @@ export interface MembershipOptions {
   readonly wipeRatePerSecond: number;
 }
 
+/**
+ * Who changes the membership: `churn` (random changes at the believed leader, churn.ts) or
+ * `autopilot` (the browser's policy, src/client/autopilot.ts, run by the leader's tab as the tabs
+ * of a room come and go, tabs.ts and autopilot-host.ts).
+ */
+export type MembershipMode = 'churn' | 'autopilot';
+
+/** The autopilot's policy and the tabs of its room (autopilot mode only). */
+export interface AutopilotOptions {
+  readonly votersTarget: VotersTarget;
+  /** The policy's timings, shortened in virtual time so that a seed sees many decisions. */
+  readonly removeAfterMs: number;
+  readonly unhealthyAfterMs: number;
+  /** New tabs (a fresh id, an empty disk) opened in the room, per second. */
+  readonly joinRatePerSecond: number;
+  /** Tabs closed for good, per second. */
+  readonly closeRatePerSecond: number;
+  /** Of closes: the share that says goodbye (removed at once); the others just vanish. */
+  readonly announcedCloseFraction: number;
+  /** Reloads (out of the room, crashed, back with the same id and disk shortly after), per second. */
+  readonly reloadRatePerSecond: number;
+  /** Freezes long enough to make a voter unhealthy (a frozen or background tab), per second. */
+  readonly freezeRatePerSecond: number;
+  readonly freezeDurationMaxMs: number;
+  /** Most tabs in the room at once. */
+  readonly roomTabsMax: number;
+}
+
 export interface TimingOptions {
   readonly tickMs: number;
   readonly electionTimeoutTicksMin: number;
@@ -161,6 +190,8 @@ export interface SimOptions {
   readonly workload: WorkloadOptions;
   readonly compaction: CompactionOptions;
   readonly membership: MembershipOptions;
+  readonly membershipMode: MembershipMode;
+  readonly autopilot: AutopilotOptions;
 }
 
 /** Tweaks a run may ask for; everything else comes from the seed. */
@@ -168,7 +199,12 @@ export interface SimOverrides {
   readonly members: number;
   readonly bugs?: readonly CoreBug[];
   readonly storageBackend?: StorageBackend;
+  /** `mixed` (the default): a share of the seeds, drawn from the seed, runs the autopilot. */
+  readonly membership?: MembershipMode | 'mixed';
 }
+
+/** Share of the seeds that run the autopilot when the mode is `mixed`. */
+export const AUTOPILOT_SEED_SHARE = 1 / 3;
 
 const uniform = (random: Random, min: number, max: number): number =>
   min + random.float() * (max - min);
@@ -195,6 +231,8 @@ export function drawSimOptions(seed: number, overrides: SimOverrides): SimOption
     workload: drawWorkload(random, safetyMs),
     compaction: drawCompaction(random),
     membership: drawMembership(random),
+    // Their own stream: churn seeds draw exactly what they drew before the autopilot mode existed.
+    ...drawAutopilot(createSeededRandom(seed ^ 0x0a070b17), overrides.membership ?? 'mixed'),
   };
 }
 
@@ -320,5 +358,29 @@ function drawMembership(random: Random): MembershipOptions {
     crashDuringChangeProbability: maybe(random, 0.5, 0.05, 0.3),
     invalidChangeProbability: maybe(random, 0.5, 0.02, 0.1),
     wipeRatePerSecond: maybe(random, 0.4, 0.05, 0.4),
+  };
+}
+
+function drawAutopilot(
+  random: Random,
+  mode: MembershipMode | 'mixed',
+): { membershipMode: MembershipMode; autopilot: AutopilotOptions } {
+  const autopilotSeed = random.float() < AUTOPILOT_SEED_SHARE;
+  const membershipMode = mode === 'mixed' ? (autopilotSeed ? 'autopilot' : 'churn') : mode;
+  const unhealthyAfterMs = logUniform(random, 150, 2000);
+  return {
+    membershipMode,
+    autopilot: {
+      votersTarget: ([1, 3, 3, 5, 5, 7] as const)[random.int(6)]!,
+      removeAfterMs: logUniform(random, 200, 3000),
+      unhealthyAfterMs,
+      joinRatePerSecond: uniform(random, 0.2, 2),
+      closeRatePerSecond: maybe(random, 0.8, 0.1, 1),
+      announcedCloseFraction: uniform(random, 0, 1),
+      reloadRatePerSecond: maybe(random, 0.6, 0.1, 1),
+      freezeRatePerSecond: maybe(random, 0.7, 0.1, 0.8),
+      freezeDurationMaxMs: unhealthyAfterMs * uniform(random, 1.2, 4),
+      roomTabsMax: 3 + random.int(7),
+    },
   };
 }

@@ -12,7 +12,7 @@ import { checkLinearizable } from './linearizability.js';
 import type { CheckVerdict } from './linearizability.js';
 import { kvModel } from './kv-model.js';
 import { drawSimOptions } from './options.js';
-import type { SimOptions, StorageBackend } from './options.js';
+import type { MembershipMode, SimOptions, StorageBackend } from './options.js';
 import type { SimMember } from './cluster.js';
 import type { SettleSummary } from './history.js';
 import { Simulation } from './simulation.js';
@@ -23,6 +23,8 @@ export interface RunSeedOptions {
   /** 'indexeddb' also runs every member's disk through IndexedDbStorage (fake-indexeddb). */
   readonly storage?: StorageBackend;
   readonly bug?: CoreBug;
+  /** Who changes the membership; `mixed` (the default) draws it from the seed. */
+  readonly membership?: MembershipMode | 'mixed';
   /** Stop the run at the first violation (fast bug hunting). */
   readonly stopAtFirstViolation?: boolean;
   /** Keep a trace and return its tail with the result. */
@@ -33,6 +35,8 @@ export interface SeedResult {
   readonly seed: number;
   readonly members: number;
   readonly bug: CoreBug | null;
+  /** The membership mode this seed ran (drawn from the seed unless asked for). */
+  readonly membership: MembershipMode;
   readonly violations: readonly Violation[];
   readonly violationCount: number;
   readonly linearizable: CheckVerdict | 'skipped';
@@ -58,6 +62,10 @@ export const ACKED_OPS_MIN = 10;
 const HEALTHY_WORK_MS = 1000;
 /** How often convergence is checked (virtual ms). */
 const CONVERGE_CHECK_EVERY_MS = 20;
+/** Once healed and the clients done, the autopilot's budget to settle, before its timings. */
+const AUTOPILOT_SETTLE_MS = 8000;
+/** A settled autopilot must stay settled this long, deciding nothing. */
+const AUTOPILOT_STABLE_MS = 1000;
 /** Trace lines returned with a verbose result. */
 const TRACE_TAIL_LINES = 400;
 
@@ -68,6 +76,7 @@ export async function runSeed(seed: number, options: RunSeedOptions): Promise<Se
     members: options.members,
     bugs: options.bug === undefined ? [] : [options.bug],
     storageBackend: options.storage ?? 'memory',
+    membership: options.membership ?? 'mixed',
   });
   const sim = new Simulation(
     simOptions,
@@ -76,7 +85,7 @@ export async function runSeed(seed: number, options: RunSeedOptions): Promise<Se
   );
   sim.startCluster();
   sim.faults.start();
-  sim.churn.start();
+  sim.startMembership();
   sim.workload.start();
   let stop = await sim.runUntil(simOptions.safetyMs);
   if (stop === 'time') stop = await livenessPhase(sim);
@@ -93,6 +102,7 @@ export async function runSeed(seed: number, options: RunSeedOptions): Promise<Se
     seed,
     members: options.members,
     bug: options.bug ?? null,
+    membership: simOptions.membershipMode,
     violations: sim.invariants.violations,
     violationCount: sim.invariants.violationCount,
     linearizable: verdict,
@@ -113,6 +123,8 @@ export async function runSeed(seed: number, options: RunSeedOptions): Promise<Se
       network: sim.network.stats,
       faults: sim.faults.stats,
       churn: sim.churn.stats,
+      autopilot: sim.autopilot?.stats,
+      tabs: sim.tabs?.stats,
       invariants: sim.invariants.stats,
       crashes: sim.cluster.crashes,
     },
@@ -155,7 +167,7 @@ function checkHistory(
  */
 async function livenessPhase(sim: Simulation): Promise<'time' | 'violation' | 'budget'> {
   const { livenessBudgetMs, convergeBudgetMs, workload } = sim.options;
-  sim.churn.stop();
+  sim.stopMembership();
   sim.faults.heal();
   const healedAt = sim.time.now;
   let probe: boolean | null = null;
@@ -176,6 +188,8 @@ async function livenessPhase(sim: Simulation): Promise<'time' | 'violation' | 'b
     sim.time.now + workload.opDeadlineMs + sim.options.timing.proposeTimeoutMs + 500;
   stop = await sim.runUntil(clientsDone, () => sim.workload.idle);
   if (stop === 'violation' || stop === 'budget') return stop;
+  stop = await autopilotSettles(sim);
+  if (stop === 'violation' || stop === 'budget') return stop;
   const convergeStart = sim.time.now;
   let lastCheck = -Infinity;
   const converged = (): boolean => {
@@ -192,6 +206,87 @@ async function livenessPhase(sim: Simulation): Promise<'time' | 'violation' | 'b
       `not converged ${convergeBudgetMs} ms after clients stopped: ${problem}; ${describeMembers(sim)}`,
     );
   return 'time';
+}
+
+/**
+ * Autopilot seeds: with every fault healed and the room still, the autopilot must reach what it
+ * promises (see `autopilotShortfall`) within its budget, stay there (no further decision), and the
+ * cluster must commit under that configuration.
+ */
+async function autopilotSettles(sim: Simulation): Promise<RunStop> {
+  const { tabs, autopilot } = sim;
+  if (tabs === null || autopilot === null) return 'time';
+  const { removeAfterMs, unhealthyAfterMs } = sim.options.autopilot;
+  const budgetMs = AUTOPILOT_SETTLE_MS + 2 * removeAfterMs + 2 * unhealthyAfterMs;
+  const healedAt = sim.time.now;
+  let lastCheck = -Infinity;
+  const settled = (): boolean => {
+    if (sim.time.now - lastCheck < CONVERGE_CHECK_EVERY_MS) return false;
+    lastCheck = sim.time.now;
+    return autopilotShortfall(sim) === null;
+  };
+  let stop = await sim.runUntil(healedAt + budgetMs, settled);
+  if (stop === 'violation' || stop === 'budget') return stop;
+  const problem = autopilotShortfall(sim);
+  if (problem !== null) {
+    sim.report(
+      'autopilot',
+      `not settled ${budgetMs} ms after clients stopped: ${problem}; ${describeMembers(sim)}`,
+    );
+    return 'time';
+  }
+  const decisions = autopilot.decisions;
+  stop = await sim.runUntil(sim.time.now + AUTOPILOT_STABLE_MS);
+  if (stop === 'violation' || stop === 'budget') return stop;
+  const after = autopilotShortfall(sim);
+  if (after !== null || autopilot.decisions !== decisions) {
+    sim.report(
+      'autopilot',
+      `settled, then ${after ?? `${autopilot.decisions - decisions} more decision(s)`} within ${AUTOPILOT_STABLE_MS} ms; ${describeMembers(sim)}`,
+    );
+    return 'time';
+  }
+  let probe: boolean | null = null;
+  const deadline = sim.time.now + sim.options.livenessBudgetMs;
+  void sim.workload.probe(deadline, sim.options.workload.clients + 1).then((ok) => (probe = ok));
+  stop = await sim.runUntil(deadline, () => probe !== null);
+  if (stop === 'violation' || stop === 'budget') return stop;
+  if (probe !== true)
+    sim.report('autopilot', `no write committed once settled; ${describeMembers(sim)}`);
+  return 'time';
+}
+
+/** The largest odd number not above `count` (0 for 0). */
+const oddFloor = (count: number): number => (count % 2 === 1 ? count : Math.max(0, count - 1));
+
+/**
+ * What the autopilot promises of a still room, or null once it holds: the members are exactly the
+ * tabs in the room (newcomers added, departed removed), every tab running; the voters number the
+ * target, or the largest odd count the tabs allow below it, and are all heard from; and
+ * everything in the leader's log is committed (the last configuration included).
+ */
+export function autopilotShortfall(sim: Simulation): string | null {
+  const tabs = sim.tabs?.present ?? [];
+  const leader = currentLeader(sim);
+  if (leader === null) return 'no leader';
+  const status = leader.status();
+  const members = [...status.voters, ...status.learners];
+  const down = tabs.filter((id) => sim.cluster.member(id) === null);
+  if (down.length > 0) return `tabs not running: ${down.join(',')}`;
+  const missing = tabs.filter((id) => !members.includes(id));
+  if (missing.length > 0) return `tabs in the room but no members: ${missing.join(',')}`;
+  const departed = members.filter((id) => !tabs.includes(id));
+  if (departed.length > 0) return `members whose tab left: ${departed.join(',')}`;
+  const { votersTarget, unhealthyAfterMs } = sim.options.autopilot;
+  const expected = oddFloor(Math.min(votersTarget, tabs.length));
+  if (status.voters.length !== expected)
+    return `${status.voters.length} voters, expected ${expected} (target ${votersTarget}, ${tabs.length} tabs)`;
+  const silence = leader.silenceMs();
+  const silent = status.voters.filter((id) => (silence.get(id) ?? 0) >= unhealthyAfterMs);
+  if (silent.length > 0) return `silent voters: ${silent.join(',')}`;
+  if (status.commitIndex !== status.lastIndex)
+    return `leader ${status.id} committed ${status.commitIndex} of ${status.lastIndex}`;
+  return null;
 }
 
 /**

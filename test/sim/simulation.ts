@@ -9,6 +9,7 @@ import { createSeededRandom } from '../../src/core/random.js';
 import type { Random } from '../../src/core/random.js';
 import type { ClusterConfig, MemberId, Role } from '../../src/core/types.js';
 import { ApplyLog } from './apply-log.js';
+import { AutopilotHosts } from './autopilot-host.js';
 import { MembershipChurn } from './churn.js';
 import { SimCluster } from './cluster.js';
 import type { MemberParts } from './cluster.js';
@@ -19,6 +20,7 @@ import type { ViolationKind } from './invariants.js';
 import { SimNetwork } from './network.js';
 import type { SimOptions } from './options.js';
 import { SimDisk } from './storage.js';
+import { Tabs } from './tabs.js';
 import { Trace, describeMessage } from './trace.js';
 import { drainMicrotasks, MemberScheduler, VirtualTime } from './virtual-time.js';
 import { IdbMirror } from './idb-mirror.js';
@@ -53,7 +55,11 @@ export class Simulation {
   readonly history: History;
   readonly workload: Workload;
   readonly faults: FaultInjector;
+  /** Membership changes in `churn` mode. */
   readonly churn: MembershipChurn;
+  /** In `autopilot` mode: the room's tabs and every tab's autopilot loop (null otherwise). */
+  readonly tabs: Tabs | null = null;
+  readonly autopilot: AutopilotHosts | null = null;
   /** The members the run starts with (m1..mN). */
   readonly initialIds: readonly MemberId[];
   private readonly roles = new Map<MemberId, string>();
@@ -99,7 +105,10 @@ export class Simulation {
       provision: (id, ordinal) => this.provision(id, ordinal),
       onFailure: (member, message) =>
         this.invariants.report('memberFailed', `${member}: ${message}`),
-      onStart: (member) => this.invariants.restarted(member),
+      onStart: (member) => {
+        this.invariants.restarted(member);
+        this.autopilot?.onStart(member);
+      },
     });
     this.history = new History(now);
     this.workload = new Workload({
@@ -129,6 +138,39 @@ export class Simulation {
       trace: this.trace,
       onUnexpected: (message) => this.report('exception', message),
     });
+    if (options.membershipMode === 'autopilot') {
+      const { votersTarget, removeAfterMs, unhealthyAfterMs } = options.autopilot;
+      const tabs = new Tabs({
+        time: this.time,
+        random: streamRandom(seed, 5),
+        options: options.autopilot,
+        cluster: this.cluster,
+        trace: this.trace,
+      });
+      this.tabs = tabs;
+      this.autopilot = new AutopilotHosts({
+        time: this.time,
+        cluster: this.cluster,
+        network: this.network,
+        inRoom: (id) => tabs.has(id),
+        policy: { votersTarget, removeAfterMs, unhealthyAfterMs },
+        trace: this.trace,
+        onUnexpected: (message) => this.report('autopilot', message),
+      });
+      tabs.hosts = this.autopilot;
+    }
+  }
+
+  /** Starts the seed's membership changes: the random churn, or the tabs and their autopilot. */
+  startMembership(): void {
+    if (this.tabs === null) this.churn.start();
+    else this.tabs.start();
+  }
+
+  /** No new membership changes (the liveness phase); an autopilot keeps running, as in a browser. */
+  stopMembership(): void {
+    this.churn.stop();
+    this.tabs?.stop();
   }
 
   /**
@@ -141,6 +183,7 @@ export class Simulation {
     for (const id of this.initialIds) {
       const voters = all ? this.initialIds : id === first ? [first] : null;
       this.cluster.create(id, voters === null ? null : { voters, learners: [] });
+      this.tabs?.enter(id);
       this.cluster.start(id);
     }
     this.trace.log(
@@ -196,12 +239,37 @@ export class Simulation {
       membersCreated: this.cluster.everyId.length,
       membersRetired: this.cluster.retiredCount,
       proposalsForwarded: this.proposalsForwarded,
+      ...this.autopilotCounters(),
       ...(this.mirrors.length === 0
         ? {}
         : {
             indexedDbWrites: sum(this.mirrors.map((mirror) => mirror.writes)),
             indexedDbRecoveries: sum(this.mirrors.map((mirror) => mirror.recoveries)),
           }),
+    };
+  }
+
+  /** Autopilot seeds: decisions by type and what became of them, and what the tabs did. */
+  private autopilotCounters(): Record<string, number> {
+    if (this.autopilot === null || this.tabs === null) return {};
+    const decisions = this.autopilot.stats;
+    const tabs = this.tabs.stats;
+    return {
+      autopilotSeeds: 1,
+      autopilotAddLearner: decisions.addLearner,
+      autopilotPromote: decisions.promote,
+      autopilotDemote: decisions.demote,
+      autopilotRemove: decisions.remove,
+      autopilotApplied: decisions.applied,
+      autopilotRefusedInProgress: decisions.inProgress,
+      autopilotNotLeader: decisions.notLeader,
+      autopilotUnknown: decisions.unknown,
+      tabsJoined: tabs.joined,
+      tabsClosedAnnounced: tabs.closedAnnounced,
+      tabsClosedVanished: tabs.closedVanished,
+      tabsClosesDeferred: tabs.closesDeferred,
+      tabsReloaded: tabs.reloaded,
+      tabsFrozen: tabs.frozen,
     };
   }
 

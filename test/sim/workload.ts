@@ -58,10 +58,11 @@ export class Workload {
 
   /**
    * The liveness probe: a fresh client that registers and writes once. Resolves true if the
-   * write is acknowledged before `deadlineMs`.
+   * write is acknowledged before `deadlineMs`. A second probe needs another `clientId` (values
+   * written are unique per client id).
    */
-  async probe(deadlineMs: number): Promise<boolean> {
-    const client = new SimClient(this, 0);
+  async probe(deadlineMs: number, clientId = 0): Promise<boolean> {
+    const client = new SimClient(this, clientId);
     return client.writeOnce(deadlineMs);
   }
 

@@ -51,6 +51,12 @@ export interface SignalingClientOptions {
   readonly memberId: string;
   /** The room secret, if the room has one; it is never sent, only proven (auth.ts). */
   readonly secret?: string;
+  /**
+   * This member already belongs to a cluster (a persisted log or identity): the server never
+   * names it bootstrapper and knows the room has a cluster. Default false. Sent only when true,
+   * which means the same as absent, so servers that predate it still admit a new tab.
+   */
+  readonly hasLog?: boolean;
   /** A WebSocket constructor, when the runtime has no global one (Node 20: `ws`). */
   readonly WebSocket?: WebSocketConstructor;
   /** How long to wait for the welcome; default 10 s. */
@@ -64,6 +70,11 @@ export interface SignalingClientEvents {
   'peer-joined': (memberId: string) => void;
   'peer-left': (memberId: string) => void;
   signal: (from: string, payload: SignalPayload) => void;
+  /**
+   * The server named this member the bootstrapper after its welcome (a restarted server waits for
+   * the old members first); `bootstrapper` is true from then on. At most once per client.
+   */
+  bootstrap: () => void;
   /** The server refused a message this client sent (UNKNOWN_PEER, RATE_LIMITED, TOO_LARGE...). */
   error: (error: SignalingRefusedError) => void;
   /** The connection ended: null after `close()`, else why (DUPLICATE_MEMBER, network, timeout). */
@@ -88,6 +99,7 @@ export class SignalingClient {
     'peer-joined': new Set(),
     'peer-left': new Set(),
     signal: new Set(),
+    bootstrap: new Set(),
     error: new Set(),
     close: new Set(),
   };
@@ -125,7 +137,10 @@ export class SignalingClient {
     });
   }
 
-  /** Whether this member joined an empty room: it alone may bootstrap a cluster there. */
+  /**
+   * Whether the server named this member the room's bootstrapper (it alone may bootstrap a cluster
+   * there): in its welcome, or later with a `bootstrap` event.
+   */
   get bootstrapper(): boolean {
     return this.isBootstrapper;
   }
@@ -204,16 +219,18 @@ export class SignalingClient {
   }
 
   private async sendHello(nonce: string): Promise<void> {
-    const { room, memberId, secret } = this.options;
+    const { room, memberId, secret, hasLog } = this.options;
     try {
       const proof =
         secret === undefined ? undefined : await proveRoomSecret(secret, nonce, room, memberId);
       if (this.state !== 'handshake') return;
-      this.send(
-        proof === undefined
-          ? { type: 'hello', room, memberId }
-          : { type: 'hello', room, memberId, proof },
-      );
+      this.send({
+        type: 'hello',
+        room,
+        memberId,
+        ...(proof === undefined ? {} : { proof }),
+        ...(hasLog === true ? { hasLog } : {}),
+      });
     } catch (error) {
       this.finish(new SignalingClosedError(`could not prove the room secret: ${String(error)}`));
     }
@@ -230,6 +247,10 @@ export class SignalingClient {
         return this.emit('peer-left', message.memberId);
       case 'signal':
         return this.emit('signal', message.from, message.payload);
+      case 'bootstrap':
+        if (this.isBootstrapper) return;
+        this.isBootstrapper = true;
+        return this.emit('bootstrap');
       case 'error': {
         const error = new SignalingRefusedError(message.code, message.message);
         return FATAL_ERROR_CODES.has(message.code) ? this.finish(error) : this.emit('error', error);

@@ -17,6 +17,7 @@ export interface SignalingServerOptions {
   /** Interface to listen on; default 127.0.0.1 (put a TLS proxy in front to expose it). */
   readonly host?: string;
   readonly secrets?: RoomSecrets;
+  /** Bounds; `bootstrapGraceMs` defaults to env SIGNAL_BOOTSTRAP_GRACE_MS, else limits.ts's. */
   readonly limits?: Partial<SignalingLimits>;
 }
 
@@ -32,6 +33,8 @@ export interface SignalingServer {
   /** `ws://host:port`, ready to hand to SignalingClient. */
   readonly url: string;
   readonly port: number;
+  /** The bounds in force (the defaults, the environment's and the options' overrides). */
+  readonly limits: SignalingLimits;
   /** Closes every connection and the listening socket. */
   close(): Promise<void>;
   stats(): SignalingServerStats;
@@ -51,12 +54,20 @@ const POLICY_VIOLATION = 1008;
 export async function startSignalingServer(
   options: SignalingServerOptions = {},
 ): Promise<SignalingServer> {
+  const graceFromEnvironment = bootstrapGraceFromEnvironment();
   const rooms = new SignalingRooms({
     now: () => performance.now(),
     randomBytes: (length) => globalThis.crypto.getRandomValues(new Uint8Array(length)),
     secrets: options.secrets,
-    limits: options.limits,
+    limits: {
+      ...(graceFromEnvironment === undefined ? {} : { bootstrapGraceMs: graceFromEnvironment }),
+      ...options.limits,
+    },
   });
+  // The periodic sweep would name the waiting bootstrappers up to a second late; first tabs wait
+  // the grace already. The margin covers timers firing a hair early by performance.now().
+  const graceEnd = setTimeout(() => rooms.sweep(), rooms.limits.bootstrapGraceMs + 5);
+  graceEnd.unref();
   const host = options.host ?? SIGNAL_HOST_DEFAULT;
   const wss = new WebSocketServer({
     host,
@@ -96,8 +107,10 @@ export async function startSignalingServer(
   return {
     url: `ws://${host.includes(':') ? `[${host}]` : host}:${port}`,
     port,
+    limits: rooms.limits,
     stats: () => ({ ...rooms.stats(), ...counters }),
     close: async () => {
+      clearTimeout(graceEnd);
       clearInterval(sweep);
       clearInterval(heartbeat);
       rooms.closeAll(GOING_AWAY, 'server shutting down');
@@ -137,6 +150,16 @@ function rawDataToText(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
   return data.toString('utf8');
+}
+
+function bootstrapGraceFromEnvironment(): number | undefined {
+  const text = process.env.SIGNAL_BOOTSTRAP_GRACE_MS;
+  if (text === undefined || text === '') return undefined;
+  const graceMs = Number(text);
+  if (!Number.isSafeInteger(graceMs) || graceMs < 0) {
+    throw new RangeError(`SIGNAL_BOOTSTRAP_GRACE_MS must be milliseconds (>= 0), got ${text}`);
+  }
+  return graceMs;
 }
 
 function portFromEnvironment(): number {

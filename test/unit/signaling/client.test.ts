@@ -44,7 +44,7 @@ function welcoming(socket: WebSocket): void {
   );
 }
 
-async function connect(url: string, extra: { pingIntervalMs?: number } = {}) {
+async function connect(url: string, extra: { pingIntervalMs?: number; hasLog?: boolean } = {}) {
   const client = await SignalingClient.connect({
     url,
     room: 'r',
@@ -112,6 +112,47 @@ describe('SignalingClient', () => {
     );
     expect(pings).toBeGreaterThanOrEqual(1);
     expect(closed).toBeInstanceOf(SignalingTimeoutError);
+  });
+
+  it('says hasLog in its hello only when it has one', async () => {
+    const hellos: unknown[] = [];
+    const url = await scripted((socket) => {
+      send(socket, { type: 'challenge', nonce: NONCE });
+      socket.once('message', (data: Buffer) => {
+        hellos.push(JSON.parse(data.toString()));
+        send(socket, { type: 'welcome', room: 'r', memberId: 'a', peers: [], bootstrapper: false });
+      });
+    });
+    (await connect(url, { hasLog: true })).close();
+    (await connect(url, { hasLog: false })).close();
+    (await connect(url)).close();
+    expect(hellos).toEqual([
+      { v: 1, type: 'hello', room: 'r', memberId: 'a', hasLog: true },
+      { v: 1, type: 'hello', room: 'r', memberId: 'a' },
+      { v: 1, type: 'hello', room: 'r', memberId: 'a' },
+    ]);
+  });
+
+  it('becomes the bootstrapper on a bootstrap after its welcome, and says so once', async () => {
+    const url = await scripted((socket) => {
+      send(socket, { type: 'challenge', nonce: NONCE });
+      socket.once('message', () => {
+        send(socket, { type: 'welcome', room: 'r', memberId: 'a', peers: [], bootstrapper: false });
+        setTimeout(() => {
+          send(socket, { type: 'bootstrap' });
+          send(socket, { type: 'bootstrap' });
+          send(socket, { type: 'signal', from: 'b', payload: 'after' });
+        }, 20);
+      });
+    });
+    const client = await connect(url);
+    expect(client.bootstrapper).toBe(false);
+    let events = 0;
+    client.on('bootstrap', () => events++);
+    // Messages arrive in order: once the signal is in, both bootstraps were handled.
+    await new Promise((resolve) => client.on('signal', resolve));
+    expect(client.bootstrapper).toBe(true);
+    expect(events).toBe(1);
   });
 
   it('refuses to signal once closed, and close reports null', async () => {

@@ -26,6 +26,11 @@ afterEach(async () => {
   await Promise.all(servers.splice(0).map((server) => server.close()));
 });
 
+function track(server: SignalingServer): SignalingServer {
+  servers.push(server);
+  return server;
+}
+
 /** A server past its bootstrap grace unless `options.limits` sets one (a fresh start waits). */
 async function start(options: SignalingServerOptions = {}): Promise<SignalingServer> {
   const limits = { bootstrapGraceMs: 0, ...options.limits };
@@ -49,7 +54,7 @@ async function join(
 }
 
 /** The next `event` from `client`, or a rejection after STEP_TIMEOUT_MS. */
-function next<E extends 'peer-joined' | 'peer-left' | 'signal' | 'close'>(
+function next<E extends 'peer-joined' | 'peer-left' | 'signal' | 'bootstrap' | 'close'>(
   client: SignalingClient,
   event: E,
 ): Promise<unknown[]> {
@@ -97,6 +102,43 @@ describe('the Node signaling server', () => {
     b.close();
     expect(await aSeesBLeave).toEqual(['b']);
     expect(server.stats()).toMatchObject({ members: 1, signalsRelayed: 2 });
+  });
+
+  it('names the earliest member by bootstrap when its start grace ends', async () => {
+    const server = await start({ limits: { bootstrapGraceMs: 300 } });
+    expect(server.limits.bootstrapGraceMs).toBe(300);
+    const a = await join(server, { room: 'board', memberId: 'a' });
+    const b = await join(server, { room: 'board', memberId: 'b' });
+    expect([a.bootstrapper, b.bootstrapper]).toEqual([false, false]);
+    await next(a, 'bootstrap');
+    expect([a.bootstrapper, b.bootstrapper]).toEqual([true, false]);
+    expect(server.stats().bootstrappersNamed).toBe(1);
+  });
+
+  it('names no one in a room where a member said hasLog during the grace', async () => {
+    const server = await start({ limits: { bootstrapGraceMs: 200 } });
+    const fresh = await join(server, { room: 'board', memberId: 'new' });
+    const old = await join(server, { room: 'board', memberId: 'old', hasLog: true });
+    const elsewhere = await join(server, { room: 'other', memberId: 'x' });
+    await next(elsewhere, 'bootstrap'); // the grace is over
+    expect([fresh.bootstrapper, old.bootstrapper]).toEqual([false, false]);
+    expect(server.stats().bootstrappersNamed).toBe(1);
+  });
+
+  it('takes its bootstrap grace from SIGNAL_BOOTSTRAP_GRACE_MS unless given one', async () => {
+    const saved = process.env.SIGNAL_BOOTSTRAP_GRACE_MS;
+    try {
+      process.env.SIGNAL_BOOTSTRAP_GRACE_MS = '1234';
+      expect((await startSignalingServer({ port: 0 }).then(track)).limits.bootstrapGraceMs).toBe(
+        1234,
+      );
+      expect((await start()).limits.bootstrapGraceMs).toBe(0);
+      process.env.SIGNAL_BOOTSTRAP_GRACE_MS = 'soon';
+      await expect(startSignalingServer({ port: 0 })).rejects.toBeInstanceOf(RangeError);
+    } finally {
+      if (saved === undefined) delete process.env.SIGNAL_BOOTSTRAP_GRACE_MS;
+      else process.env.SIGNAL_BOOTSTRAP_GRACE_MS = saved;
+    }
   });
 
   it('admits the right secret and refuses a wrong one with AUTH_FAILED', async () => {

@@ -51,6 +51,8 @@ export interface TabsParts {
 export class Tabs {
   private active = false;
   private readonly room = new Set<MemberId>();
+  /** Tabs reloading: out of the room for a moment, and counted against its size. */
+  private readonly away = new Set<MemberId>();
   /** Tabs closed for good (their members retired, at once or after the leave grace). */
   private readonly closed = new Set<MemberId>();
   /** Set once the hosts exist (they need the room, the room needs them). */
@@ -112,7 +114,7 @@ export class Tabs {
 
   private join(): void {
     const { cluster, trace, options } = this.parts;
-    if (this.room.size >= options.roomTabsMax || !cluster.canCreate) return;
+    if (this.room.size + this.away.size >= options.roomTabsMax || !cluster.canCreate) return;
     const id = `m${cluster.everyId.length + 1}`;
     cluster.create(id, null);
     cluster.start(id);
@@ -176,12 +178,13 @@ export class Tabs {
     const id = up[random.int(up.length)]!;
     const awayMs = random.float() * RELOAD_ABSENCE_SHARE * options.removeAfterMs;
     this.room.delete(id);
+    this.away.add(id);
     cluster.crash(id);
     this.stats.reloaded++;
     trace.log(() => `tab ${id} reloads (back in ${awayMs.toFixed(0)} ms)`);
     // Comes back even after the safety phase: a reload under way always ends.
     time.schedule(awayMs, null, 'control', () => {
-      if (cluster.isRetired(id)) return;
+      this.away.delete(id);
       if (!cluster.isUp(id)) cluster.start(id);
       this.room.add(id);
       trace.log(() => `tab ${id} reloaded`);

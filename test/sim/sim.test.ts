@@ -1,6 +1,6 @@
 /**
- * The simulator as a test: healthy seeds pass with no violation for 3- and 5-member clusters, a
- * seed replays byte for byte, and every deliberate core bug (CORE_BUGS) is caught — proof that
+ * The simulator as a test: healthy seeds pass with no violation for 3- and 5-member clusters and
+ * with the autopilot driving the membership, a seed replays byte for byte, and every deliberate core bug (CORE_BUGS) is caught — proof that
  * the checks can fail. `npm run sim` runs many more seeds.
  */
 import { describe, expect, it } from 'vitest';
@@ -11,12 +11,14 @@ import type { SeedResult } from './run-seed.js';
 
 /** Seeds per cluster size in the healthy run. */
 const HEALTHY_SEEDS = 24;
+/** Seeds of the autopilot mode (tabs come and go; the leader's tab changes the membership). */
+const AUTOPILOT_SEEDS = 12;
 /** Seeds tried per deliberate bug before giving up (the brief's bound). */
 const BUG_SEEDS_MAX = 500;
 
 function describeFailure(result: SeedResult): string {
   const first = result.violations[0];
-  const replay = `npm run sim -- --seeds 1 --start ${result.seed} --members ${result.members}`;
+  const replay = `npm run sim -- --seeds 1 --start ${result.seed} --members ${result.members} --membership ${result.membership}`;
   return first === undefined
     ? ''
     : `seed ${result.seed}: ${first.kind}: ${first.message}\n  replay: ${replay}`;
@@ -37,6 +39,27 @@ describe('simulator', () => {
       expect(acked).toBeGreaterThan(HEALTHY_SEEDS * 50);
     }, 300_000);
   }
+
+  it(`${AUTOPILOT_SEEDS} autopilot seeds: membership follows the tabs with no violation`, async () => {
+    const failures: string[] = [];
+    const totals = new Map<string, number>();
+    for (let seed = 1; seed <= AUTOPILOT_SEEDS; seed++) {
+      const result = await runSeed(seed, { members: 3, membership: 'autopilot' });
+      for (const [name, value] of Object.entries(result.counters))
+        totals.set(name, (totals.get(name) ?? 0) + value);
+      if (result.violationCount > 0 || result.linearizable !== 'ok')
+        failures.push(describeFailure(result));
+    }
+    expect(failures).toEqual([]);
+    for (const counter of [
+      'autopilotAddLearner',
+      'autopilotPromote',
+      'autopilotRemove',
+      'tabsJoined',
+    ])
+      expect(totals.get(counter), counter).toBeGreaterThan(0);
+    expect(totals.get('configChangeAttempts')).toBe(0); // No random churn in this mode.
+  }, 300_000);
 
   it('replays a seed exactly: same seed, same history, byte for byte', async () => {
     for (const [seed, members] of [

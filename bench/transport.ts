@@ -86,7 +86,7 @@ export async function runTransportBench(): Promise<void> {
     bundle(here('../test/e2e/mesh-worker.ts')),
   ]);
   const server = await serveLab(page, { '/worker.js': worker });
-  const signaling = await startSignalingServer({ port: 0 });
+  const signaling = await startSignalingServer({ port: 0, limits: { bootstrapGraceMs: 0 } });
   const profile = new Profile();
   try {
     const { context, page: first } = await profile.launch(server.url);

@@ -76,6 +76,20 @@ function renderStatus(status: ClusterStatus): void {
       ? '–'
       : `${status.storage.kind}, persistence ${status.storage.persistence}`,
   );
+  text(
+    '#signaling',
+    status.signaling === 'connected'
+      ? 'connected'
+      : 'unreachable: tabs of this browser only (BroadcastChannel), retrying',
+  );
+  const { pauses, page } = status;
+  text(
+    '#pauses',
+    pauses.last === null
+      ? `none${page.visibility === 'hidden' ? ' (page hidden)' : ''}`
+      : `${pauses.count}, last ${Math.round(pauses.last.durationMs)} ms, ` +
+          `longest ${Math.round(pauses.longestMs)} ms; ${page.handOffs} hand-offs`,
+  );
   const peers = status.peers.map(({ id, state }) => {
     const item = document.createElement('li');
     const linked = status.connected.includes(id) ? 'linked' : 'not linked';

@@ -26,7 +26,14 @@ import { meshSignaling } from '../transport/webrtc/mesh-signaling.js';
 import { PeerMesh } from '../transport/webrtc/peer-mesh.js';
 import type { MeshSignaling, PeerState } from '../transport/webrtc/peer-mesh.js';
 import type { VotersTarget } from './autopilot.js';
-import { claimIdentity, forgetRemovedIdentities, remember } from './identity.js';
+import {
+  arbitrateBootstrap,
+  claimIdentity,
+  forgetRemovedIdentities,
+  localMembers,
+  markClusterHere,
+  remember,
+} from './identity.js';
 import { RoomLink } from './room-link.js';
 import type { ClaimedIdentity } from './identity.js';
 import type { HostStatus, LogLine, MemberHost } from './member-host.js';
@@ -56,6 +63,11 @@ export interface ConnectOptions {
 /** The cluster as this tab sees it. */
 export interface ClusterStatus extends HostStatus {
   readonly room: string;
+  /**
+   * Whether this tab reaches the signaling server. While it does not, only tabs of this browser
+   * (BroadcastChannel) and peers already linked take part; the tab keeps trying.
+   */
+  readonly signaling: 'connected' | 'offline';
   /** The other members of the room and the state of this tab's connection to each. */
   readonly peers: readonly { readonly id: MemberId; readonly state: PeerState }[];
 }
@@ -125,47 +137,60 @@ async function start(
 ): Promise<Cluster> {
   let claimed = await claimIdentity(room);
   claiming(claimed);
-  let signaling = await joinRoom(signalingUrl, room, claimed.memberId, options.secret);
-  // Listening starts now: peers may offer while the member is still starting.
-  let relay = meshSignaling(signaling);
+  let started: { hasLog: boolean };
   try {
-    await startHost(host, room, claimed, signaling.bootstrapper, options);
+    started = await startHost(host, room, claimed, options);
   } catch (error) {
     const code = (error as { code?: unknown }).code;
-    if (code !== 'STORAGE_LOST' && code !== 'STORAGE_CORRUPT') {
-      signaling.close();
-      throw error;
-    }
+    if (code !== 'STORAGE_LOST' && code !== 'STORAGE_CORRUPT') throw error;
     // Its database is gone or unreadable: never reuse the id (nor its vote), join as new.
-    signaling.close();
     claimed.release();
     claimed = await claimIdentity(room, new Set([claimed.memberId]));
     claiming(claimed);
-    signaling = await joinRoom(signalingUrl, room, claimed.memberId, options.secret);
-    relay = meshSignaling(signaling);
-    await startHost(host, room, claimed, signaling.bootstrapper, options).catch((again) => {
-      signaling.close();
-      throw again;
-    });
+    started = await startHost(host, room, claimed, options);
   }
   const { memberId, release } = claimed;
-  const mesh = startMesh(host, relay, options);
+  // With no signaling server this joins offline: tabs of this browser still meet over
+  // BroadcastChannel, and the link keeps trying the server. A refusal (wrong secret) throws.
+  const signaling = await RoomLink.join({
+    url: signalingUrl,
+    room,
+    memberId,
+    hasLog: () => started.hasLog,
+    ...(options.secret ? { secret: options.secret } : {}),
+  });
+  const mesh = startMesh(host, meshSignaling(signaling), options);
   // StorageManager.persist() exists on pages only, not in the worker that holds the database.
   // Not awaited: some browsers ask the user, and joining must not wait for an answer.
   const persistence = { answer: 'unsupported' as PersistencePermission };
   void requestPersistentStorage().then((answer) => (persistence.answer = answer));
-  const announce = (): void => void host.setRoomMembers([memberId, ...signaling.peers()]);
-  signaling.on('peer-joined', announce);
-  signaling.on('peer-left', announce);
-  signaling.on('reconnected', announce);
-  announce();
+  const announce = async (): Promise<void> => {
+    const local = await localMembers(room).catch(() => []);
+    await host.setRoomMembers([memberId, ...signaling.peers(), ...local], local);
+  };
+  signaling.on('peer-joined', () => void announce());
+  signaling.on('peer-left', () => void announce());
+  signaling.on('reconnected', () => void announce());
+  await announce();
   // A member leaving on purpose says so, so the leader removes it now, not after the grace period.
   signaling.on('signal', (from, payload) => {
     if (isLeaving(payload)) void host.memberLeft(from);
   });
-  const housekeeping = setInterval(() => void keepHouse(host, room, memberId), HOUSEKEEPING_MS);
-  const cluster = clusterApi(host, mesh, room, memberId, persistence, async (leave) => {
+  const bootstrap = arbiter(host, room, started);
+  signaling.on('bootstrap', () => void bootstrap('server'));
+  if (signaling.bootstrapper) await bootstrap('server');
+  else if (!signaling.connected) await bootstrap('offline');
+  const presence = setInterval(() => void announce(), PRESENCE_MS);
+  const housekeeping = setInterval(
+    () => void keepHouse(host, room, memberId, started),
+    HOUSEKEEPING_MS,
+  );
+  const stopLifecycle = followPageLifecycle(host);
+  const links = { mesh, signaling };
+  const cluster = clusterApi(host, links, room, memberId, persistence, async (leave) => {
+    clearInterval(presence);
     clearInterval(housekeeping);
+    stopLifecycle();
     if (leave) for (const peer of signaling.peers()) signaling.signal(peer, LEAVING);
     await host.leave().catch(() => undefined);
     mesh.close();
@@ -176,26 +201,60 @@ async function start(
   return cluster;
 }
 
+/**
+ * Starts the cluster from this tab when an arbiter names it (decision 6): the signaling server
+ * for a room (at once, or after its restart grace), or — with no server — the Web Lock that
+ * tabs of this browser take turns under. Both go through that lock, so an offline tab and an
+ * online one of the same browser never both start one; a member that has a log never does.
+ */
+function arbiter(
+  host: Remote<MemberHost>,
+  room: string,
+  started: { hasLog: boolean },
+): (by: 'server' | 'offline') => Promise<void> {
+  return async (by) => {
+    if (started.hasLog) return;
+    if (await arbitrateBootstrap(room, by, () => host.bootstrap())) started.hasLog = true;
+  };
+}
+
 async function startHost(
   host: Remote<MemberHost>,
   room: string,
   identity: ClaimedIdentity,
-  bootstrap: boolean,
   options: ConnectOptions,
-): Promise<void> {
-  await host.start({
+): Promise<{ hasLog: boolean }> {
+  const { hasLog } = await host.start({
     room,
     memberId: identity.memberId,
     existing: identity.existing,
-    bootstrap,
     ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
     ...(options.timeoutMs === undefined ? {} : { writeTimeoutMs: options.timeoutMs }),
     ...(options.votersTarget === undefined ? {} : { votersTarget: options.votersTarget }),
   });
+  return { hasLog };
 }
 
-function joinRoom(url: string, room: string, memberId: MemberId, secret?: string) {
-  return RoomLink.open({ url, room, memberId, ...(secret ? { secret } : {}) });
+/**
+ * Tells the worker what happens to the page: a page about to be frozen or closed hands
+ * leadership over (see MemberHost.pageEvent). Returns the function that stops listening.
+ */
+function followPageLifecycle(host: Remote<MemberHost>): () => void {
+  if (typeof document === 'undefined') return () => undefined;
+  const listeners: [EventTarget, string, () => void][] = [
+    [
+      document,
+      'visibilitychange',
+      () => void host.pageEvent(document.visibilityState === 'hidden' ? 'hidden' : 'visible'),
+    ],
+    [document, 'freeze', () => void host.pageEvent('freeze')],
+    [document, 'resume', () => void host.pageEvent('resume')],
+    [window, 'pagehide', () => void host.pageEvent('pagehide')],
+  ];
+  for (const [target, type, listener] of listeners) target.addEventListener(type, listener);
+  return () => {
+    for (const [target, type, listener] of listeners) target.removeEventListener(type, listener);
+  };
 }
 
 /** The signal a member sends to the room when it leaves on purpose (not a WebRTC signal). */
@@ -211,11 +270,24 @@ function isLeaving(payload: unknown): boolean {
 
 /** How often a tab marks its identity active and the leader's tab forgets removed ones. */
 const HOUSEKEEPING_MS = 5000;
+/** How often a tab looks for the other tabs of this browser in its room (Web Locks). */
+const PRESENCE_MS = 1000;
 
-async function keepHouse(host: Remote<MemberHost>, room: string, memberId: MemberId) {
+/** Also notes when this member joined a cluster: it says so when it rejoins the server. */
+async function keepHouse(
+  host: Remote<MemberHost>,
+  room: string,
+  memberId: MemberId,
+  belongs: { hasLog: boolean },
+) {
   remember(room, memberId);
   const status = await host.status().catch(() => null);
-  if (status?.role !== 'leader') return;
+  if (status === null) return;
+  if ([...status.voters, ...status.learners].includes(memberId)) {
+    belongs.hasLog = true;
+    markClusterHere(room);
+  }
+  if (status.role !== 'leader') return;
   await forgetRemovedIdentities(room, new Set([...status.voters, ...status.learners]));
 }
 
@@ -244,7 +316,7 @@ function startMesh(
 
 function clusterApi(
   host: Remote<MemberHost>,
-  mesh: PeerMesh,
+  { mesh, signaling }: { readonly mesh: PeerMesh; readonly signaling: RoomLink },
   room: string,
   id: MemberId,
   persistence: { readonly answer: PersistencePermission },
@@ -259,6 +331,7 @@ function clusterApi(
       storage:
         hosted.storage === null ? null : { ...hosted.storage, persistence: persistence.answer },
       room,
+      signaling: signaling.connected ? 'connected' : 'offline',
       peers: Object.entries(states).map(([peer, state]) => ({ id: peer, state })),
     };
   };

@@ -117,6 +117,7 @@ export async function localMembers(room: string): Promise<MemberId[]> {
 }
 
 const clusterMarkKey = (room: string): string => `webraft/${room}/cluster`;
+const bootstrapLockName = (room: string): string => `webraft-bootstrap/${room}`;
 
 /** Marks that a cluster of `room` lives in this browser (a member here belongs to one). */
 export function markClusterHere(room: string): void {
@@ -124,25 +125,27 @@ export function markClusterHere(room: string): void {
 }
 
 /**
- * Decides, for tabs of one browser, whether this one starts `room`'s cluster when no signaling
- * server can (decision 6): under the Web Lock `webraft-bootstrap/<room>`, so that tabs opened at
- * the same instant take turns, the first tab to find no cluster in this browser runs `bootstrap`
- * and marks the browser as holding one; every later tab finds the mark and joins instead. The
- * mark outlives the tabs (a cluster's members persist), and goes only with the site's data.
- * Returns what `bootstrap` returned, or false if a cluster was already here.
+ * Runs `bootstrap` — starting `room`'s cluster from this tab — when an arbiter allows it
+ * (decision 6), under the Web Lock `webraft-bootstrap/<room>`, so that tabs of this browser take
+ * turns. `by: 'server'`: the signaling server named this tab, and its word stands. `by:
+ * 'offline'`: no server can decide, so the first tab to find no cluster in this browser starts
+ * one and marks the browser; every later tab finds the mark and joins instead. The mark outlives
+ * the tabs (a cluster's members persist) and goes only with the site's data. Returns what
+ * `bootstrap` returned, or false if it did not run.
  */
-export async function bootstrapLocally(
+export async function arbitrateBootstrap(
   room: string,
+  by: 'server' | 'offline',
   bootstrap: () => Promise<boolean>,
 ): Promise<boolean> {
   const decide = async (): Promise<boolean> => {
-    if (localStorage.getItem(clusterMarkKey(room)) !== null) return false;
+    if (by === 'offline' && localStorage.getItem(clusterMarkKey(room)) !== null) return false;
     const started = await bootstrap();
     if (started) markClusterHere(room);
     return started;
   };
   if (typeof navigator === 'undefined' || navigator.locks === undefined) return decide();
-  return navigator.locks.request(`webraft-bootstrap/${room}`, decide);
+  return navigator.locks.request(bootstrapLockName(room), decide);
 }
 
 /** Takes the lock `name` if free, held until the returned release; null if someone holds it. */

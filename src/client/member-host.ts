@@ -44,8 +44,11 @@ export interface HostStartOptions {
   readonly memberId: MemberId;
   /** Open the member's existing database (a reload) rather than create one. */
   readonly existing: boolean;
-  /** The signaling server said this tab is the first in an empty room: start a cluster. */
-  readonly bootstrap: boolean;
+  /**
+   * Start a cluster with this member as its only voter, if it has never been in one. Usually
+   * false: an arbiter decides later, through `bootstrap()`.
+   */
+  readonly bootstrap?: boolean;
   /** Default 50 ms. */
   readonly tickMs?: number;
   /** How long a write waits through elections before failing. Default 5 s. */
@@ -138,7 +141,9 @@ export class MemberHost {
   private subscriptionNext = 0;
   private page: PageLifecycle = { visibility: 'visible', freezes: 0, handOffs: 0 };
 
-  async start(options: HostStartOptions): Promise<{ id: MemberId; restored: boolean }> {
+  async start(
+    options: HostStartOptions,
+  ): Promise<{ id: MemberId; restored: boolean; hasLog: boolean }> {
     if (this.member !== null) throw new Error('this worker already runs a member');
     const { room, memberId } = options;
     this.writeTimeoutMs = options.writeTimeoutMs ?? 5000;
@@ -174,7 +179,12 @@ export class MemberHost {
     });
     this.present.add(memberId);
     this.manager = setInterval(() => this.manage(), MANAGE_EVERY_MS);
-    return { id: memberId, restored: options.existing };
+    const { lastIndex, snapshotIndex, term } = this.member.status();
+    return {
+      id: memberId,
+      restored: options.existing,
+      hasLog: lastIndex > 0 || snapshotIndex > 0 || term > 0,
+    };
   }
 
   /** A raft channel moved into this worker, usable once `authenticated(peer, gen)`. */

@@ -137,3 +137,51 @@ export class Profile {
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
+
+/**
+ * Freezes a tab as Chromium does a background tab (Page Lifecycle): the page hears `freeze`,
+ * then neither it nor its workers run until the returned `thaw` (which fires `resume`). Headless
+ * Chromium accepts CDP `Page.setWebLifecycleState` but freezes nothing (measured: page timers and
+ * its worker keep running), so the JavaScript of the page and of each of its workers is held in
+ * the debugger instead — what a frozen or SIGSTOPped renderer looks like from the outside.
+ */
+export async function freezeTab(page: Page): Promise<() => Promise<void>> {
+  const cdp = await page.context().newCDPSession(page);
+  const workers: string[] = [];
+  cdp.on(
+    'Target.attachedToTarget',
+    (event: { sessionId: string; targetInfo: { type: string } }) => {
+      if (event.targetInfo.type === 'worker') workers.push(event.sessionId);
+    },
+  );
+  await cdp.send('Target.setAutoAttach', {
+    autoAttach: true,
+    waitForDebuggerOnStart: false,
+    flatten: false,
+  });
+  let nextId = 1;
+  // Workers are reached through their target session; flat sessions are not exposed here.
+  const toWorkers = (method: string) =>
+    Promise.all(
+      workers.map((sessionId) =>
+        cdp.send('Target.sendMessageToTarget', {
+          sessionId,
+          message: JSON.stringify({ id: nextId++, method, params: {} }),
+        }),
+      ),
+    );
+  await page.evaluate(() => document.dispatchEvent(new Event('freeze')));
+  await new Promise((resolve) => setTimeout(resolve, 100)); // What a browser gives `freeze`.
+  await cdp.send('Page.setWebLifecycleState', { state: 'frozen' });
+  await toWorkers('Debugger.enable');
+  await toWorkers('Debugger.pause');
+  await cdp.send('Debugger.enable');
+  await cdp.send('Debugger.pause');
+  return async () => {
+    await toWorkers('Debugger.resume');
+    await cdp.send('Debugger.resume');
+    await cdp.send('Page.setWebLifecycleState', { state: 'active' });
+    await page.evaluate(() => document.dispatchEvent(new Event('resume')));
+    await cdp.detach();
+  };
+}

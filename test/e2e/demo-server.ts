@@ -18,7 +18,9 @@ export interface DemoServers {
 
 export async function startDemoServers(): Promise<DemoServers> {
   let signaling: Awaited<ReturnType<typeof startSignalingServer>> | null =
-    await startSignalingServer({ port: 0 });
+    // A first start names bootstrappers at once; a restart keeps the default grace, in which the
+    // tabs of a cluster reconnect before any new tab could start a second one.
+    await startSignalingServer({ port: 0, limits: { bootstrapGraceMs: 0 } });
   const signalingUrl = signaling.url;
   const signalingPort = signaling.port;
   const web = await createServer({

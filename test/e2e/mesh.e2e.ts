@@ -61,7 +61,11 @@ const report = (page: Page) => call(page, 'report');
 
 describe.each(['transfer', 'port'] as const)('WebRTC mesh in Chromium (%s)', (mode) => {
   it('three tabs form a full mesh, exchange frames in their workers, survive a reload and a dropped link', async () => {
-    const signaling = await startSignalingServer({ port: 0, secrets: { mesh: 'opensesame' } });
+    const signaling = await startSignalingServer({
+      port: 0,
+      secrets: { mesh: 'opensesame' },
+      limits: { bootstrapGraceMs: 0 },
+    });
     const profile = new Profile();
     try {
       const { context, page: first } = await profile.launch(server.url);
@@ -128,7 +132,11 @@ describe('room auth and BroadcastChannel in Chromium', () => {
   });
 
   it('refuses a tab with a wrong secret with AUTH_FAILED', async () => {
-    const signaling = await startSignalingServer({ port: 0, secrets: { mesh: 'opensesame' } });
+    const signaling = await startSignalingServer({
+      port: 0,
+      secrets: { mesh: 'opensesame' },
+      limits: { bootstrapGraceMs: 0 },
+    });
     const profile = new Profile();
     try {
       const { context, page } = await profile.launch(server.url);

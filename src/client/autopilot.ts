@@ -6,7 +6,8 @@
  * 3. a voter that stopped answering (for `unhealthyAfterMs`: frozen, cut off) is replaced — a
  *    healthy caught-up learner is promoted first, then the silent voter is demoted, so fault
  *    tolerance never dips below what it was, and voters never exceed the target by more than the
- *    one replacement; a silent voter whose tab left the room is demoted before a frozen one;
+ *    one replacement; a silent voter whose tab left the room is demoted before a frozen one, and
+ *    only while the healthy voters stay a majority of the rest;
  * 4. caught-up learners are promoted while voters are fewer than the target, and voters beyond it
  *    are demoted — keeping the voter count odd where it can (an even count tolerates no more
  *    failures than the odd one below it, and needs one more member to commit): an even count
@@ -76,13 +77,18 @@ export function nextMembershipChange(
   const voters = view.voters.length;
   const unhealthy = view.voters.filter((id) => !healthy(id));
   if (unhealthy.length > 0) {
-    // A tab out of the room never answers again, a frozen one may: demoting the frozen one first
-    // could leave departed voters a majority of what remains, and nothing would commit again.
-    const sick = unhealthy.find((id) => !present.has(id)) ?? unhealthy[0]!;
+    // A tab out of the room never answers again, a frozen or cut-off one may: the former goes
+    // first (the longest gone first).
+    const sick = [...unhealthy].sort((a, b) => absentForMs(b) - absentForMs(a))[0]!;
     // Above the target the replacement is in: demote before promoting anyone else, or every
-    // ready learner would be promoted while the silent voter stays.
-    if (voters > policy.votersTarget)
+    // ready learner would be promoted while the silent voter stays. But only if the healthy
+    // voters are a majority of what remains: else the demotion could never commit, and if the
+    // voters left silent were gone for good, nothing would commit again (sim seed 899).
+    const healthyVoters = voters - unhealthy.length;
+    if (voters > policy.votersTarget) {
+      if (2 * healthyVoters <= voters - 1) return null;
       return decide('demote', sick, `silent for ${silent(sick)} ms; replaced`);
+    }
     if (ready.length > 0)
       return decide('promote', ready[0]!, `replaces ${sick}, silent for ${silent(sick)} ms`);
     return null; // Nobody to replace it with: removing it would only lower fault tolerance.

@@ -95,19 +95,33 @@ describe('autopilot', () => {
   });
 
   it('demotes a silent voter whose tab left before a frozen one', () => {
-    // c left the room (not yet for removeAfterMs), d is frozen: demoting d would leave c and the
-    // soon-removed e as two of four voters, and the removals could no longer commit.
+    // c left the room (not yet for removeAfterMs), d is frozen: a frozen tab may answer again.
     const silence: [string, number][] = [
       ['c', 5000],
       ['d', 5000],
-      ['e', 5000],
     ];
     const result = change(
-      view(['a', 'b', 'd', 'c', 'e'], [], { silence }),
-      present('a', 'b', 'd'),
-      (id) => (id === 'c' || id === 'e' ? 1000 : 0),
+      view(['a', 'b', 'f', 'd', 'c'], [], { silence }),
+      present('a', 'b', 'd', 'f'),
+      (id) => (id === 'c' ? 1000 : 0),
     );
     expect(result).toEqual({ type: 'demote', member: 'c' });
+  });
+
+  it('demotes no silent voter while the healthy ones would not be a majority (sim seed 899)', () => {
+    // c's tab left, b is cut off: {a, c} or {a, b} could commit nothing without the other.
+    const one = { votersTarget: 1, removeAfterMs: 3000, unhealthyAfterMs: 2000 } as const;
+    const silence: [string, number][] = [
+      ['b', 5000],
+      ['c', 5000],
+    ];
+    const cLeft = (id: string) => (id === 'c' ? 400 : 0);
+    expect(change(view(['a', 'b', 'c'], [], { silence }), present('a'), cLeft, one)).toBeNull();
+    // b answers again: c goes first, then the extra voter.
+    const back: [string, number][] = [['c', 5000]];
+    expect(
+      change(view(['a', 'b', 'c'], [], { silence: back }), present('a', 'b'), cLeft, one),
+    ).toEqual({ type: 'demote', member: 'c' });
   });
 
   it('makes an even voter count odd when no learner can (sim seed 24)', () => {

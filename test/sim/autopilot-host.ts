@@ -186,7 +186,7 @@ export class AutopilotHosts {
     const describe = `${leader} decided ${change.type} ${change.member} (${reason}) with voters {${voters.join(',')}}`;
     if (change.member === leader && change.type !== 'promote' && change.type !== 'addLearner')
       this.parts.onUnexpected(`autopilot targets its own leader: ${describe}`);
-    if (change.type === 'promote' && voters.length + 1 > Math.max(votersTarget + 1, voters.length))
+    if (change.type === 'promote' && voters.length > votersTarget)
       this.parts.onUnexpected(
         `autopilot grows the voters past target ${votersTarget} + 1: ${describe}`,
       );

@@ -176,10 +176,14 @@ async function start(
   signaling.on('signal', (from, payload) => {
     if (isLeaving(payload)) void host.memberLeft(from);
   });
-  const bootstrap = arbiter(host, room, started);
+  const bootstrap = arbiter(host, room, memberId, started);
   signaling.on('bootstrap', () => void bootstrap('server'));
   if (signaling.bootstrapper) await bootstrap('server');
-  else if (!signaling.connected) await bootstrap('offline');
+  const offlineCheck = setTimeout(() => {
+    // Only a server that stayed out of reach: a slow or restarting one must not be outrun by a
+    // tab that starts a cluster of its own.
+    if (signaling.unreachable) void bootstrap('offline').catch(() => undefined);
+  }, OFFLINE_BOOTSTRAP_AFTER_MS);
   const presence = setInterval(() => void announce(), PRESENCE_MS);
   const housekeeping = setInterval(
     () => void keepHouse(host, room, memberId, started),
@@ -188,6 +192,7 @@ async function start(
   const stopLifecycle = followPageLifecycle(host);
   const links = { mesh, signaling };
   const cluster = clusterApi(host, links, room, memberId, persistence, async (leave) => {
+    clearTimeout(offlineCheck);
     clearInterval(presence);
     clearInterval(housekeeping);
     stopLifecycle();
@@ -210,11 +215,12 @@ async function start(
 function arbiter(
   host: Remote<MemberHost>,
   room: string,
+  self: MemberId,
   started: { hasLog: boolean },
 ): (by: 'server' | 'offline') => Promise<void> {
   return async (by) => {
     if (started.hasLog) return;
-    if (await arbitrateBootstrap(room, by, () => host.bootstrap())) started.hasLog = true;
+    if (await arbitrateBootstrap(room, self, by, () => host.bootstrap())) started.hasLog = true;
   };
 }
 
@@ -270,6 +276,8 @@ function isLeaving(payload: unknown): boolean {
 
 /** How often a tab marks its identity active and the leader's tab forgets removed ones. */
 const HOUSEKEEPING_MS = 5000;
+/** How long the signaling server must stay out of reach before tabs start a cluster offline. */
+const OFFLINE_BOOTSTRAP_AFTER_MS = 2000;
 /** How often a tab looks for the other tabs of this browser in its room (Web Locks). */
 const PRESENCE_MS = 1000;
 

@@ -125,21 +125,27 @@ export function markClusterHere(room: string): void {
 }
 
 /**
- * Runs `bootstrap` — starting `room`'s cluster from this tab — when an arbiter allows it
+ * Runs `bootstrap` — starting `room`'s cluster from tab `self` — when an arbiter allows it
  * (decision 6), under the Web Lock `webraft-bootstrap/<room>`, so that tabs of this browser take
- * turns. `by: 'server'`: the signaling server named this tab, and its word stands. `by:
- * 'offline'`: no server can decide, so the first tab to find no cluster in this browser starts
- * one and marks the browser; every later tab finds the mark and joins instead. The mark outlives
- * the tabs (a cluster's members persist) and goes only with the site's data. Returns what
- * `bootstrap` returned, or false if it did not run.
+ * turns. `by: 'server'`: the signaling server named this tab; its word stands unless tabs of this
+ * browser already run a cluster of the room it has not heard of yet (started offline, not yet
+ * reconnected). `by: 'offline'`: no server can decide, so the first tab to find no cluster in
+ * this browser starts one and marks the browser; every later tab finds the mark and joins
+ * instead. The mark outlives the tabs (a cluster's members persist) and goes only with the
+ * site's data. Returns what `bootstrap` returned, or false if it did not run.
  */
 export async function arbitrateBootstrap(
   room: string,
+  self: MemberId,
   by: 'server' | 'offline',
   bootstrap: () => Promise<boolean>,
 ): Promise<boolean> {
   const decide = async (): Promise<boolean> => {
-    if (by === 'offline' && localStorage.getItem(clusterMarkKey(room)) !== null) return false;
+    if (localStorage.getItem(clusterMarkKey(room)) !== null) {
+      if (by === 'offline') return false;
+      const others = (await localMembers(room)).filter((id) => id !== self);
+      if (others.length > 0) return false;
+    }
     const started = await bootstrap();
     if (started) markClusterHere(room);
     return started;

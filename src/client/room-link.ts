@@ -72,12 +72,16 @@ export class RoomLink {
   private retry: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
   private named = false;
+  /** Why the latest attempt to reach the server failed; null once connected. */
+  private lastFailure: unknown = null;
 
   private constructor(
     private readonly options: RoomLinkOptions,
     first: SignalingClient | null,
+    failure: unknown = null,
   ) {
     this.client = first;
+    this.lastFailure = failure;
     if (first === null) {
       this.scheduleReconnect();
     } else {
@@ -102,7 +106,7 @@ export class RoomLink {
       return await RoomLink.open(options);
     } catch (error) {
       if (!isRetryable(error)) throw error;
-      return new RoomLink(options, null);
+      return new RoomLink(options, null, error);
     }
   }
 
@@ -124,6 +128,19 @@ export class RoomLink {
 
   get connected(): boolean {
     return this.client !== null;
+  }
+
+  /**
+   * Not connected because the server could not be reached at all (no answer, connection
+   * refused or dropped) — not because it refused this member or its room is full, which says
+   * the server and the room are there.
+   */
+  get unreachable(): boolean {
+    const failure = this.lastFailure;
+    return (
+      this.client === null &&
+      (failure instanceof SignalingClosedError || failure instanceof SignalingTimeoutError)
+    );
   }
 
   /** The other members in the room (as last known while disconnected). */
@@ -167,6 +184,7 @@ export class RoomLink {
     if (this.client !== client) return;
     this.lastPeers = client.peers();
     this.client = null;
+    this.lastFailure = error;
     if (this.closed || error === null || FATAL.has(error.code)) return;
     this.scheduleReconnect();
   }
@@ -185,11 +203,13 @@ export class RoomLink {
       if (this.closed) return client.close();
       this.failures = 0;
       this.client = client;
+      this.lastFailure = null;
       this.attach(client);
       for (const peer of client.peers()) this.emit('peer-joined', peer);
       this.emit('reconnected');
       if (client.bootstrapper) this.nameBootstrapper();
     } catch (error) {
+      this.lastFailure = error;
       if (FATAL.has((error as { code?: string }).code ?? '')) return;
       this.failures++;
       this.scheduleReconnect();

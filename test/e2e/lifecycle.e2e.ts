@@ -104,6 +104,45 @@ describe('with no signaling server', () => {
   });
 });
 
+describe('a restarted signaling server', () => {
+  it('does not let a new tab that arrives before the old ones start a second cluster', async () => {
+    const { profile, context, pages, url } = await tabs(3, `restart${++rooms}`);
+    const other = new Profile();
+    const otherContext = await other.start();
+    try {
+      const before = await healthyVoters(pages, 3, 'three voters');
+      await servers.current.stopSignaling();
+      await sleep(6000); // The tabs' reconnect backoff grows to its 5 s ceiling.
+      await servers.current.startSignaling();
+      // A stranger reaches the fresh server first and finds an empty room.
+      const newcomer = await openTab(otherContext, url, otherContext.pages()[0]);
+      const id = (await status(newcomer)).id;
+      const joined = await waitFor(
+        async () => {
+          const s = await status(newcomer);
+          return s.leaderId !== null && s.appliedIndex > 0 ? s : null;
+        },
+        'the newcomer to follow a leader',
+        30_000,
+      );
+      const leader = (await leaderStatus(pages))!;
+      expect(joined.leaderId).toBe(leader.id);
+      expect([...leader.voters, ...leader.learners]).toContain(id);
+      // Its log begins with the old cluster's bootstrap entry, not one of its own.
+      const firstEntry = (page: Page) =>
+        page.evaluate(async () => (await (window as DemoWindow).webraft!.recentLog(1000))[0]);
+      expect(await firstEntry(newcomer)).toEqual(await firstEntry(pages[0]!));
+      expect(leader.term).toBeGreaterThanOrEqual(before.term);
+    } finally {
+      await servers.current.startSignaling();
+      await otherContext.close().catch(() => undefined);
+      await other.kill();
+      other.remove();
+      await done(context, profile);
+    }
+  });
+});
+
 describe('frozen tabs', () => {
   it('a frozen leader is replaced; thawed, it steps down and rejoins quietly', async () => {
     const { profile, context, pages } = await tabs(4, `freeze${++rooms}`);

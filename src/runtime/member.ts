@@ -13,6 +13,7 @@ import type {
   ClusterConfig,
   ConfigChange,
   Entry,
+  HardState,
   MemberId,
   ProposalTicket,
   ReadMode,
@@ -110,6 +111,12 @@ interface PendingRead<QueryResult> {
 }
 
 const TICKS_CATCH_UP_MAX = 1000;
+
+/** A leader's replication and a follower's forwarded proposal: they vouch for no disk. */
+function isReplication(message: Message): boolean {
+  const { type } = message;
+  return type === 'append' || type === 'heartbeat' || type === 'snapshot' || type === 'forward';
+}
 /**
  * A gap between ticks this many ticks long is a pause (a frozen or throttled tab, a long GC),
  * not timer jitter: far beyond schedule, yet shorter than the shortest election timeout.
@@ -144,10 +151,13 @@ export class Member<Result, Query, QueryResult> {
   /** The storage still marks this member's log as cut short (see PersistedState.votesWithheld). */
   private votesWithheldStored: boolean;
   private pauses: PauseRecord = { count: 0, last: null, longestMs: 0 };
+  /** The term and vote on disk: replication may leave before a write only under them. */
+  private durableVote: { term: number; vote: MemberId | null };
 
   private constructor(
     private readonly options: MemberOptions<Result, Query, QueryResult>,
     core: RaftNode,
+    durable: HardState,
   ) {
     this.core = core;
     this.tickMs = options.tickMs ?? 50;
@@ -155,6 +165,7 @@ export class Member<Result, Query, QueryResult> {
     this.readTimeoutMs = options.readTimeoutMs ?? 5000;
     this.lastTickAtMs = options.scheduler.now();
     this.votesWithheldStored = core.status().votesWithheld;
+    this.durableVote = { term: durable.term, vote: durable.vote };
     this.incarnationTag = [0, 1, 2].map(() => options.random.int(2 ** 30).toString(36)).join('');
   }
 
@@ -173,7 +184,7 @@ export class Member<Result, Query, QueryResult> {
       persisted.snapshot === null &&
       persisted.hardState.term === 0;
     if (options.bootstrap !== undefined && empty) core.bootstrap(options.bootstrap);
-    const member = new Member(options, core);
+    const member = new Member(options, core, persisted.hardState);
     options.transport.onMessage((message) => member.receive(message));
     member.scheduleTick();
     member.scheduleProcess();
@@ -497,11 +508,31 @@ export class Member<Result, Query, QueryResult> {
         // Restoring first validates the snapshot: bytes that do not decode never reach storage.
         if (snapshot !== null)
           this.options.stateMachine.restore(snapshot.data, snapshot.meta.index);
-        if (hardState !== null || snapshot !== null || entries.length > 0) {
+        const persisting = hardState !== null || snapshot !== null || entries.length > 0;
+        // Replication leaves while the leader's own write is under way (Raft thesis 10.2.1):
+        // the core counts the leader's copy toward a commit only once it is durable, so a commit
+        // waits for the slower of the two, not for both one after the other. Everything that
+        // vouches for this member's disk (votes, acknowledgements) waits for the write, and so
+        // does everything while a new term or vote is not yet durable: a leader that crashed
+        // before its term reached its disk could win that term again and write other entries.
+        const sameTerm =
+          hardState === null ||
+          (hardState.term === this.durableVote.term && hardState.vote === this.durableVote.vote);
+        const early = !persisting
+          ? ready.messages
+          : sameTerm
+            ? ready.messages.filter(isReplication)
+            : [];
+        if (early.length > 0) this.options.transport.send(early);
+        if (persisting) {
           await this.options.storage.persist({ hardState, snapshot, entries });
+          if (this.stoppedReason !== null) return;
+          if (hardState !== null) this.durableVote = { term: hardState.term, vote: hardState.vote };
+          const late = sameTerm
+            ? ready.messages.filter((message) => !isReplication(message))
+            : ready.messages;
+          if (late.length > 0) this.options.transport.send(late);
         }
-        if (this.stoppedReason !== null) return;
-        if (ready.messages.length > 0) this.options.transport.send(ready.messages);
         this.apply(ready.committedEntries);
         this.trackReads(ready.readStates, ready.droppedReads);
         if (ready.snapshotWanted) await this.takeSnapshot();

@@ -68,6 +68,11 @@ export class RaftLog {
     return this.stableIndex;
   }
 
+  /** The highest index handed to the driver to persist (durable or on its way). */
+  get persisting(): number {
+    return this.persistingIndex;
+  }
+
   get snapshot(): SnapshotMeta {
     return this.snapshotMeta;
   }
@@ -253,9 +258,15 @@ export class RaftLog {
     return this.applyingIndex < this.committedIndex;
   }
 
-  /** Hands out committed entries not yet given to the driver for applying, at most `countMax`. */
-  takeUnapplied(countMax: number): Entry[] {
-    const to = Math.min(this.committedIndex, this.applyingIndex + countMax);
+  /**
+   * Hands out committed entries not yet given to the driver for applying, at most `countMax`,
+   * none past `indexMax`.
+   */
+  takeUnapplied(countMax: number, indexMax = Infinity): Entry[] {
+    const to = Math.max(
+      this.applyingIndex,
+      Math.min(this.committedIndex, this.applyingIndex + countMax, indexMax),
+    );
     const out = this.entries.slice(this.applyingIndex - this.offset, to - this.offset);
     this.applyingIndex = to;
     assert(this.applyingIndex <= this.committedIndex, 'applying past commit');

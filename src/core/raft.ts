@@ -416,6 +416,19 @@ export class RaftNode {
     return ready;
   }
 
+  /**
+   * While the driver persists a Ready: committed entries it has already been handed to persist,
+   * to apply now rather than after the write. A committed entry is durable on a quorum whatever
+   * this member's disk is doing, so a leader whose own write is slower than its followers'
+   * applies (and answers its client) as soon as they have the entry. Entries not yet handed out
+   * wait, so a snapshot taken after the write never covers an entry the disk has not seen.
+   */
+  takeCommittedDuringWrite(): Entry[] {
+    // A snapshot to install comes first: the state machine must restore it before any entry.
+    if (this.outstanding === null || this.snapshotToInstall !== null) return [];
+    return this.log.takeUnapplied(APPLY_BATCH_MAX, this.log.persisting);
+  }
+
   /** The driver persisted, sent and applied `ready`. */
   advance(ready: Ready): void {
     assert(this.outstanding === ready, 'advance() of a Ready that is not outstanding');

@@ -151,6 +151,8 @@ export class Member<Result, Query, QueryResult> {
   /** The storage still marks this member's log as cut short (see PersistedState.votesWithheld). */
   private votesWithheldStored: boolean;
   private pauses: PauseRecord = { count: 0, last: null, longestMs: 0 };
+  /** A Ready's write is under way: committed entries are applied as they come (receive). */
+  private writing = false;
   /** The term and vote on disk: replication may leave before a write only under them. */
   private durableVote: { term: number; vote: MemberId | null };
 
@@ -436,6 +438,7 @@ export class Member<Result, Query, QueryResult> {
     if (this.stoppedReason !== null) return;
     this.catchUpTicks();
     this.core.step(message);
+    if (this.writing) this.apply(this.core.takeCommittedDuringWrite());
     this.scheduleProcess();
   }
 
@@ -508,24 +511,36 @@ export class Member<Result, Query, QueryResult> {
         // Restoring first validates the snapshot: bytes that do not decode never reach storage.
         if (snapshot !== null)
           this.options.stateMachine.restore(snapshot.data, snapshot.meta.index);
-        const persisting = hardState !== null || snapshot !== null || entries.length > 0;
+        const sameTerm =
+          hardState === null ||
+          (hardState.term === this.durableVote.term && hardState.vote === this.durableVote.vote);
+        // A new commit index alone is not written: nothing depends on its being durable (it is
+        // learnt again from the leader), and a write per commit would stand between every commit
+        // and its apply. It reaches the disk with the next entries or the next term or vote.
+        const persisting = snapshot !== null || entries.length > 0 || !sameTerm;
         // Replication leaves while the leader's own write is under way (Raft thesis 10.2.1):
         // the core counts the leader's copy toward a commit only once it is durable, so a commit
         // waits for the slower of the two, not for both one after the other. Everything that
         // vouches for this member's disk (votes, acknowledgements) waits for the write, and so
         // does everything while a new term or vote is not yet durable: a leader that crashed
         // before its term reached its disk could win that term again and write other entries.
-        const sameTerm =
-          hardState === null ||
-          (hardState.term === this.durableVote.term && hardState.vote === this.durableVote.vote);
         const early = !persisting
           ? ready.messages
           : sameTerm
             ? ready.messages.filter(isReplication)
             : [];
         if (early.length > 0) this.options.transport.send(early);
+        // Committed entries are durable on a quorum: they are applied now, and those that become
+        // committed while this write is under way are applied as their acknowledgements arrive
+        // (see receive), not after the write.
+        this.apply(ready.committedEntries);
         if (persisting) {
-          await this.options.storage.persist({ hardState, snapshot, entries });
+          this.writing = true;
+          try {
+            await this.options.storage.persist({ hardState, snapshot, entries });
+          } finally {
+            this.writing = false;
+          }
           if (this.stoppedReason !== null) return;
           if (hardState !== null) this.durableVote = { term: hardState.term, vote: hardState.vote };
           const late = sameTerm
@@ -533,7 +548,6 @@ export class Member<Result, Query, QueryResult> {
             : ready.messages;
           if (late.length > 0) this.options.transport.send(late);
         }
-        this.apply(ready.committedEntries);
         this.trackReads(ready.readStates, ready.droppedReads);
         if (ready.snapshotWanted) await this.takeSnapshot();
         if (this.stoppedReason !== null) return;

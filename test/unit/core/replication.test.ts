@@ -233,3 +233,42 @@ describe('leadership transfer', () => {
     expect(() => cluster.propose('a', 'x')).not.toThrow();
   });
 });
+
+describe('applying while the leader writes (a slow disk on the leader)', () => {
+  it('hands out an entry a quorum of followers holds before the leader’s own write ends', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    cluster.stabilize();
+    const leader = cluster.node('a');
+    const ticket = leader.propose(new TextEncoder().encode('fast'));
+    const writing = leader.ready(); // The write of `fast` on a's disk has begun and not ended.
+    expect(writing.entries.map((e) => e.index)).toEqual([ticket.index]);
+    expect(leader.takeCommittedDuringWrite()).toEqual([]); // Nobody else has it yet.
+    for (const follower of ['b', 'c']) {
+      for (const message of writing.messages.filter(appendsTo(follower))) {
+        cluster.node(follower).step(message);
+      }
+      const answer = cluster.node(follower).ready();
+      cluster.node(follower).advance(answer);
+      for (const response of answer.messages) leader.step(response);
+    }
+    expect(leader.status().commit).toBe(ticket.index);
+    expect(leader.takeCommittedDuringWrite().map(text)).toEqual(['fast']);
+    expect(leader.takeCommittedDuringWrite()).toEqual([]); // Handed out once.
+    leader.advance(writing);
+    const next = leader.ready();
+    expect(next.committedEntries.map((e) => e.index)).not.toContain(ticket.index);
+  });
+
+  it('hands out nothing outside a write, nor an entry not yet handed to the disk', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    cluster.stabilize();
+    const leader = cluster.node('a');
+    expect(leader.takeCommittedDuringWrite()).toEqual([]);
+    const writing = leader.ready();
+    leader.propose(new TextEncoder().encode('later')); // Not in the Ready being written.
+    expect(leader.takeCommittedDuringWrite()).toEqual([]);
+    leader.advance(writing);
+  });
+});

@@ -19,8 +19,9 @@ async function measure(
   page: Page,
   batch: number,
   durability: Durability,
+  entries = ROUNDS_ENTRIES,
 ): Promise<{ raw: number[]; appends: number[] }> {
-  const rounds = Math.max(100, Math.min(2000, Math.ceil(ROUNDS_ENTRIES / batch)));
+  const rounds = Math.max(50, Math.min(2000, Math.ceil(entries / batch)));
   const times = await page.evaluate(
     ({ rounds, batch, durability }) =>
       (window as unknown as LabWindow).lab.interleaved(rounds, batch, durability),
@@ -29,20 +30,56 @@ async function measure(
   return { raw: times.raw.slice(WARMUP_ROUNDS), appends: times.appends.slice(WARMUP_ROUNDS) };
 }
 
-export async function runStorageBench(): Promise<void> {
+/** The storage lab in one tab of a persistent profile, for the duration of `use`. */
+async function withLab<T>(use: (page: Page) => Promise<T>): Promise<T> {
   const server = await serveLab(
     await bundle(fileURLToPath(new URL('./storage-lab.ts', import.meta.url))),
   );
   const profile = new Profile();
   try {
     const { context, page } = await profile.launch(server.url);
+    const result = await use(page);
+    await context.close();
+    return result;
+  } finally {
+    await profile.kill();
+    profile.remove();
+    await server.close();
+  }
+}
+
+const rate = (batch: number, times: readonly number[]): number =>
+  Math.round((batch * times.length) / (times.reduce((a, b) => a + b, 0) / 1000));
+
+/**
+ * The `idb` baseline of `npm run bench` (single-put transactions, ms each, durability 'strict'),
+ * and the batched raw put rate (entries/s in transactions of 256) that throughput is held to.
+ */
+export function indexedDbBaselines(entries: number): Promise<{
+  singlePut: number[];
+  singleAppend: number[];
+  batchedPutsPerSecond: number;
+  batchedAppendsPerSecond: number;
+}> {
+  return withLab(async (page) => {
+    const single = await measure(page, 1, 'strict', entries);
+    const batched = await measure(page, 256, 'strict', entries * 16);
+    return {
+      singlePut: single.raw,
+      singleAppend: single.appends,
+      batchedPutsPerSecond: rate(256, batched.raw),
+      batchedAppendsPerSecond: rate(256, batched.appends),
+    };
+  });
+}
+
+export async function runStorageBench(): Promise<void> {
+  const rows = await withLab(async (page) => {
     const rows = [];
     for (const durability of ['strict', 'relaxed'] as const) {
       for (const batch of [1, 16, 256]) {
         const { raw, appends: ours } = await measure(page, batch, durability);
-        const rate = (times: number[]): number =>
-          Math.round((batch * times.length) / (times.reduce((a, b) => a + b, 0) / 1000));
-        const row = {
+        rows.push({
           durability,
           batch,
           rawP50Ms: round3(percentile(raw, 0.5)),
@@ -50,19 +87,14 @@ export async function runStorageBench(): Promise<void> {
           appendP50Ms: round3(percentile(ours, 0.5)),
           appendP99Ms: round3(percentile(ours, 0.99)),
           p50Ratio: round3(percentile(ours, 0.5) / percentile(raw, 0.5)),
-          rawEntriesPerSecond: rate(raw),
-          appendEntriesPerSecond: rate(ours),
-          throughputRatio: round3(rate(ours) / rate(raw)),
-        };
-        rows.push(row);
+          rawEntriesPerSecond: rate(batch, raw),
+          appendEntriesPerSecond: rate(batch, ours),
+          throughputRatio: round3(rate(batch, ours) / rate(batch, raw)),
+        });
       }
     }
-    console.table(rows);
-    for (const row of rows) console.log(JSON.stringify({ metric: 'indexeddb_append', ...row }));
-    await context.close();
-  } finally {
-    await profile.kill();
-    profile.remove();
-    await server.close();
-  }
+    return rows;
+  });
+  console.table(rows);
+  for (const row of rows) console.log(JSON.stringify({ metric: 'indexeddb_append', ...row }));
 }

@@ -26,7 +26,14 @@ async function openTab(page: Page, url: string): Promise<Page> {
   return page;
 }
 
-async function measure(a: Page, b: Page, signalUrl: string, mode: BridgeMode) {
+/** Round trips on a plain data channel (raw) and framed worker to worker, alternating blocks. */
+async function roundTrips(
+  a: Page,
+  b: Page,
+  signalUrl: string,
+  mode: BridgeMode,
+  rounds = ROUNDS_PER_BLOCK,
+): Promise<{ raw: number[]; framed: number[] }> {
   const room = `bench-${mode}`;
   for (const [page, memberId] of [
     [a, 'm1'],
@@ -56,18 +63,17 @@ async function measure(a: Page, b: Page, signalUrl: string, mode: BridgeMode) {
   const framed: number[] = [];
   for (let block = 0; block < BLOCKS; block++) {
     raw.push(
-      ...(await a.evaluate(
-        (n) => (window as unknown as LabWindow).lab.rawPingPong(n),
-        ROUNDS_PER_BLOCK,
-      )),
+      ...(await a.evaluate((n) => (window as unknown as LabWindow).lab.rawPingPong(n), rounds)),
     );
     framed.push(
-      ...(await a.evaluate(
-        (n) => (window as unknown as LabWindow).lab.pingPong('m2', n),
-        ROUNDS_PER_BLOCK,
-      )),
+      ...(await a.evaluate((n) => (window as unknown as LabWindow).lab.pingPong('m2', n), rounds)),
     );
   }
+  return { raw, framed };
+}
+
+async function measure(a: Page, b: Page, signalUrl: string, mode: BridgeMode) {
+  const { raw, framed } = await roundTrips(a, b, signalUrl, mode);
   return {
     mode,
     rawP50Ms: round3(percentile(raw, 0.5)),
@@ -80,7 +86,10 @@ async function measure(a: Page, b: Page, signalUrl: string, mode: BridgeMode) {
   };
 }
 
-export async function runTransportBench(): Promise<void> {
+/** Two tabs, the lab page and the signaling server, for the duration of `use`. */
+async function withTwoTabs<T>(
+  use: (open: () => Promise<Page>, first: Page, signalUrl: string) => Promise<T>,
+): Promise<T> {
   const [page, worker] = await Promise.all([
     bundle(here('../test/e2e/mesh-lab.ts')),
     bundle(here('../test/e2e/mesh-worker.ts')),
@@ -90,20 +99,44 @@ export async function runTransportBench(): Promise<void> {
   const profile = new Profile();
   try {
     const { context, page: first } = await profile.launch(server.url);
-    const rows = [];
-    for (const mode of ['transfer', 'port'] as const) {
-      const a = mode === 'transfer' ? first : await openTab(await context.newPage(), server.url);
-      const b = await openTab(await context.newPage(), server.url);
-      rows.push(await measure(a, b, signaling.url, mode));
-      await b.close();
-    }
-    console.table(rows);
-    for (const row of rows) console.log(JSON.stringify({ metric: 'transport_round_trip', ...row }));
+    const result = await use(
+      async () => openTab(await context.newPage(), server.url),
+      first,
+      signaling.url,
+    );
     await context.close();
+    return result;
   } finally {
     await profile.kill();
     profile.remove();
     await signaling.close();
     await server.close();
   }
+}
+
+/**
+ * The `rtt` baseline of `npm run bench`: round trips of a small message on a plain data channel
+ * between two tabs (and, for context, our framed round trip worker to worker), in ms.
+ */
+export function dataChannelRoundTrips(
+  rounds: number,
+): Promise<{ raw: number[]; framed: number[] }> {
+  return withTwoTabs(async (open, first, signalUrl) =>
+    roundTrips(first, await open(), signalUrl, 'transfer', rounds),
+  );
+}
+
+export async function runTransportBench(): Promise<void> {
+  const rows = await withTwoTabs(async (open, first, signalUrl) => {
+    const rows = [];
+    for (const mode of ['transfer', 'port'] as const) {
+      const a = mode === 'transfer' ? first : await open();
+      const b = await open();
+      rows.push(await measure(a, b, signalUrl, mode));
+      await b.close();
+    }
+    return rows;
+  });
+  console.table(rows);
+  for (const row of rows) console.log(JSON.stringify({ metric: 'transport_round_trip', ...row }));
 }

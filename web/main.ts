@@ -1,11 +1,13 @@
 /**
- * The demo page: joins a room (`?room=NAME`, default `demo`) through the signaling server, shows
+ * The demo page: joins a room (`?room=NAME`, default `demo`; `&voters=5` for another voter
+ * target, `&signal=URL` for another signaling server) through the signaling server, shows
  * the replicated key-value state live, this member's view of the cluster and its log, and offers
  * puts, deletes, a disconnect switch (fault injection) and a graceful leave. `window.webraft` is
  * the connected cluster handle, for automation; `data-testid` attributes are stable hooks.
  */
 import { connect } from '../src/client/connect.js';
 import type { Cluster, ClusterStatus } from '../src/client/connect.js';
+import { checkVotersTarget } from '../src/client/autopilot.js';
 import type { JsonValue } from '../src/state/kv-types.js';
 
 declare global {
@@ -26,10 +28,15 @@ const text = (selector: string, value: string): void => {
 const params = new URLSearchParams(location.search);
 const room = params.get('room') ?? 'demo';
 const signalingUrl = params.get('signal') ?? undefined;
+const voters = params.get('voters');
 
 async function main(): Promise<void> {
   text('#connection', `joining room ${room}…`);
-  const cluster = await connect({ room, ...(signalingUrl ? { signalingUrl } : {}) });
+  const cluster = await connect({
+    room,
+    ...(signalingUrl ? { signalingUrl } : {}),
+    ...(voters ? { votersTarget: checkVotersTarget(Number(voters)) } : {}),
+  });
   window.webraft = cluster;
   text('#connection', `room ${room}`);
   text('[data-testid="member-id"]', cluster.id);

@@ -1,15 +1,12 @@
 /**
- * What the demo's browser tests share: the servers (one set per test file), tabs of the demo
- * page with `window.webraft`, waiting for a condition, and reading each tab's cluster status.
+ * What the demo's browser tests share: the servers (one set per test file) and, from tabs.ts,
+ * tabs of the demo page with `window.webraft`, waiting for a condition, and each tab's status.
  */
-import type { BrowserContext, Page } from 'playwright-core';
 import { afterAll, beforeAll } from 'vitest';
-import type { Cluster, ClusterStatus } from '../../src/client/connect.js';
-import type { Profile } from './chromium.js';
 import { startDemoServers } from './demo-server.js';
 import type { DemoServers } from './demo-server.js';
 
-export type DemoWindow = { webraft?: Cluster };
+export * from './tabs.js';
 
 /** Starts the demo's servers before the file's tests and stops them after; read `.current`. */
 export function useDemoServers(): { current: DemoServers } {
@@ -21,48 +18,4 @@ export function useDemoServers(): { current: DemoServers } {
     await holder.current?.close();
   });
   return holder;
-}
-
-export const sleep = (ms: number): Promise<void> =>
-  new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-/** Polls `probe` until it gives a value (not null, not a throw), or fails after `timeoutMs`. */
-export async function waitFor<T>(
-  probe: () => Promise<T | null>,
-  what: string,
-  timeoutMs = 20_000,
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-export const status = (page: Page): Promise<ClusterStatus> =>
-  page.evaluate(() => (window as DemoWindow).webraft!.status());
-
-/** Opens the demo at `url` in `page` (or a new tab) and waits until it has joined. */
-export async function openTab(context: BrowserContext, url: string, page?: Page): Promise<Page> {
-  const tab = page ?? (await context.newPage());
-  await tab.goto(url);
-  await tab.waitForFunction(() => (window as DemoWindow).webraft !== undefined, null, {
-    timeout: 20_000,
-  });
-  return tab;
-}
-
-/** The status of the tab that leads, or null. */
-export async function leaderStatus(pages: readonly Page[]): Promise<ClusterStatus | null> {
-  const all = await Promise.all(pages.map((page) => status(page).catch(() => null)));
-  return all.find((s) => s?.role === 'leader') ?? null;
-}
-
-/** Closes the browser of `profile` and deletes the profile. */
-export async function done(context: BrowserContext, profile: Profile): Promise<void> {
-  await context.close().catch(() => undefined);
-  await profile.kill();
-  profile.remove();
 }

@@ -53,6 +53,8 @@ export class Tabs {
   private readonly room = new Set<MemberId>();
   /** Tabs reloading: out of the room for a moment, and counted against its size. */
   private readonly away = new Set<MemberId>();
+  /** The tab frozen now, if any. */
+  private frozenTab: MemberId | null = null;
   /** Tabs closed for good (their members retired, at once or after the leave grace). */
   private readonly closed = new Set<MemberId>();
   /** Set once the hosts exist (they need the room, the room needs them). */
@@ -191,17 +193,26 @@ export class Tabs {
     });
   }
 
-  /** A frozen tab: it stays in the room and runs nothing, long enough to count as silent. */
+  /**
+   * A frozen tab: it stays in the room and runs nothing, long enough to count as silent. One at a
+   * time: with most tabs frozen at once (on top of the pauses and crashes of faults.ts) nothing
+   * could replace anyone, and a short safety phase would end with no work done (sim seed 1503).
+   */
   private freeze(): void {
     const { cluster, random, trace, time, options } = this.parts;
+    if (this.frozenTab !== null) return;
     const up = this.present.filter((id) => cluster.isUp(id) && !time.isPaused(id));
     if (up.length === 0) return;
     const id = up[random.int(up.length)]!;
     const { unhealthyAfterMs, freezeDurationMaxMs } = options;
     const durationMs = unhealthyAfterMs + random.float() * (freezeDurationMaxMs - unhealthyAfterMs);
     time.pause(id);
+    this.frozenTab = id;
     this.stats.frozen++;
     trace.log(() => `tab ${id} freezes for ${durationMs.toFixed(0)} ms`);
-    time.schedule(durationMs, null, 'control', () => time.resume(id));
+    time.schedule(durationMs, null, 'control', () => {
+      this.frozenTab = null;
+      time.resume(id);
+    });
   }
 }

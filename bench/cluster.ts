@@ -24,8 +24,11 @@ export interface Room {
   readonly pages: Page[];
   readonly context: BrowserContext;
   open(): Promise<Page>;
+  /** Closes the room's browser and deletes its profile. */
+  close(): Promise<void>;
 }
 
+/** The demo's servers, and rooms of tabs, each room in a browser profile of its own. */
 export interface ClusterBench {
   readonly servers: DemoServers;
   /** Opens `tabs` tabs on a fresh room; resolves once `voters` voters lead the rest. */
@@ -33,38 +36,40 @@ export interface ClusterBench {
   close(): Promise<void>;
 }
 
-/** The demo's servers and one browser profile per room (Chromium caps tabs per renderer). */
 export async function startClusterBench(): Promise<ClusterBench> {
   const servers = await startDemoServers();
-  const profiles: { profile: Profile; context: BrowserContext }[] = [];
+  const open = new Set<Room>();
   let rooms = 0;
   return {
     servers,
     async room(tabs, voters = 3) {
       const profile = new Profile();
       const context = await profile.start();
-      profiles.push({ profile, context });
       const url = `${servers.pageUrl(`bench${++rooms}`)}&voters=${voters}`;
       const pages: Page[] = [];
-      const open = async (): Promise<Page> => {
-        const page = await openTab(
-          context,
-          url,
-          pages.length === 0 ? context.pages()[0] : undefined,
-        );
-        pages.push(page);
-        return page;
+      const room: Room = {
+        pages,
+        context,
+        async open() {
+          const first = pages.length === 0 ? context.pages()[0] : undefined;
+          const page = await openTab(context, url, first);
+          pages.push(page);
+          return page;
+        },
+        async close() {
+          open.delete(room);
+          await context.close().catch(() => undefined);
+          await profile.kill();
+          profile.remove();
+        },
       };
-      for (let i = 0; i < tabs; i++) await open();
+      open.add(room);
+      for (let i = 0; i < tabs; i++) await room.open();
       await settled(pages, Math.min(voters, tabs), tabs);
-      return { pages, context, open };
+      return room;
     },
     async close() {
-      for (const { profile, context } of profiles) {
-        await context.close().catch(() => undefined);
-        await profile.kill();
-        profile.remove();
-      }
+      for (const room of [...open]) await room.close();
       await servers.close();
     },
   };

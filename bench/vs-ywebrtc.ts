@@ -18,6 +18,7 @@
  *
  * Run alone: `npx tsx bench/vs-ywebrtc.ts [--quick]` prints the MetricResult as JSON.
  */
+import { openTab, sleep, status, waitFor } from '../test/e2e/tabs.js';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { BrowserContext, Page } from 'playwright-core';
 import type { ClusterStatus } from '../src/client/connect.js';
@@ -99,19 +100,6 @@ class Side {
       overlapped: this.overlapped,
       byReader,
     };
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Polls `probe` until it gives a value (not null, not a throw), or fails after `timeoutMs`. */
-async function waitFor<T>(probe: () => Promise<T | null>, what: string, timeoutMs = 20_000) {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
   }
 }
 
@@ -200,18 +188,10 @@ const yReadSeen = (page: Page, prefix: string, count: number) =>
 
 // ---- ours: the demo app ----
 
-const status = (page: Page): Promise<ClusterStatus> =>
-  page.evaluate(() => (window as BenchWindow).webraft!.status());
-
 async function openOurTabs(context: BrowserContext, url: string): Promise<Page[]> {
   const pages: Page[] = [];
   for (let i = 0; i < 3; i++) {
-    const page = await context.newPage();
-    await page.goto(url);
-    await page.waitForFunction(() => (window as BenchWindow).webraft !== undefined, null, {
-      timeout: 20_000,
-    });
-    pages.push(page);
+    pages.push(await openTab(context, url));
   }
   // One leader, three voters, and every tab linked to both others over WebRTC.
   await waitFor(async () => {

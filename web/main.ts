@@ -40,8 +40,8 @@ async function main(): Promise<void> {
   window.webraft = cluster;
   text('#connection', `room ${room}`);
   text('[data-testid="member-id"]', cluster.id);
-  await renderTable(cluster);
-  cluster.subscribe(() => void renderTable(cluster));
+  const table = new StateTable(cluster);
+  await table.load();
   cluster.onStatus((status) => {
     renderStatus(status);
     void renderLog(cluster);
@@ -52,20 +52,67 @@ async function main(): Promise<void> {
   addEventListener('pagehide', () => void cluster.close({ leave: false }));
 }
 
-async function renderTable(cluster: Cluster): Promise<void> {
-  const rows = (await cluster.kv.entries()).map(({ key, value, version }) => {
-    const row = document.createElement('tr');
-    row.dataset['testid'] = 'kv-row';
-    row.dataset['key'] = key;
-    for (const cell of [key, JSON.stringify(value), String(version)]) {
-      const td = document.createElement('td');
-      td.textContent = cell;
-      row.append(td);
+/**
+ * The replicated state as a table, kept from the committed changes themselves: no query per
+ * change, and at most one render per frame interval however fast changes arrive (a busy cluster
+ * applies thousands a second).
+ */
+class StateTable {
+  private readonly rows = new Map<string, { value: JsonValue; version: number }>();
+  /** Keys a change has touched: newer than what a concurrent first load may bring. */
+  private readonly changed = new Set<string>();
+  private loaded = false;
+  private renderTimer: ReturnType<typeof setTimeout> | null = null;
+
+  constructor(private readonly cluster: Cluster) {}
+
+  async load(): Promise<void> {
+    // Subscribe first, so no change falls between the load and the subscription.
+    this.cluster.subscribe((changes) => {
+      for (const { key, value, version } of changes) {
+        if (!this.loaded) this.changed.add(key);
+        if (value === null) this.rows.delete(key);
+        else this.rows.set(key, { value, version });
+      }
+      this.schedule();
+    });
+    for (const { key, value, version } of await this.cluster.kv.entries()) {
+      if (!this.changed.has(key)) this.rows.set(key, { value, version });
     }
-    return row;
-  });
-  $('#kv-rows').replaceChildren(...rows);
+    this.loaded = true; // From now on the changes alone keep the table.
+    this.changed.clear();
+    this.render();
+  }
+
+  private schedule(): void {
+    this.renderTimer ??= setTimeout(() => {
+      this.renderTimer = null;
+      this.render();
+    }, RENDER_INTERVAL_MS);
+  }
+
+  private render(): void {
+    const keys = [...this.rows.keys()].sort().slice(0, ROWS_SHOWN_MAX);
+    const rows = keys.map((key) => {
+      const { value, version } = this.rows.get(key)!;
+      const row = document.createElement('tr');
+      row.dataset['testid'] = 'kv-row';
+      row.dataset['key'] = key;
+      for (const cell of [key, JSON.stringify(value), String(version)]) {
+        const td = document.createElement('td');
+        td.textContent = cell;
+        row.append(td);
+      }
+      return row;
+    });
+    $('#kv-rows').replaceChildren(...rows);
+  }
 }
+
+/** A render per this many ms at most. */
+const RENDER_INTERVAL_MS = 50;
+/** Rows the table shows (sorted by key); the rest stay in the state. */
+const ROWS_SHOWN_MAX = 1000;
 
 function renderStatus(status: ClusterStatus): void {
   const role = $('[data-testid="role"]');

@@ -429,6 +429,24 @@ export class RaftNode {
     return this.log.takeUnapplied(APPLY_BATCH_MAX, this.log.persisting);
   }
 
+  /**
+   * While the driver persists a Ready: the leader's appends and heartbeats for what arrived since
+   * (new proposals, commit news), to send now. The leader counts its own copy only once durable,
+   * so its followers may well store entries before it does; keeping them waiting for its write
+   * would gate every batch on two writes in a row. Other messages wait for the next Ready.
+   */
+  takeReplicationDuringWrite(): Message[] {
+    if (this.outstanding === null || this.role !== 'leader') return [];
+    this.flushBroadcasts();
+    const now: Message[] = [];
+    const later: Message[] = [];
+    for (const message of this.messages) {
+      (message.type === 'append' || message.type === 'heartbeat' ? now : later).push(message);
+    }
+    this.messages = later;
+    return now;
+  }
+
   /** The driver persisted, sent and applied `ready`. */
   advance(ready: Ready): void {
     assert(this.outstanding === ready, 'advance() of a Ready that is not outstanding');

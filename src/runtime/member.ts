@@ -153,6 +153,9 @@ export class Member<Result, Query, QueryResult> {
   private pauses: PauseRecord = { count: 0, last: null, longestMs: 0 };
   /** A Ready's write is under way: committed entries are applied as they come (receive). */
   private writing = false;
+  /** ... and under a durable term and vote, so new replication may leave meanwhile too. */
+  private replicateDuringWrite = false;
+  private replicationFlushScheduled = false;
   /** The term and vote on disk: replication may leave before a write only under them. */
   private durableVote: { term: number; vote: MemberId | null };
 
@@ -210,7 +213,7 @@ export class Member<Result, Query, QueryResult> {
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    this.scheduleProcess();
+    this.scheduleWork();
     return this.awaitApplied(ticket).then((result) => {
       assert(result !== null, 'a normal entry applied without a result');
       return result;
@@ -310,7 +313,7 @@ export class Member<Result, Query, QueryResult> {
     } catch (error) {
       return Promise.reject(error as Error);
     }
-    this.scheduleProcess();
+    this.scheduleWork();
     return this.awaitApplied(ticket).then(() => undefined);
   }
 
@@ -439,7 +442,23 @@ export class Member<Result, Query, QueryResult> {
     this.catchUpTicks();
     this.core.step(message);
     if (this.writing) this.apply(this.core.takeCommittedDuringWrite());
+    this.scheduleWork();
+  }
+
+  /**
+   * Wakes the driver: after the write under way, or — for a leader's replication — at once,
+   * once per turn of the event loop however many proposals arrived in it.
+   */
+  private scheduleWork(): void {
     this.scheduleProcess();
+    if (!this.writing || !this.replicateDuringWrite || this.replicationFlushScheduled) return;
+    this.replicationFlushScheduled = true;
+    queueMicrotask(() => {
+      this.replicationFlushScheduled = false;
+      if (!this.writing || !this.replicateDuringWrite || this.stoppedReason !== null) return;
+      const messages = this.core.takeReplicationDuringWrite();
+      if (messages.length > 0) this.options.transport.send(messages);
+    });
   }
 
   /**
@@ -467,7 +486,7 @@ export class Member<Result, Query, QueryResult> {
     const ticks = Math.min(due, TICKS_CATCH_UP_MAX);
     this.lastTickAtMs = ticks === due ? this.lastTickAtMs + due * this.tickMs : now;
     for (let i = 0; i < ticks; i++) this.core.tick();
-    this.scheduleProcess();
+    this.scheduleWork();
   }
 
   /**
@@ -536,6 +555,7 @@ export class Member<Result, Query, QueryResult> {
         this.apply(ready.committedEntries);
         if (persisting) {
           this.writing = true;
+          this.replicateDuringWrite = sameTerm;
           try {
             await this.options.storage.persist({ hardState, snapshot, entries });
           } finally {

@@ -272,3 +272,27 @@ describe('applying while the leader writes (a slow disk on the leader)', () => {
     leader.advance(writing);
   });
 });
+
+describe('replicating while the leader writes', () => {
+  it('sends what was proposed during the write at once, and nothing else', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    cluster.stabilize();
+    const leader = cluster.node('a');
+    leader.propose(new TextEncoder().encode('first'));
+    const writing = leader.ready();
+    const second = leader.propose(new TextEncoder().encode('second'));
+    const now = leader.takeReplicationDuringWrite();
+    expect(new Set(now.map((m) => m.to))).toEqual(new Set(['b', 'c']));
+    for (const message of now) {
+      expect(message.type).toBe('append');
+      const entries = (message as AppendRequest).entries;
+      expect(entries.map((e) => e.index)).toContain(second.index);
+    }
+    expect(leader.takeReplicationDuringWrite()).toEqual([]);
+    leader.advance(writing);
+    // The second entry still goes to the leader's own disk with the next Ready.
+    expect(leader.ready().entries.map((e) => e.index)).toEqual([second.index]);
+    expect(cluster.node('b').takeReplicationDuringWrite()).toEqual([]); // Followers never do.
+  });
+});

@@ -21,7 +21,12 @@ export {
 export { ConfigChangeInProgressError, InvalidConfigChangeError } from './core/membership.js';
 export { Member } from './runtime/member.js';
 export type { MemberOptions, MemberStatus, ReadConsistency } from './runtime/member.js';
-export { TimeoutError, ProposalDroppedError, MemberStoppedError } from './runtime/errors.js';
+export {
+  TimeoutError,
+  ProposalDroppedError,
+  MemberStoppedError,
+  LeaderChangedError,
+} from './runtime/errors.js';
 export { realScheduler, wallClock } from './runtime/scheduler.js';
 export type { Scheduler } from './runtime/scheduler.js';
 export { LocalCluster } from './runtime/local-cluster.js';

@@ -35,6 +35,7 @@ export class KvCommandError extends RaftError {
 const RETRYABLE_CODES = new Set([
   'NOT_LEADER',
   'TIMEOUT',
+  'LEADER_CHANGED',
   'MEMBER_STOPPED',
   'PROPOSAL_DROPPED',
   'LEADERSHIP_TRANSFER',

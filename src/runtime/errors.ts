@@ -13,6 +13,22 @@ export class TimeoutError extends RaftError {
   }
 }
 
+/**
+ * A forwarded proposal's leader is no longer the leader, before this member saw the entry
+ * applied. It may or may not have been applied (the old leader may have appended it); retry it
+ * in the same session, now, rather than wait out a timeout.
+ */
+export class LeaderChangedError extends RaftError {
+  readonly code = 'LEADER_CHANGED';
+  constructor(readonly leaderId: string | null) {
+    super(
+      `the leader changed (now ${leaderId ?? 'none'}) before a forwarded proposal was seen ` +
+        'applied; its outcome is unknown',
+    );
+    this.name = 'LeaderChangedError';
+  }
+}
+
 /** The proposal was overwritten by another leader's entry: it was definitely not applied. */
 export class ProposalDroppedError extends RaftError {
   readonly code = 'PROPOSAL_DROPPED';

@@ -25,7 +25,12 @@ import type { StateMachine } from '../state/state-machine.js';
 import type { Storage, StorageInfo } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
 import { decodeEnvelope, decodeForwarded, encodeEnvelope, encodeForwarded } from './envelope.js';
-import { MemberStoppedError, ProposalDroppedError, TimeoutError } from './errors.js';
+import {
+  LeaderChangedError,
+  MemberStoppedError,
+  ProposalDroppedError,
+  TimeoutError,
+} from './errors.js';
 import type { Scheduler, TimerHandle } from './scheduler.js';
 
 /** How a read is served. `local` reads this member's applied state and may be stale. */
@@ -97,6 +102,8 @@ interface PendingProposal<Result> {
 interface PendingForward<Result> {
   /** What was sent: an entry with this origin but other bytes is not this proposal. */
   readonly command: Uint8Array;
+  /** The leader it was sent to. */
+  readonly leaderId: MemberId | null;
   readonly resolve: (result: Result) => void;
   readonly reject: (error: Error) => void;
   readonly timer: TimerHandle;
@@ -236,7 +243,8 @@ export class Member<Result, Query, QueryResult> {
         this.forwardedProposals.delete(origin);
         reject(new TimeoutError('forwarded proposal', this.proposeTimeoutMs));
       }, this.proposeTimeoutMs);
-      this.forwardedProposals.set(origin, { command, resolve, reject, timer });
+      const { leaderId } = this.core.status();
+      this.forwardedProposals.set(origin, { command, leaderId, resolve, reject, timer });
     });
   }
 
@@ -412,6 +420,18 @@ export class Member<Result, Query, QueryResult> {
     await this.options.storage.close();
   }
 
+  /**
+   * Forwarded proposals went to a leader that is one no more: they are retried now (the client
+   * session makes that safe), not after their timeout — failover takes an election, not 5 s.
+   */
+  private leaderChanged(leaderId: MemberId | null): void {
+    for (const [origin, pending] of this.forwardedProposals) {
+      if (pending.leaderId === leaderId) continue;
+      this.forwardedProposals.delete(origin);
+      this.settle(pending, () => pending.reject(new LeaderChangedError(leaderId)));
+    }
+  }
+
   private halt(reason: string, cause?: Error): void {
     if (this.stoppedReason !== null) return;
     this.stoppedReason = reason;
@@ -527,6 +547,7 @@ export class Member<Result, Query, QueryResult> {
         }
         const ready = this.core.ready();
         const { hardState, snapshot, entries } = ready;
+        if (ready.softState !== null) this.leaderChanged(ready.softState.leaderId);
         // Restoring first validates the snapshot: bytes that do not decode never reach storage.
         if (snapshot !== null)
           this.options.stateMachine.restore(snapshot.data, snapshot.meta.index);

@@ -3,7 +3,7 @@
  * on a small key space with a unique value per write. Clients talk to the member they believe
  * leads (reads sometimes go to a random member of the current configuration, new members
  * included), follow NotLeaderError hints, retry a write with the same session seq after a
- * timeout, a stopped member or a dropped proposal, and give up at their deadline — the outcome is
+ * timeout, a stopped member, a dropped proposal or a leader change, and give up at their deadline — the outcome is
  * then unknown and settled from the log later. Odd-numbered clients ask a follower to forward
  * their writes to the leader instead of following hints (the browser client's way).
  */
@@ -298,7 +298,12 @@ class SimClient {
     const code = error instanceof RaftError ? error.code : null;
     if (code === 'OVERLOADED' || code === 'LEADERSHIP_TRANSFER')
       return this.sleep(20 + random.float() * 30);
-    if (code === 'TIMEOUT' || code === 'MEMBER_STOPPED' || code === 'PROPOSAL_DROPPED') {
+    if (
+      code === 'TIMEOUT' ||
+      code === 'MEMBER_STOPPED' ||
+      code === 'PROPOSAL_DROPPED' ||
+      code === 'LEADER_CHANGED'
+    ) {
       this.target = this.randomMember();
       return this.sleep(random.float() * 10);
     }

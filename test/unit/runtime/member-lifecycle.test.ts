@@ -100,3 +100,22 @@ describe('pauses', () => {
     expect(leader.status().role).not.toBe('leader');
   });
 });
+
+describe('forwarded proposals across a leader change', () => {
+  it('settle within an election, not the proposal timeout: applied, or LEADER_CHANGED to retry', async () => {
+    cluster = await LocalCluster.start({ size: 3, tickMs: 5 });
+    const leader = await until(() => cluster!.leader(), 'a leader');
+    const follower = cluster.ids.map((id) => cluster!.member(id)).find((m) => m !== leader)!;
+    await until(() => follower.status().leaderId, 'the follower to know the leader');
+    await cluster.crash(leader.status().id); // Before or after it saw the forward.
+    const started = Date.now();
+    const outcome = await follower
+      .propose(new TextEncoder().encode('forwarded'), { forward: true })
+      .then(
+        () => 'applied',
+        (error: unknown) => (error as { code?: string }).code,
+      );
+    expect(['applied', 'LEADER_CHANGED', 'NOT_LEADER']).toContain(outcome);
+    expect(Date.now() - started).toBeLessThan(2000); // The proposal timeout is 5 s.
+  });
+});

@@ -308,6 +308,7 @@ function machine(): BenchResults['machine'] {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'], // Debian's wrapper script chatters on stderr.
     }).trim();
+    chromium = /Chromium ([\d.]+)/.exec(chromium)?.[1] ?? chromium;
   } catch {
     // Reported as unknown: the run itself would have failed without it.
   }

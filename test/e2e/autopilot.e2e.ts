@@ -7,7 +7,15 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../../src/client/connect.js';
 import { Profile } from './chromium.js';
-import { done, leaderStatus, sleep, status, useDemoServers, waitFor } from './demo-harness.js';
+import {
+  done,
+  joinedBy,
+  leaderStatus,
+  sleep,
+  status,
+  useDemoServers,
+  waitFor,
+} from './demo-harness.js';
 import type { DemoWindow } from './demo-harness.js';
 
 const servers = useDemoServers();
@@ -171,15 +179,7 @@ describe('without the signaling server', () => {
       const newcomer = otherContext.pages()[0] ?? (await otherContext.newPage());
       await newcomer.goto(servers.current.pageUrl(room));
       await newcomer.waitForFunction(() => (window as DemoWindow).webraft !== undefined);
-      const id = (await status(newcomer)).id;
-      await waitFor(
-        async () => {
-          const s = await leaderStatus(pages);
-          return s !== null && [...s.voters, ...s.learners].includes(id) ? s : null;
-        },
-        'the other browser to join the same cluster',
-        30_000,
-      );
+      await joinedBy(pages, newcomer, 'the other browser to join the same cluster');
       const seen = await newcomer.evaluate(() => (window as DemoWindow).webraft!.kv.get('offline'));
       expect(seen?.value).toBe(2);
     } finally {

@@ -10,6 +10,7 @@ import type { ClusterStatus } from '../../src/client/connect.js';
 import { freezeTab, Profile } from './chromium.js';
 import {
   done,
+  joinedBy,
   leaderStatus,
   openTab,
   sleep,
@@ -77,15 +78,7 @@ describe('with no signaling server', () => {
         'the tabs to reach the server again',
       );
       const newcomer = await openTab(otherContext, url, otherContext.pages()[0]);
-      const id = (await status(newcomer)).id;
-      await waitFor(
-        async () => {
-          const s = await leaderStatus(pages);
-          return s !== null && [...s.voters, ...s.learners].includes(id) ? s : null;
-        },
-        'a tab of another browser to join the same cluster',
-        30_000,
-      );
+      await joinedBy(pages, newcomer, 'a tab of another browser to join the same cluster');
       const seen = await newcomer.evaluate(() => (window as DemoWindow).webraft!.kv.get('offline'));
       expect(seen?.value).toBe(2);
       // The tabs now also talk over WebRTC: the mesh took them back.

@@ -51,3 +51,20 @@ export async function done(context: BrowserContext, profile: Profile): Promise<v
   await profile.kill();
   profile.remove();
 }
+
+/** Waits until the leader among `pages` counts the member of tab `newcomer`; its status. */
+export async function joinedBy(
+  pages: readonly Page[],
+  newcomer: Page,
+  what = 'the new tab to join the same cluster',
+): Promise<ClusterStatus> {
+  const id = (await status(newcomer)).id;
+  return waitFor(
+    async () => {
+      const s = await leaderStatus(pages);
+      return s !== null && [...s.voters, ...s.learners].includes(id) ? s : null;
+    },
+    what,
+    30_000,
+  );
+}

@@ -46,6 +46,31 @@ export interface MembershipView {
   readonly silenceMs: ReadonlyMap<MemberId, number>;
 }
 
+/** What the autopilot reads off the leading member (a runtime Member). */
+export interface LeadingMember {
+  status(): {
+    readonly id: MemberId;
+    readonly voters: readonly MemberId[];
+    readonly learners: readonly MemberId[];
+    readonly commitIndex: number;
+  };
+  matchIndexes(): ReadonlyMap<MemberId, number>;
+  silenceMs(): ReadonlyMap<MemberId, number>;
+}
+
+/** The membership as `member`, leading, sees it. */
+export function membershipView(member: LeadingMember): MembershipView {
+  const { id, voters, learners, commitIndex } = member.status();
+  return {
+    self: id,
+    voters,
+    learners,
+    matches: member.matchIndexes(),
+    commitIndex,
+    silenceMs: member.silenceMs(),
+  };
+}
+
 export interface AutopilotDecision {
   readonly change: ConfigChange;
   readonly reason: string;

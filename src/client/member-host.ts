@@ -33,7 +33,12 @@ import { FaultyTransport } from '../transport/faults.js';
 import { dataChannelFrames, portFrames } from '../transport/webrtc/frame-channel.js';
 import { MeshTransport } from '../transport/webrtc/mesh-transport.js';
 import { KvSession } from './kv-session.js';
-import { AUTOPILOT_DEFAULTS, checkVotersTarget, nextMembershipChange } from './autopilot.js';
+import {
+  AUTOPILOT_DEFAULTS,
+  checkVotersTarget,
+  membershipView,
+  nextMembershipChange,
+} from './autopilot.js';
 import type { AutopilotPolicy, VotersTarget } from './autopilot.js';
 import { decodeEnvelope } from '../runtime/envelope.js';
 
@@ -392,14 +397,7 @@ export class MemberHost {
     if (status.role !== 'leader') return;
     const reachable = new Set([status.id, ...this.reachablePeers()]);
     const decision = nextMembershipChange(
-      {
-        self: status.id,
-        voters: status.voters,
-        learners: status.learners,
-        matches: member.matchIndexes(),
-        commitIndex: status.commitIndex,
-        silenceMs: member.silenceMs(),
-      },
+      membershipView(member),
       new Set([...this.present].filter((id) => reachable.has(id))),
       (id) => now - (this.absentSince.get(id) ?? now),
       this.policy,

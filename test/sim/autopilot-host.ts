@@ -7,7 +7,8 @@
  * the member's status, match indexes and silences, the room (tabs.ts) seen through the peers it
  * can reach, and its own absence clock.
  */
-import { nextMembershipChange } from '../../src/client/autopilot.js';
+import { membershipView, nextMembershipChange } from '../../src/client/autopilot.js';
+import { describeRefusal, refusalKind } from './refusals.js';
 import type { AutopilotDecision, AutopilotPolicy } from '../../src/client/autopilot.js';
 import { RaftError } from '../../src/core/errors.js';
 import type { ConfigChange, MemberId } from '../../src/core/types.js';
@@ -142,14 +143,7 @@ export class AutopilotHosts {
         present.add(id);
     }
     const decision = nextMembershipChange(
-      {
-        self: status.id,
-        voters: status.voters,
-        learners: status.learners,
-        matches: member.matchIndexes(),
-        commitIndex: status.commitIndex,
-        silenceMs: member.silenceMs(),
-      },
+      membershipView(member),
       present,
       (id) => now - (host.absentSince.get(id) ?? now),
       policy,
@@ -202,23 +196,14 @@ export class AutopilotHosts {
     this.parts.trace.log(
       () => `autopilot ${leader}: ${change.type} ${change.member} refused: ${code}`,
     );
-    switch (code) {
-      case 'CONFIG_CHANGE_IN_PROGRESS':
-        this.stats.inProgress++;
-        return;
-      case 'NOT_LEADER':
-      case 'LEADERSHIP_TRANSFER':
-        this.stats.notLeader++;
-        return;
-      case 'TIMEOUT':
-      case 'MEMBER_STOPPED':
-      case 'PROPOSAL_DROPPED':
-        this.stats.unknown++;
-        return;
-      default: // INVALID_CONFIG_CHANGE included: the policy decides from the leader's own config.
-        this.parts.onUnexpected(
-          `autopilot ${leader}: changeMembership(${change.type} ${change.member}) failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
-        );
+    const kind = refusalKind(error);
+    // INVALID_CONFIG_CHANGE too is a bug here: the policy decides from the leader's own config.
+    if (kind !== null && kind !== 'invalid') {
+      this.stats[kind]++;
+      return;
     }
+    this.parts.onUnexpected(
+      `autopilot ${leader}: changeMembership(${change.type} ${change.member}) failed: ${describeRefusal(error)}`,
+    );
   }
 }

@@ -11,6 +11,7 @@
  * member by an empty one with a new id; the dead id is then removed.
  */
 import { RaftError } from '../../src/core/errors.js';
+import { describeRefusal, refusalKind } from './refusals.js';
 import type { Random } from '../../src/core/random.js';
 import type { ConfigChange, MemberId } from '../../src/core/types.js';
 import type { MemberStatus } from '../../src/runtime/member.js';
@@ -369,26 +370,13 @@ export class MembershipChurn {
   private onRefused(leader: MemberId, change: ConfigChange, error: unknown): void {
     const code = error instanceof RaftError ? error.code : null;
     this.parts.trace.log(() => `${leader} refused ${change.type} ${change.member}: ${code}`);
-    switch (code) {
-      case 'CONFIG_CHANGE_IN_PROGRESS':
-        this.stats.inProgress++;
-        return;
-      case 'INVALID_CONFIG_CHANGE':
-        this.stats.invalid++;
-        return;
-      case 'NOT_LEADER':
-      case 'LEADERSHIP_TRANSFER':
-        this.stats.notLeader++;
-        return;
-      case 'TIMEOUT':
-      case 'MEMBER_STOPPED':
-      case 'PROPOSAL_DROPPED':
-        this.stats.unknown++;
-        return;
-      default:
-        this.parts.onUnexpected(
-          `changeMembership(${change.type} ${change.member}) at ${leader} failed: ${error instanceof Error ? `${error.name}: ${error.message}` : String(error)}`,
-        );
+    const kind = refusalKind(error);
+    if (kind !== null) {
+      this.stats[kind]++;
+      return;
     }
+    this.parts.onUnexpected(
+      `changeMembership(${change.type} ${change.member}) at ${leader} failed: ${describeRefusal(error)}`,
+    );
   }
 }

@@ -191,21 +191,39 @@ async function livenessPhase(sim: Simulation): Promise<'time' | 'violation' | 'b
   stop = await autopilotSettles(sim);
   if (stop === 'violation' || stop === 'budget') return stop;
   const convergeStart = sim.time.now;
+  const budgetMs = convergeBudgetMs + snapshotShippingMs(sim);
   let lastCheck = -Infinity;
   const converged = (): boolean => {
     if (sim.time.now - lastCheck < CONVERGE_CHECK_EVERY_MS) return false;
     lastCheck = sim.time.now;
     return divergence(sim) === null;
   };
-  stop = await sim.runUntil(convergeStart + convergeBudgetMs, converged);
+  stop = await sim.runUntil(convergeStart + budgetMs, converged);
   if (stop === 'violation' || stop === 'budget') return stop;
   const problem = divergence(sim);
   if (problem !== null)
     sim.report(
       'convergence',
-      `not converged ${convergeBudgetMs} ms after clients stopped: ${problem}; ${describeMembers(sim)}`,
+      `not converged ${Math.round(budgetMs)} ms after clients stopped: ${problem}; ${describeMembers(sim)}`,
     );
   return 'time';
+}
+
+/**
+ * Time a lagging member may need on top of the convergence budget to receive the leader's
+ * snapshot: one chunk at a time, each a round trip and, on a lossy link, a retransmission a few
+ * ticks later. Seeds draw chunks as small as 32 bytes (a stressor; 128 KiB by default), so a
+ * few kilobytes of state can take dozens of round trips (seed 8491: 75 chunks of 47 bytes).
+ */
+function snapshotShippingMs(sim: Simulation): number {
+  const leader = currentLeader(sim);
+  const machine = leader === null ? null : sim.cluster.incarnation(leader.status().id)?.machine;
+  if (machine === undefined || machine === null) return 0;
+  const chunks = Math.ceil(
+    machine.inner.snapshot().length / sim.options.compaction.snapshotChunkBytes,
+  );
+  const { network, timing } = sim.options;
+  return chunks * (2 * network.delayMaxMs + 4 * timing.tickMs);
 }
 
 /**

@@ -166,7 +166,10 @@ async function start(
   void requestPersistentStorage().then((answer) => (persistence.answer = answer));
   const announce = async (): Promise<void> => {
     const local = await localMembers(room).catch(() => []);
-    await host.setRoomMembers([memberId, ...signaling.peers(), ...local], local);
+    // The worker is gone once the cluster is closed: nothing to tell it then.
+    await host
+      .setRoomMembers([memberId, ...signaling.peers(), ...local], local)
+      .catch(() => undefined);
   };
   signaling.on('peer-joined', () => void announce());
   signaling.on('peer-left', () => void announce());
@@ -177,7 +180,7 @@ async function start(
     if (isLeaving(payload)) void host.memberLeft(from);
   });
   const bootstrap = arbiter(host, room, memberId, started);
-  signaling.on('bootstrap', () => void bootstrap('server'));
+  signaling.on('bootstrap', () => void bootstrap('server').catch(() => undefined));
   if (signaling.bootstrapper) await bootstrap('server');
   const offlineCheck = setTimeout(() => {
     // Only a server that stayed out of reach: a slow or restarting one must not be outrun by a

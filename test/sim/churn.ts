@@ -19,6 +19,7 @@ import type { SimCluster, SimMember } from './cluster.js';
 import type { FaultInjector } from './faults.js';
 import type { SimOptions } from './options.js';
 import type { Trace } from './trace.js';
+import { everyPoissonEvent } from './virtual-time.js';
 import type { VirtualTime } from './virtual-time.js';
 
 /** Most voters the churn lets a configuration have. */
@@ -106,16 +107,8 @@ export class MembershipChurn {
   }
 
   private poisson(ratePerSecond: number, action: () => void): void {
-    if (ratePerSecond <= 0) return;
-    const next = (): void => {
-      const delay = -Math.log(1 - this.parts.random.float()) * (1000 / ratePerSecond);
-      this.parts.time.schedule(delay, null, 'control', () => {
-        if (!this.active) return;
-        action();
-        next();
-      });
-    };
-    next();
+    const { time, random } = this.parts;
+    everyPoissonEvent(time, random, ratePerSecond, () => this.active, action);
   }
 
   /**

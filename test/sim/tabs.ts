@@ -20,6 +20,7 @@ import type { AutopilotHosts } from './autopilot-host.js';
 import type { SimCluster } from './cluster.js';
 import type { AutopilotOptions } from './options.js';
 import type { Trace } from './trace.js';
+import { everyPoissonEvent } from './virtual-time.js';
 import type { VirtualTime } from './virtual-time.js';
 
 /** How long a closing tab keeps running after handing leadership away (MemberHost.leave). */
@@ -102,16 +103,8 @@ export class Tabs {
   }
 
   private poisson(ratePerSecond: number, action: () => void): void {
-    if (ratePerSecond <= 0) return;
-    const next = (): void => {
-      const delay = -Math.log(1 - this.parts.random.float()) * (1000 / ratePerSecond);
-      this.parts.time.schedule(delay, null, 'control', () => {
-        if (!this.active) return;
-        action();
-        next();
-      });
-    };
-    next();
+    const { time, random } = this.parts;
+    everyPoissonEvent(time, random, ratePerSecond, () => this.active, action);
   }
 
   private join(): void {

@@ -5,6 +5,7 @@
  * throttled (a hidden tab whose timers fire late). Nothing here reads the real clock, so a seed
  * replays exactly.
  */
+import type { Random } from '../../src/core/random.js';
 import type { Scheduler, TimerHandle } from '../../src/runtime/scheduler.js';
 import { TimedHeap } from './heap.js';
 
@@ -197,4 +198,27 @@ export class MemberScheduler implements Scheduler {
 /** Lets every promise chain started by the last event settle before the next event runs. */
 export function drainMicrotasks(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/**
+ * Runs `action` at the events of a Poisson process of `ratePerSecond` (exponential gaps drawn
+ * from `random`), as control events, for as long as `active()` holds.
+ */
+export function everyPoissonEvent(
+  time: VirtualTime,
+  random: Random,
+  ratePerSecond: number,
+  active: () => boolean,
+  action: () => void,
+): void {
+  if (ratePerSecond <= 0) return;
+  const next = (): void => {
+    const delay = -Math.log(1 - random.float()) * (1000 / ratePerSecond);
+    time.schedule(delay, null, 'control', () => {
+      if (!active()) return;
+      action();
+      next();
+    });
+  };
+  next();
 }

@@ -12,7 +12,6 @@ import { startDemoServers } from '../test/e2e/demo-server.js';
 import type { DemoServers } from '../test/e2e/demo-server.js';
 import { leaderStatus, openTab, sleep, status, waitFor } from '../test/e2e/tabs.js';
 import type { DemoWindow } from '../test/e2e/tabs.js';
-import { percentile } from './stats.js';
 
 /** 100 bytes of JSON string value, as the puts carry. */
 const VALUE_100_BYTES = 'x'.repeat(98);
@@ -261,8 +260,3 @@ export async function failoverTrial(room: Room): Promise<number> {
   });
   return ackedAt - closedAt;
 }
-
-export const stats = (samples: readonly number[]) => ({
-  p50: percentile(samples, 0.5),
-  p99: percentile(samples, 0.99),
-});

@@ -18,7 +18,6 @@ import {
   sequentialReads,
   settled,
   startClusterBench,
-  stats,
   watchApplies,
   writeToApplied,
 } from './cluster.js';
@@ -26,6 +25,7 @@ import type { ClusterBench } from './cluster.js';
 import type { BenchResults, MetricResult } from './results.js';
 import { indexedDbBaselines } from './storage.js';
 import { dataChannelRoundTrips } from './transport.js';
+import { round3, stats } from './stats.js';
 import { runVsYWebrtcBench } from './vs-ywebrtc.js';
 
 /** The demo's tick (connect()'s default): election timeouts are counted in these. */
@@ -67,8 +67,6 @@ const QUICK: Sizes = {
   scaleWrites: 20,
 };
 
-const round = (value: number, digits = 3): number => Number(value.toFixed(digits));
-
 function latency(
   name: string,
   samples: readonly number[],
@@ -79,10 +77,10 @@ function latency(
   return {
     name,
     unit: 'ms',
-    values: { p50: round(p50), p99: round(p99), count: samples.length },
+    values: { p50: round3(p50), p99: round3(p99), count: samples.length },
     ...judged,
-    ratio: judged.ratio === null ? null : round(judged.ratio),
-    samples: samples.map((value) => round(value)),
+    ratio: judged.ratio === null ? null : round3(judged.ratio),
+    samples: samples.map((value) => round3(value)),
     ...(notes === undefined ? {} : { notes }),
   };
 }
@@ -150,7 +148,7 @@ async function threeTabs(
       'commit_latency',
       commits,
       {
-        baseline: { description: 'rtt p50 + idb p50', value: round(floor) },
+        baseline: { description: 'rtt p50 + idb p50', value: round3(floor) },
         ratio: commitP50 / floor,
         goal: 'ratio <= 1.25',
         met: commitP50 / floor <= 1.25,
@@ -169,15 +167,15 @@ async function threeTabs(
       unit: 'ms',
       values: Object.fromEntries(
         Object.entries(byMode).flatMap(([mode, samples]) => [
-          [`${mode}P50`, round(stats(samples).p50)],
-          [`${mode}P99`, round(stats(samples).p99)],
+          [`${mode}P50`, round3(stats(samples).p50)],
+          [`${mode}P99`, round3(stats(samples).p99)],
         ]),
       ),
       baseline: {
         description: 'rtt p50 (a ReadIndex confirms leadership in one)',
         value: rtt.values['p50']!,
       },
-      ratio: round(linearizableP50 / rtt.values['p50']!),
+      ratio: round3(linearizableP50 / rtt.values['p50']!),
       goal: null,
       met: null,
       notes: { samplesByMode: byMode },
@@ -198,11 +196,11 @@ async function threeTabs(
         description: 'raw IndexedDB puts, one tab, 256 per transaction',
         value: batchedPutsPerSecond,
       },
-      ratio: round(best / batchedPutsPerSecond),
+      ratio: round3(best / batchedPutsPerSecond),
       goal: 'ops/s >= 50000 and ratio >= 0.7',
       met: best >= 50_000 && best / batchedPutsPerSecond >= 0.7,
       series,
-      notes: { xLabel: 'concurrent proposals', commitP50Ms: round(commitP50) },
+      notes: { xLabel: 'concurrent proposals', commitP50Ms: round3(commitP50) },
     };
     return [commit, reads, throughput];
   } finally {
@@ -236,7 +234,7 @@ async function failover(
         goal: 'max / election timeout <= 1.5 and p50 < 1000 ms',
         met: max / electionTimeoutMaxMs <= 1.5 && p50 < 1000,
       },
-      { maxMs: round(max), trials: trials.length },
+      { maxMs: round3(max), trials: trials.length },
     );
   } finally {
     await room.close();
@@ -266,7 +264,7 @@ async function scale(
         sizes.scaleWrites,
         `s${tabs}-`,
       );
-      series.push({ x: tabs, y: round(stats(commits).p50) });
+      series.push({ x: tabs, y: round3(stats(commits).p50) });
       largest = { tabs, commits, lags };
     } finally {
       await room.close();
@@ -315,7 +313,7 @@ function machine(): BenchResults['machine'] {
   return {
     cpus: cpus().length,
     cpuModel: cpus()[0]?.model ?? 'unknown',
-    memoryGiB: round(totalmem() / 2 ** 30, 1),
+    memoryGiB: Number((totalmem() / 2 ** 30).toFixed(1)),
     node: process.version,
     chromium,
     platform: `${process.platform} ${process.arch}`,

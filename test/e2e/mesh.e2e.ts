@@ -57,15 +57,19 @@ async function waitFor(check: () => Promise<boolean>, what: string, timeoutMs = 
 const joinAs = (page: Page, url: string, memberId: string, mode: BridgeMode, secret: string) =>
   call(page, 'join', { url, room: 'mesh', memberId, mode, secret });
 
+/** The signaling server of these tests: room `mesh` has a secret; bootstrappers named at once. */
+const startMeshSignaling = () =>
+  startSignalingServer({
+    port: 0,
+    secrets: { mesh: 'opensesame' },
+    limits: { bootstrapGraceMs: 0 },
+  });
+
 const report = (page: Page) => call(page, 'report');
 
 describe.each(['transfer', 'port'] as const)('WebRTC mesh in Chromium (%s)', (mode) => {
   it('three tabs form a full mesh, exchange frames in their workers, survive a reload and a dropped link', async () => {
-    const signaling = await startSignalingServer({
-      port: 0,
-      secrets: { mesh: 'opensesame' },
-      limits: { bootstrapGraceMs: 0 },
-    });
+    const signaling = await startMeshSignaling();
     const profile = new Profile();
     try {
       const { context, page: first } = await profile.launch(server.url);
@@ -132,11 +136,7 @@ describe('room auth and BroadcastChannel in Chromium', () => {
   });
 
   it('refuses a tab with a wrong secret with AUTH_FAILED', async () => {
-    const signaling = await startSignalingServer({
-      port: 0,
-      secrets: { mesh: 'opensesame' },
-      limits: { bootstrapGraceMs: 0 },
-    });
+    const signaling = await startMeshSignaling();
     const profile = new Profile();
     try {
       const { context, page } = await profile.launch(server.url);

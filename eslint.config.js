@@ -44,7 +44,7 @@ const noAwaitMessage =
   'src/core never awaits: return a Ready batch and let the driver in src/runtime do the I/O.';
 
 export default defineConfig(
-  globalIgnores(['node_modules/', 'dist/', 'coverage/', 'bench/results/']),
+  globalIgnores(['node_modules/', 'dist/', 'coverage/', 'bench/results/', '.scratch/']),
   js.configs.recommended,
   tseslint.configs.recommended,
   {

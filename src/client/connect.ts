@@ -4,9 +4,10 @@
  * WebRTC mesh on the page and moves each authenticated raft channel into the worker (or bridges
  * it where channels cannot move). Everything else is a typed, promise-based call to the worker.
  */
-import { proxy, transfer, wrap } from 'comlink';
+import { transfer, wrap } from 'comlink';
 import type { Remote } from 'comlink';
 import type { MemberId } from '../core/types.js';
+import { MemberStoppedError } from '../runtime/errors.js';
 import type { ReadConsistency } from '../runtime/member.js';
 import type {
   JsonValue,
@@ -34,6 +35,7 @@ import {
   markClusterHere,
   remember,
 } from './identity.js';
+import { KvLaneClient } from './kv-lane.js';
 import { RoomLink } from './room-link.js';
 import type { ClaimedIdentity } from './identity.js';
 import type { HostStatus, LogLine, MemberHost } from './member-host.js';
@@ -193,7 +195,10 @@ async function start(
     HOUSEKEEPING_MS,
   );
   const stopLifecycle = followPageLifecycle(host);
-  const links = { mesh, signaling };
+  const lanePorts = new MessageChannel();
+  await host.openLane(transfer(lanePorts.port2, [lanePorts.port2]));
+  const lane = new KvLaneClient(lanePorts.port1);
+  const links = { mesh, signaling, lane };
   const cluster = clusterApi(host, links, room, memberId, persistence, async (leave) => {
     clearTimeout(offlineCheck);
     clearInterval(presence);
@@ -201,6 +206,7 @@ async function start(
     stopLifecycle();
     if (leave) for (const peer of signaling.peers()) signaling.signal(peer, LEAVING);
     await host.leave().catch(() => undefined);
+    lane.close(new MemberStoppedError('the cluster handle was closed'));
     mesh.close();
     signaling.close();
     worker.terminate();
@@ -327,7 +333,11 @@ function startMesh(
 
 function clusterApi(
   host: Remote<MemberHost>,
-  { mesh, signaling }: { readonly mesh: PeerMesh; readonly signaling: RoomLink },
+  {
+    mesh,
+    signaling,
+    lane,
+  }: { readonly mesh: PeerMesh; readonly signaling: RoomLink; readonly lane: KvLaneClient },
   room: string,
   id: MemberId,
   persistence: { readonly answer: PersistencePermission },
@@ -350,17 +360,21 @@ function clusterApi(
     id,
     room,
     kv: {
-      put: (key, value) => host.put(key, value),
-      get: (key, options) => host.get(key, options?.consistency ?? 'linearizable'),
-      delete: (key) => host.delete(key),
-      cas: (key, expected, next) => host.cas(key, expected, next),
-      txn: ({ checks, writes }) => host.txn(checks, writes),
+      put: (key, value) => lane.call({ type: 'put', key, value }) as Promise<KvPutResult>,
+      get: (key, options) =>
+        lane.call({
+          type: 'get',
+          key,
+          consistency: options?.consistency ?? 'linearizable',
+        }) as Promise<KvGetResult>,
+      delete: (key) => lane.call({ type: 'delete', key }) as Promise<KvDeleteResult>,
+      cas: (key, expected, next) =>
+        lane.call({ type: 'cas', key, expected, next }) as Promise<KvCasResult>,
+      txn: ({ checks, writes }) =>
+        lane.call({ type: 'txn', checks, writes }) as Promise<KvTxnResult>,
       entries: () => host.entries(),
     },
-    subscribe(listener) {
-      const subscription = host.subscribe(proxy(listener));
-      return () => void subscription.then((subscriptionId) => host.unsubscribe(subscriptionId));
-    },
+    subscribe: (listener) => lane.subscribe(listener),
     status,
     onStatus(listener, intervalMs = 250) {
       let stopped = false;

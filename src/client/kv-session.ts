@@ -6,6 +6,7 @@
  */
 import { RaftError } from '../core/errors.js';
 import { kvCommand } from '../state/kv-commands.js';
+import { SESSION_DEFAULTS } from '../state/sessions.js';
 import type {
   JsonValue,
   KvCasResult,
@@ -55,11 +56,21 @@ export interface KvSessionOptions {
   readonly attemptsMax?: number;
   /** Pause between attempts. Default 50 ms. */
   readonly retryDelayMs?: number;
+  /**
+   * Most commands in flight, counted as the span from the lowest unanswered seq to the next. It
+   * must not exceed the state machine's `responsesPerSessionMax` (the default matches it): a
+   * wider span would let the cluster forget a response (or refuse a seq as discarded) that this
+   * client still waits for. Commands beyond it wait for a slot. Default 256.
+   */
+  readonly windowMax?: number;
 }
 
 export class KvSession {
   private seqNext = 1;
+  /** Seqs sent and not yet answered, in ascending order (they are added in that order). */
   private readonly unacked = new Set<number>();
+  /** Commands waiting for the window to move; each is handed its seq. */
+  private readonly waiting: ((seq: number) => void)[] = [];
 
   private constructor(
     private readonly options: KvSessionOptions,
@@ -92,12 +103,27 @@ export class KvSession {
     return this.run((header) => kvCommand.txn(header, checks, writes), 'txn');
   }
 
+  /** Commands in flight or waiting for a slot. */
+  get load(): number {
+    return this.unacked.size + this.waiting.length;
+  }
+
+  /** Whether a command now would leave at once rather than wait for the window. */
+  get hasRoom(): boolean {
+    return this.waiting.length === 0 && this.seqNext - this.lowestUnacked() < this.windowMax;
+  }
+
+  private get windowMax(): number {
+    return this.options.windowMax ?? SESSION_DEFAULTS.responsesPerSessionMax;
+  }
+
   private async run<T extends KvOpResult['type']>(
     build: (header: SessionHeader) => Uint8Array,
     type: T,
   ): Promise<Extract<KvOpResult, { type: T }>> {
-    const seq = this.seqNext++;
-    this.unacked.add(seq);
+    const seq = this.hasRoom
+      ? this.takeSeq()
+      : await new Promise<number>((resolve) => this.waiting.push(resolve));
     try {
       // One command, one seq, however many attempts: that is what makes retries exactly-once.
       const result = await retrying(this.options, () =>
@@ -109,14 +135,92 @@ export class KvSession {
     } finally {
       // Answered or given up on: either way this client will never send seq again.
       this.unacked.delete(seq);
+      this.admitWaiting();
     }
   }
 
-  private lowestUnacked(): number {
-    let lowest = this.seqNext;
-    for (const seq of this.unacked) lowest = Math.min(lowest, seq);
-    return lowest;
+  /** Lets waiting commands go while the window has room (in the order they came). */
+  private admitWaiting(): void {
+    while (this.waiting.length > 0 && this.seqNext - this.lowestUnacked() < this.windowMax) {
+      this.waiting.shift()!(this.takeSeq());
+    }
   }
+
+  private takeSeq(): number {
+    const seq = this.seqNext++;
+    this.unacked.add(seq);
+    return seq;
+  }
+
+  private lowestUnacked(): number {
+    const lowest = this.unacked.values().next();
+    return lowest.done === true ? this.seqNext : lowest.value;
+  }
+}
+
+/**
+ * Sessions enough for any number of commands in flight: a command goes to a session with room
+ * in its window, and a new session opens when none has (up to `sessionsMax`; beyond that,
+ * commands queue in the least loaded session). One session bounds what is in flight to its
+ * window, so a client with thousands of concurrent writes needs several.
+ */
+export class KvSessionPool {
+  private readonly sessions: KvSession[] = [];
+  private opening: Promise<KvSession> | null = null;
+
+  constructor(
+    private readonly options: KvSessionOptions & {
+      /** Most sessions this pool opens. Default 16. */
+      readonly sessionsMax?: number;
+    },
+  ) {}
+
+  put(key: string, value: JsonValue): Promise<KvPutResult> {
+    return this.with((session) => session.put(key, value));
+  }
+
+  delete(key: string): Promise<KvDeleteResult> {
+    return this.with((session) => session.delete(key));
+  }
+
+  cas(key: string, expected: JsonValue | null, next: JsonValue): Promise<KvCasResult> {
+    return this.with((session) => session.cas(key, expected, next));
+  }
+
+  txn(checks: readonly KvTxnCheck[], writes: readonly KvTxnWrite[]): Promise<KvTxnResult> {
+    return this.with((session) => session.txn(checks, writes));
+  }
+
+  private async with<T>(operation: (session: KvSession) => Promise<T>): Promise<T> {
+    for (;;) {
+      const roomy = this.sessions.find((session) => session.hasRoom);
+      if (roomy !== undefined) return operation(roomy);
+      if (this.sessions.length >= (this.options.sessionsMax ?? 16)) {
+        return operation(leastLoaded(this.sessions));
+      }
+      await this.open(); // Then look again: the writes that waited for it may have filled it.
+    }
+  }
+
+  /** One opening at a time: commands that find every session full wait for the same new one. */
+  private open(): Promise<KvSession> {
+    this.opening ??= KvSession.open(this.options).then(
+      (session) => {
+        this.opening = null;
+        this.sessions.push(session);
+        return session;
+      },
+      (error: unknown) => {
+        this.opening = null; // No leader in time, say: the next command tries again.
+        throw error;
+      },
+    );
+    return this.opening;
+  }
+}
+
+function leastLoaded(sessions: readonly KvSession[]): KvSession {
+  return sessions.reduce((best, session) => (session.load < best.load ? session : best));
 }
 
 async function retrying<R>(options: KvSessionOptions, attempt: () => Promise<R>): Promise<R> {

@@ -14,7 +14,6 @@ import { KvStateMachine } from '../state/kv.js';
 import type {
   JsonValue,
   KvCasResult,
-  KvChange,
   KvDeleteResult,
   KvGetResult,
   KvPutResult,
@@ -32,7 +31,8 @@ import { FallbackTransport } from '../transport/fallback.js';
 import { FaultyTransport } from '../transport/faults.js';
 import { dataChannelFrames, portFrames } from '../transport/webrtc/frame-channel.js';
 import { MeshTransport } from '../transport/webrtc/mesh-transport.js';
-import { KvSession } from './kv-session.js';
+import { serveKvLane } from './kv-lane.js';
+import { KvSessionPool } from './kv-session.js';
 import {
   AUTOPILOT_DEFAULTS,
   checkVotersTarget,
@@ -129,7 +129,7 @@ export class MemberHost {
   private readonly machine = new KvStateMachine();
   private mesh: MeshTransport | null = null;
   private faults: FaultyTransport | null = null;
-  private sessionOpening: Promise<KvSession> | null = null;
+  private sessionPool: KvSessionPool | null = null;
   private manager: ReturnType<typeof setInterval> | null = null;
   private changing = false;
   private policy: AutopilotPolicy = AUTOPILOT_DEFAULTS;
@@ -142,8 +142,6 @@ export class MemberHost {
   private localTabs = new Set<MemberId>();
   /** Members that said they leave for good, until they are out of the room. */
   private readonly leaving = new Set<MemberId>();
-  private readonly subscriptions = new Map<number, () => void>();
-  private subscriptionNext = 0;
   private page: PageLifecycle = { visibility: 'visible', freezes: 0, handOffs: 0 };
 
   async start(
@@ -225,19 +223,19 @@ export class MemberHost {
   }
 
   put(key: string, value: JsonValue): Promise<KvPutResult> {
-    return this.withSession((session) => session.put(key, value));
+    return this.sessions().put(key, value);
   }
 
   delete(key: string): Promise<KvDeleteResult> {
-    return this.withSession((session) => session.delete(key));
+    return this.sessions().delete(key);
   }
 
   cas(key: string, expected: JsonValue | null, next: JsonValue): Promise<KvCasResult> {
-    return this.withSession((session) => session.cas(key, expected, next));
+    return this.sessions().cas(key, expected, next);
   }
 
   txn(checks: readonly KvTxnCheck[], writes: readonly KvTxnWrite[]): Promise<KvTxnResult> {
-    return this.withSession((session) => session.txn(checks, writes));
+    return this.sessions().txn(checks, writes);
   }
 
   /** Reads `key` with the promised consistency, waiting through an election up to the timeout. */
@@ -253,28 +251,33 @@ export class MemberHost {
     }
   }
 
+  /** Serves the page's batched KV calls and change stream on `port` (see kv-lane.ts). */
+  openLane(port: MessagePort): void {
+    serveKvLane(port, {
+      run: (op) => {
+        switch (op.type) {
+          case 'put':
+            return this.put(op.key, op.value);
+          case 'delete':
+            return this.delete(op.key);
+          case 'cas':
+            return this.cas(op.key, op.expected, op.next);
+          case 'txn':
+            return this.txn(op.checks, op.writes);
+          case 'get':
+            return this.get(op.key, op.consistency);
+        }
+      },
+      watch: (listener) => this.machine.subscribe(listener),
+    });
+  }
+
   /** Every key and value this member has applied (the demo's table). */
   entries(): { key: string; value: JsonValue; version: number }[] {
     const result = this.machine.query({ type: 'range', prefix: '', limit: 1000 }) as {
       entries: readonly { key: string; value: JsonValue; version: number }[];
     };
     return result.entries.map(({ key, value, version }) => ({ key, value, version }));
-  }
-
-  /**
-   * Calls `listener` with the changes of every command applied from now on; returns the id that
-   * `unsubscribe` takes (a number, so it crosses the worker boundary).
-   */
-  subscribe(listener: (changes: readonly KvChange[]) => void): number {
-    const id = ++this.subscriptionNext;
-    const stop = this.machine.subscribe((changes) => listener(changes.map((c) => ({ ...c }))));
-    this.subscriptions.set(id, stop);
-    return id;
-  }
-
-  unsubscribe(id: number): void {
-    this.subscriptions.get(id)?.();
-    this.subscriptions.delete(id);
   }
 
   status(): HostStatus {
@@ -371,17 +374,15 @@ export class MemberHost {
     return this.member;
   }
 
-  private async withSession<T>(operation: (session: KvSession) => Promise<T>): Promise<T> {
-    this.sessionOpening ??= KvSession.open({
+  /** The client sessions of this tab's writes, opened on the first one. */
+  private sessions(): KvSessionPool {
+    this.sessionPool ??= new KvSessionPool({
       submit: (command) => this.running().propose(command, { forward: true }),
       sleep,
       attemptsMax: Math.ceil(this.writeTimeoutMs / RETRY_DELAY_MS),
       retryDelayMs: RETRY_DELAY_MS,
-    }).catch((error: unknown) => {
-      this.sessionOpening = null; // Opening failed (no leader in time): try again next write.
-      throw error;
     });
-    return operation(await this.sessionOpening);
+    return this.sessionPool;
   }
 
   /** The autopilot, when this member leads: one change at a time. */

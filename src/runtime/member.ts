@@ -92,29 +92,29 @@ export interface PauseRecord {
   readonly longestMs: number;
 }
 
-interface PendingProposal<Result> {
-  readonly term: number;
-  readonly resolve: (result: Result | null) => void;
+/** What every waiting operation has: when it times out (scheduler time, ms) and how it fails. */
+interface Deadline {
+  readonly deadlineMs: number;
   readonly reject: (error: Error) => void;
-  readonly timer: TimerHandle;
 }
 
-interface PendingForward<Result> {
+interface PendingProposal<Result> extends Deadline {
+  readonly term: number;
+  readonly resolve: (result: Result | null) => void;
+}
+
+interface PendingForward<Result> extends Deadline {
   /** What was sent: an entry with this origin but other bytes is not this proposal. */
   readonly command: Uint8Array;
   /** The leader it was sent to. */
   readonly leaderId: MemberId | null;
   readonly resolve: (result: Result) => void;
-  readonly reject: (error: Error) => void;
-  readonly timer: TimerHandle;
 }
 
-interface PendingRead<QueryResult> {
+interface PendingRead<QueryResult> extends Deadline {
   index: number | null;
   readonly run: () => QueryResult;
   readonly resolve: (result: QueryResult) => void;
-  readonly reject: (error: Error) => void;
-  readonly timer: TimerHandle;
 }
 
 const TICKS_CATCH_UP_MAX = 1000;
@@ -239,12 +239,9 @@ export class Member<Result, Query, QueryResult> {
     }
     this.scheduleProcess();
     return new Promise<Result>((resolve, reject) => {
-      const timer = this.options.scheduler.setTimeout(() => {
-        this.forwardedProposals.delete(origin);
-        reject(new TimeoutError('forwarded proposal', this.proposeTimeoutMs));
-      }, this.proposeTimeoutMs);
       const { leaderId } = this.core.status();
-      this.forwardedProposals.set(origin, { command, leaderId, resolve, reject, timer });
+      const deadlineMs = this.deadline(this.proposeTimeoutMs);
+      this.forwardedProposals.set(origin, { command, leaderId, resolve, reject, deadlineMs });
     });
   }
 
@@ -265,17 +262,15 @@ export class Member<Result, Query, QueryResult> {
   private awaitApplied(ticket: ProposalTicket): Promise<Result | null> {
     const { index, term } = ticket;
     return new Promise<Result | null>((resolve, reject) => {
-      const timer = this.options.scheduler.setTimeout(() => {
-        this.proposals.delete(index);
-        reject(new TimeoutError(`proposal at index ${index}`, this.proposeTimeoutMs));
-      }, this.proposeTimeoutMs);
       // An older proposal at this index lost its entry to another leader's: it can never apply.
       const displaced = this.proposals.get(index);
       if (displaced !== undefined) {
         assert(displaced.term < term, `two pending proposals at index ${index} in term ${term}`);
-        this.settle(displaced, () => displaced.reject(new ProposalDroppedError(index)));
+        this.proposals.delete(index); // So the map stays in deadline order.
+        displaced.reject(new ProposalDroppedError(index));
       }
-      this.proposals.set(index, { term, resolve, reject, timer });
+      const deadlineMs = this.deadline(this.proposeTimeoutMs);
+      this.proposals.set(index, { term, resolve, reject, deadlineMs });
     });
   }
 
@@ -293,11 +288,8 @@ export class Member<Result, Query, QueryResult> {
     }
     this.scheduleProcess();
     return new Promise<QueryResult>((resolve, reject) => {
-      const timer = this.options.scheduler.setTimeout(() => {
-        this.reads.delete(context);
-        reject(new TimeoutError('read', this.readTimeoutMs));
-      }, this.readTimeoutMs);
-      this.reads.set(context, { index: null, run, resolve, reject, timer });
+      const deadlineMs = this.deadline(this.readTimeoutMs);
+      this.reads.set(context, { index: null, run, resolve, reject, deadlineMs });
     });
   }
 
@@ -428,7 +420,7 @@ export class Member<Result, Query, QueryResult> {
     for (const [origin, pending] of this.forwardedProposals) {
       if (pending.leaderId === leaderId) continue;
       this.forwardedProposals.delete(origin);
-      this.settle(pending, () => pending.reject(new LeaderChangedError(leaderId)));
+      pending.reject(new LeaderChangedError(leaderId));
     }
   }
 
@@ -438,11 +430,9 @@ export class Member<Result, Query, QueryResult> {
     this.failure = cause ?? null;
     if (this.tickTimer !== null) this.options.scheduler.clearTimeout(this.tickTimer);
     const error = this.stoppedError();
-    for (const pending of this.proposals.values())
-      this.settle(pending, () => pending.reject(error));
-    for (const pending of this.reads.values()) this.settle(pending, () => pending.reject(error));
-    for (const pending of this.forwardedProposals.values())
-      this.settle(pending, () => pending.reject(error));
+    for (const pending of this.proposals.values()) pending.reject(error);
+    for (const pending of this.reads.values()) pending.reject(error);
+    for (const pending of this.forwardedProposals.values()) pending.reject(error);
     this.forwardedProposals.clear();
     this.proposals.clear();
     this.reads.clear();
@@ -452,9 +442,34 @@ export class Member<Result, Query, QueryResult> {
     return new MemberStoppedError(this.stoppedReason ?? 'stopped', this.failure ?? undefined);
   }
 
-  private settle(pending: { timer: TimerHandle }, action: () => void): void {
-    this.options.scheduler.clearTimeout(pending.timer);
-    action();
+  /**
+   * When an operation begun now times out. Deadlines are checked on every tick rather than with
+   * a timer each: a timer set and cleared per write was a tenth of a busy leader's time. So an
+   * operation fails up to a tick after its timeout.
+   */
+  private deadline(timeoutMs: number): number {
+    return this.options.scheduler.now() + timeoutMs;
+  }
+
+  /** Fails operations whose deadline has passed. Each map is in deadline order (one timeout). */
+  private expireOverdue(): void {
+    const now = this.options.scheduler.now();
+    const expire = <K, P extends Deadline>(pending: Map<K, P>, error: (key: K) => Error) => {
+      for (const [key, operation] of pending) {
+        if (operation.deadlineMs > now) break;
+        pending.delete(key);
+        operation.reject(error(key));
+      }
+    };
+    expire(
+      this.proposals,
+      (index) => new TimeoutError(`proposal at index ${index}`, this.proposeTimeoutMs),
+    );
+    expire(
+      this.forwardedProposals,
+      () => new TimeoutError('forwarded proposal', this.proposeTimeoutMs),
+    );
+    expire(this.reads, () => new TimeoutError('read', this.readTimeoutMs));
   }
 
   private receive(message: Message): void {
@@ -489,6 +504,7 @@ export class Member<Result, Query, QueryResult> {
     this.tickTimer = this.options.scheduler.setTimeout(() => {
       if (this.stoppedReason !== null) return;
       this.catchUpTicks();
+      this.expireOverdue();
       this.scheduleTick();
     }, this.tickMs);
   }
@@ -650,15 +666,15 @@ export class Member<Result, Query, QueryResult> {
         sameBytes(forwarded.command, envelope!.command)
       ) {
         this.forwardedProposals.delete(envelope!.origin!);
-        this.settle(forwarded, () => forwarded.resolve(result));
+        forwarded.resolve(result);
       }
       const pending = this.proposals.get(entry.index);
       if (pending === undefined) continue;
       this.proposals.delete(entry.index);
       if (pending.term === entry.term) {
-        this.settle(pending, () => pending.resolve(result));
+        pending.resolve(result);
       } else {
-        this.settle(pending, () => pending.reject(new ProposalDroppedError(entry.index)));
+        pending.reject(new ProposalDroppedError(entry.index));
       }
     }
     this.serveReads();
@@ -674,7 +690,7 @@ export class Member<Result, Query, QueryResult> {
       if (pending === undefined) continue;
       this.reads.delete(context);
       const leaderId = this.core.status().leaderId;
-      this.settle(pending, () => pending.reject(new NotLeaderError(leaderId)));
+      pending.reject(new NotLeaderError(leaderId));
     }
     if (readStates.length > 0) this.serveReads();
   }
@@ -684,7 +700,7 @@ export class Member<Result, Query, QueryResult> {
     for (const [context, pending] of this.reads) {
       if (pending.index === null || pending.index > applied) continue;
       this.reads.delete(context);
-      this.settle(pending, () => pending.resolve(pending.run()));
+      pending.resolve(pending.run());
     }
   }
 }

@@ -5,12 +5,13 @@
  */
 import { assert } from '../core/errors.js';
 import { jsonEquals } from './json.js';
+import { SortedKeys } from './sorted-keys.js';
 import type { JsonValue, KvChange, KvEntry, KvRangeResult } from './kv-types.js';
 
 export class KvStore {
   private readonly entries = new Map<string, KvEntry>();
   /** The keys of `entries`, in ascending order. */
-  private readonly sortedKeys: string[] = [];
+  private sortedKeys = new SortedKeys();
 
   /**
    * A store holding `entries` as they are (versions and modIndexes kept), for restoring a snapshot.
@@ -18,14 +19,15 @@ export class KvStore {
    */
   static fromEntries(entries: Iterable<KvEntry>): KvStore {
     const store = new KvStore();
+    let last: string | undefined;
     for (const entry of entries) {
-      const last = store.sortedKeys[store.sortedKeys.length - 1];
       assert(last === undefined || last < entry.key, 'restored keys are strictly ascending');
       assert(entry.version >= 1 && entry.modIndex >= 1, 'restored versions and indexes are >= 1');
       store.entries.set(entry.key, Object.isFrozen(entry) ? entry : Object.freeze({ ...entry }));
-      store.sortedKeys.push(entry.key);
+      last = entry.key;
     }
-    assert(store.sortedKeys.length === store.entries.size, 'sorted keys mirror the entries');
+    store.sortedKeys = SortedKeys.fromSorted(store.entries.keys());
+    assert(store.sortedKeys.size === store.entries.size, 'sorted keys mirror the entries');
     return store;
   }
 
@@ -50,8 +52,8 @@ export class KvStore {
       modIndex: index,
     });
     this.entries.set(key, entry);
-    if (previous === undefined) this.sortedKeys.splice(lowerBound(this.sortedKeys, key), 0, key);
-    assert(this.sortedKeys.length === this.entries.size, 'sorted keys mirror the entries');
+    if (previous === undefined) this.sortedKeys.insert(key);
+    assert(this.sortedKeys.size === this.entries.size, 'sorted keys mirror the entries');
     return entry;
   }
 
@@ -60,21 +62,17 @@ export class KvStore {
     const previous = this.entries.get(key);
     if (previous === undefined) return 0;
     this.entries.delete(key);
-    const position = lowerBound(this.sortedKeys, key);
-    assert(this.sortedKeys[position] === key, 'a stored key is in the sorted keys');
-    this.sortedKeys.splice(position, 1);
-    assert(this.sortedKeys.length === this.entries.size, 'sorted keys mirror the entries');
+    assert(this.sortedKeys.remove(key), 'a stored key is in the sorted keys');
+    assert(this.sortedKeys.size === this.entries.size, 'sorted keys mirror the entries');
     return previous.version;
   }
 
   /** Up to `limit` entries in key order whose key starts with `prefix` and is above `after`. */
   range(prefix: string, after: string | undefined, limit: number): KvRangeResult {
     assert(Number.isInteger(limit) && limit >= 0, 'range limit is a non-negative integer');
-    let position = lowerBound(this.sortedKeys, prefix);
-    if (after !== undefined) position = Math.max(position, upperBound(this.sortedKeys, after));
+    const start = after !== undefined && after >= prefix ? after : prefix;
     const entries: KvEntry[] = [];
-    for (; position < this.sortedKeys.length; position++) {
-      const key = this.sortedKeys[position] as string;
+    for (const key of this.sortedKeys.from(start, start === after)) {
       if (!key.startsWith(prefix)) return { entries, more: false };
       if (entries.length === limit) return { entries, more: true };
       entries.push(this.entries.get(key) as KvEntry);
@@ -111,22 +109,4 @@ export function diffStores(before: KvStore, after: KvStore, deletedAt: number): 
     changes.push(Object.freeze({ key: entry.key, value: null, version: 0, index: deletedAt }));
   }
   return changes.sort((a, b) => (a.key < b.key ? -1 : 1));
-}
-
-/** The first position whose key is >= `key`. */
-function lowerBound(keys: readonly string[], key: string): number {
-  let low = 0;
-  let high = keys.length;
-  while (low < high) {
-    const middle = (low + high) >>> 1;
-    if ((keys[middle] as string) < key) low = middle + 1;
-    else high = middle;
-  }
-  return low;
-}
-
-/** The first position whose key is > `key`. */
-function upperBound(keys: readonly string[], key: string): number {
-  const position = lowerBound(keys, key);
-  return keys[position] === key ? position + 1 : position;
 }

@@ -1,0 +1,91 @@
+/**
+ * The client session's window and the pool of sessions: however many writes a tab has in flight,
+ * no session has more unanswered seqs than the state machine caches responses for, so no
+ * response it waits for is forgotten and no fresh seq is refused as discarded.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { KvSession, KvSessionPool } from '../../../src/client/kv-session.js';
+import { LocalCluster } from '../../../src/runtime/local-cluster.js';
+import { decodeKvCommand } from '../../../src/state/kv-codec.js';
+import type { KvResult } from '../../../src/state/kv-types.js';
+
+const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+let cluster: LocalCluster | null = null;
+afterEach(async () => {
+  await cluster?.stop();
+  cluster = null;
+});
+
+async function startCluster(): Promise<LocalCluster> {
+  cluster = await LocalCluster.start({ size: 3, tickMs: 5 });
+  while (cluster.leader() === null) await sleep(5);
+  return cluster;
+}
+
+/** A submit that records, per session, the widest span of unanswered seqs it ever carried. */
+function spying(c: LocalCluster) {
+  const inFlight = new Map<number, Set<number>>();
+  const widest = new Map<number, number>();
+  const submit = async (command: Uint8Array): Promise<KvResult> => {
+    const decoded = decodeKvCommand(command);
+    if (!decoded.ok || decoded.command.type !== 'op') return c.submit(command);
+    const { session, seq, lowestUnacked } = decoded.command.header;
+    const seqs = inFlight.get(session) ?? new Set<number>();
+    inFlight.set(session, seqs);
+    seqs.add(seq);
+    widest.set(session, Math.max(widest.get(session) ?? 0, seq - lowestUnacked + 1));
+    try {
+      return await c.submit(command);
+    } finally {
+      seqs.delete(seq);
+    }
+  };
+  return { submit, widest };
+}
+
+describe('KvSession window', () => {
+  it('keeps at most windowMax seqs unanswered and answers every write', async () => {
+    const c = await startCluster();
+    const { submit, widest } = spying(c);
+    const session = await KvSession.open({ submit, sleep, windowMax: 8 });
+    const results = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => session.put(`k${i}`, i)),
+    );
+    expect(results.every((result) => result.type === 'put')).toBe(true);
+    expect(widest.get(session.id)).toBeLessThanOrEqual(8);
+    expect(session.load).toBe(0);
+  });
+
+  it('within the default window, 1,000 concurrent writes get no SEQ_DISCARDED', async () => {
+    const c = await startCluster();
+    const session = await KvSession.open({ submit: (command) => c.submit(command), sleep });
+    const results = await Promise.all(
+      Array.from({ length: 1000 }, (_, i) => session.put(`k${i % 50}`, i)),
+    );
+    expect(results.filter((result) => result.type !== 'put')).toEqual([]);
+  });
+});
+
+describe('KvSessionPool', () => {
+  it('opens sessions as writes outgrow one window, up to sessionsMax, then queues', async () => {
+    const c = await startCluster();
+    const { submit, widest } = spying(c);
+    const pool = new KvSessionPool({ submit, sleep, windowMax: 16, sessionsMax: 3 });
+    const results = await Promise.all(Array.from({ length: 400 }, (_, i) => pool.put(`k${i}`, i)));
+    expect(results).toHaveLength(400);
+    expect(widest.size).toBe(3);
+    for (const span of widest.values()) expect(span).toBeLessThanOrEqual(16);
+    const applied = await c.read({ type: 'range', prefix: 'k', limit: 1000 });
+    expect((applied as { entries: readonly unknown[] }).entries).toHaveLength(400);
+  });
+
+  it('uses one session while one is enough', async () => {
+    const c = await startCluster();
+    const { submit, widest } = spying(c);
+    const pool = new KvSessionPool({ submit, sleep });
+    for (let i = 0; i < 20; i++) await pool.put(`k${i}`, i);
+    await pool.delete('k0');
+    expect(widest.size).toBe(1);
+  });
+});

@@ -34,7 +34,7 @@ export async function interleaved(
   batch: number,
   durability: Durability,
 ): Promise<{ raw: number[]; appends: number[] }> {
-  const tag = `${batch}-${durability}-${Math.round(performance.now() * 1000)}`;
+  const tag = `${batch}-${durability}-${Math.round(performance.now() * 1000)}-${Math.random()}`;
   const db = await openRaw(`raw-${tag}`);
   const storage = await IndexedDbStorage.create(`bench-${tag}`, {
     durability,

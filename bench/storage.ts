@@ -30,15 +30,24 @@ async function measure(
   return { raw: times.raw.slice(WARMUP_ROUNDS), appends: times.appends.slice(WARMUP_ROUNDS) };
 }
 
-/** The storage lab in one tab of a persistent profile, for the duration of `use`. */
-async function withLab<T>(use: (page: Page) => Promise<T>): Promise<T> {
+/**
+ * The storage lab in a tab of a persistent profile, for the duration of `use`; `more` opens
+ * further tabs of the lab in the same profile (one origin, as a cluster's tabs are).
+ */
+async function withLab<T>(use: (page: Page, more: () => Promise<Page>) => Promise<T>): Promise<T> {
   const server = await serveLab(
     await bundle(fileURLToPath(new URL('./storage-lab.ts', import.meta.url))),
   );
   const profile = new Profile();
   try {
     const { context, page } = await profile.launch(server.url);
-    const result = await use(page);
+    const more = async (): Promise<Page> => {
+      const tab = await context.newPage();
+      await tab.goto(server.url);
+      await tab.waitForFunction(() => (window as { labReady?: boolean }).labReady === true);
+      return tab;
+    };
+    const result = await use(page, more);
     await context.close();
     return result;
   } finally {
@@ -58,15 +67,23 @@ const rate = (batch: number, times: readonly number[]): number =>
 export function indexedDbBaselines(entries: number): Promise<{
   singlePut: number[];
   singleAppend: number[];
+  singlePutThreeTabsAtOnce: number[];
   batchedPutsPerSecond: number;
   batchedAppendsPerSecond: number;
 }> {
-  return withLab(async (page) => {
+  return withLab(async (page, more) => {
     const single = await measure(page, 1, 'strict', entries);
     const batched = await measure(page, 256, 'strict', entries * 16);
+    // Context, not the baseline: a cluster's three tabs on one machine write at the same time,
+    // and each write then waits for the others in the browser's one IndexedDB backend.
+    const others = [await more(), await more()];
+    const atOnce = await Promise.all(
+      [page, ...others].map((tab) => measure(tab, 1, 'strict', entries)),
+    );
     return {
       singlePut: single.raw,
       singleAppend: single.appends,
+      singlePutThreeTabsAtOnce: atOnce[0]!.raw,
       batchedPutsPerSecond: rate(256, batched.raw),
       batchedAppendsPerSecond: rate(256, batched.appends),
     };

@@ -21,8 +21,25 @@ const $ = <T extends HTMLElement>(selector: string): T => {
   if (element === null) throw new Error(`missing ${selector}`);
   return element;
 };
+/** Sets an element's text, only when it changes: a write that changes nothing still relayouts. */
 const text = (selector: string, value: string): void => {
-  $(selector).textContent = value;
+  const element = $(selector);
+  if (element.textContent !== value) element.textContent = value;
+};
+/** Fills a list with one item per line, only when the lines change. */
+const list = (selector: string, lines: readonly string[], values?: readonly number[]): void => {
+  const element = $(selector);
+  const drawn = JSON.stringify([lines, values]);
+  if (element.dataset['drawn'] === drawn) return;
+  element.dataset['drawn'] = drawn;
+  element.replaceChildren(
+    ...lines.map((line, i) => {
+      const item = document.createElement('li');
+      if (values !== undefined) item.value = values[i]!;
+      item.textContent = line;
+      return item;
+    }),
+  );
 };
 
 const params = new URLSearchParams(location.search);
@@ -42,9 +59,16 @@ async function main(): Promise<void> {
   text('[data-testid="member-id"]', cluster.id);
   const table = new StateTable(cluster);
   await table.load();
+  let logDrawnAt = -1;
   cluster.onStatus((status) => {
+    // A hidden tab draws nothing; the next status after it is shown brings it up to date.
+    if (document.visibilityState === 'hidden') return;
     renderStatus(status);
-    void renderLog(cluster);
+    // The log panel changes only with the log: no query while it stands still.
+    if (status.lastIndex !== logDrawnAt) {
+      logDrawnAt = status.lastIndex;
+      void renderLog(cluster);
+    }
   });
   wireForm(cluster);
   wireControls(cluster);
@@ -168,9 +192,12 @@ const RENDER_INTERVAL_MS = 100;
 const ROWS_SHOWN_MAX = 100;
 
 function renderStatus(status: ClusterStatus): void {
+  text(
+    '[data-testid="role"]',
+    status.failure === null ? status.role : `stopped (${status.failure.code})`,
+  );
   const role = $('[data-testid="role"]');
-  role.textContent = status.failure === null ? status.role : `stopped (${status.failure.code})`;
-  role.className = `role-${status.role}`;
+  if (role.className !== `role-${status.role}`) role.className = `role-${status.role}`;
   text('[data-testid="term"]', String(status.term));
   text('[data-testid="leader-id"]', status.leaderId ?? 'none');
   text('[data-testid="commit-index"]', String(status.commitIndex));
@@ -197,35 +224,32 @@ function renderStatus(status: ClusterStatus): void {
       : `${pauses.count}, last ${Math.round(pauses.last.durationMs)} ms, ` +
           `longest ${Math.round(pauses.longestMs)} ms; ${page.handOffs} hand-offs`,
   );
-  const peers = status.peers.map(({ id, state }) => {
-    const item = document.createElement('li');
-    const linked = status.connected.includes(id) ? 'linked' : 'not linked';
-    item.textContent = `${id}: ${state}, ${linked}`;
-    return item;
-  });
-  $('#peers').replaceChildren(...peers);
+  list(
+    '#peers',
+    status.peers.map(
+      ({ id, state }) =>
+        `${id}: ${state}, ${status.connected.includes(id) ? 'linked' : 'not linked'}`,
+    ),
+  );
   const { votersTarget, decisions } = status.autopilot;
   text(
     '#autopilot-target',
     `target ${votersTarget} voters${status.role === 'leader' ? '' : ' (decides while leading)'}`,
   );
-  const recent = decisions.slice(-5).map((decision) => {
-    const item = document.createElement('li');
-    item.textContent = `${decision.change}: ${decision.reason} (${decision.outcome})`;
-    return item;
-  });
-  $('#autopilot-decisions').replaceChildren(...recent);
-  $('#disconnect').textContent = status.isolated ? 'Reconnect' : 'Disconnect';
+  list(
+    '#autopilot-decisions',
+    decisions.slice(-5).map((d) => `${d.change}: ${d.reason} (${d.outcome})`),
+  );
+  text('#disconnect', status.isolated ? 'Reconnect' : 'Disconnect');
 }
 
 async function renderLog(cluster: Cluster): Promise<void> {
-  const lines = (await cluster.recentLog(15)).map((line) => {
-    const item = document.createElement('li');
-    item.value = line.index;
-    item.textContent = `t${line.term} ${line.summary}`;
-    return item;
-  });
-  $('#log-lines').replaceChildren(...lines);
+  const lines = await cluster.recentLog(15);
+  list(
+    '#log-lines',
+    lines.map((line) => `t${line.term} ${line.summary}`),
+    lines.map((line) => line.index),
+  );
 }
 
 /** A value as typed: JSON when it parses, else the text itself. */

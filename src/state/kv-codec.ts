@@ -61,6 +61,20 @@ function opToWire(op: KvOp): object {
   }
 }
 
+/**
+ * Why `command` would not decode as itself, or null: the decoder's own checks run on the shape
+ * `encodeKvCommand` would write, with no bytes in between. Values must already be plain JSON
+ * (what JSON.stringify keeps as it is), as the command builders check first.
+ */
+export function findKvCommandShapeViolation(command: KvCommand): string | null {
+  try {
+    readCommand(toWire(command));
+    return null;
+  } catch (error) {
+    return error instanceof Error ? error.message : 'invalid command';
+  }
+}
+
 /** Decodes and validates a command. Never throws: bad bytes give `{ ok: false, code }`. */
 export function decodeKvCommand(bytes: Uint8Array): KvDecodeResult {
   if (bytes.byteLength > KV_LIMITS.commandBytesMax) {

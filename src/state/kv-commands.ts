@@ -6,7 +6,7 @@
  */
 import { RaftError } from '../core/errors.js';
 import { isJsonValue } from './json.js';
-import { decodeKvCommand, encodeKvCommand } from './kv-codec.js';
+import { encodeKvCommand, findKvCommandShapeViolation } from './kv-codec.js';
 import { KV_LIMITS } from './kv-limits.js';
 import type { JsonValue, KvCommand, KvOp, KvTxnCheck, KvTxnWrite } from './kv-types.js';
 import type { SessionHeader } from './sessions.js';
@@ -53,11 +53,11 @@ export const kvCommand = Object.freeze({
 
 function encodeChecked(command: KvCommand): Uint8Array {
   if (command.type === 'op') checkValues(command.op);
-  const bytes = encodeKvCommand(command);
-  const decoded = decodeKvCommand(bytes);
-  if (!decoded.ok && decoded.code === 'BAD_COMMAND')
-    throw new InvalidKvCommandError(decoded.message);
-  return bytes;
+  // The decoder's checks on the command itself: encoding plain JSON and decoding it gives the
+  // same shape back, so the bytes need no second parse.
+  const violation = findKvCommandShapeViolation(command);
+  if (violation !== null) throw new InvalidKvCommandError(violation);
+  return encodeKvCommand(command);
 }
 
 /** JSON.stringify would silently change NaN, undefined or a Date; refuse them instead. */

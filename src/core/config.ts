@@ -46,6 +46,12 @@ export interface RaftOptions {
    */
   readonly appendBytesMax?: number;
   readonly inflightAppendsMax?: number;
+  /**
+   * Appends in flight to a learner. Default 1: a learner is on no commit path, so under load it
+   * gets one batch per round trip instead of a stream of small appends, and its writes take less
+   * of a disk and a CPU its voters share (25 tabs on one machine write to one IndexedDB backend).
+   */
+  readonly learnerInflightAppendsMax?: number;
   readonly uncommittedEntriesMax?: number;
   readonly pendingReadsMax?: number;
   /**
@@ -76,6 +82,7 @@ export const RAFT_DEFAULTS = {
   appendEntriesMax: 256,
   appendBytesMax: 128 * 1024,
   inflightAppendsMax: 64,
+  learnerInflightAppendsMax: 1,
   uncommittedEntriesMax: 8192,
   pendingReadsMax: 4096,
   snapshotEntriesThreshold: 10_000,
@@ -115,6 +122,7 @@ export function resolveRaftOptions(options: RaftOptions): ResolvedRaftOptions {
     'appendEntriesMax',
     'appendBytesMax',
     'inflightAppendsMax',
+    'learnerInflightAppendsMax',
     'uncommittedEntriesMax',
     'pendingReadsMax',
     'snapshotEntriesThreshold',

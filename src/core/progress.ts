@@ -37,6 +37,8 @@ export class Progress {
   readSeqAcked = 0;
   /** In snapshot state: which snapshot, how many bytes the follower has, and whether a chunk is out. */
   snapshotIndex = 0;
+  /** The highest commit index an append to this member carried. */
+  commitSent = 0;
   snapshotOffset = 0;
   chunkInFlight = false;
   /** Leader ticks since the chunk in flight was sent; past a limit it counts as lost. */
@@ -44,9 +46,14 @@ export class Progress {
 
   constructor(
     next: number,
-    private readonly inflightMax: number,
+    private inflightMax: number,
   ) {
     this.next = next;
+  }
+
+  /** A member promoted or demoted gets the window of its new role; a full window just waits. */
+  setInflightMax(inflightMax: number): void {
+    this.inflightMax = inflightMax;
   }
 
   isPaused(): boolean {

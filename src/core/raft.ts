@@ -983,6 +983,9 @@ export class RaftNode {
       progress.becomeReplicate();
     }
     if (progress.match < this.log.lastIndex()) this.sendAppend(response.from, false);
+    // Its window was full when the commit moved (a learner's is one append): tell it now, not
+    // a heartbeat later.
+    else if (progress.commitSent < this.log.committed) this.sendAppend(response.from, true);
     if (response.from === this.transferee && progress.match === this.log.lastIndex())
       this.sendTimeoutNow(response.from);
   }
@@ -1055,6 +1058,7 @@ export class RaftNode {
       commit: this.log.committed,
     });
     progress.sent(prevIndex + entries.length, entries.length);
+    progress.commitSent = Math.max(progress.commitSent, this.log.committed);
   }
 
   /**
@@ -1214,12 +1218,19 @@ export class RaftNode {
   private syncProgress(): void {
     const peers = this.peers();
     for (const id of [...this.progress.keys()]) if (!peers.includes(id)) this.progress.delete(id);
+    const voters = this.voters();
     for (const id of peers) {
-      if (!this.progress.has(id)) {
-        const progress = new Progress(this.log.lastIndex() + 1, this.options.inflightAppendsMax);
-        progress.lastHeardTick = this.tickCount; // Silence is counted from when we start to ask.
-        this.progress.set(id, progress);
+      const window = voters.includes(id)
+        ? this.options.inflightAppendsMax
+        : this.options.learnerInflightAppendsMax;
+      const existing = this.progress.get(id);
+      if (existing !== undefined) {
+        existing.setInflightMax(window);
+        continue;
       }
+      const progress = new Progress(this.log.lastIndex() + 1, window);
+      progress.lastHeardTick = this.tickCount; // Silence is counted from when we start to ask.
+      this.progress.set(id, progress);
     }
     if (this.transferee !== null && !this.voters().includes(this.transferee)) this.abortTransfer();
   }

@@ -2,7 +2,8 @@
  * The vertical slice in real Chromium (issue 7): tabs of the demo page on one room, each running
  * its member in a worker, over the signaling server and WebRTC. One leader and one term
  * everywhere and writes seen by every tab; a closed leader tab replaced within 2 s; a reloaded
- * tab back from IndexedDB; 200 concurrent writes from three tabs converging.
+ * tab back from IndexedDB; 200 concurrent writes from three tabs converging, and a refused write's
+ * typed error reaching the page.
  */
 import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -245,6 +246,14 @@ describe('the demo in Chromium: three tabs, one replicated state', () => {
       }, 'three tabs to converge');
       expect(JSON.parse(views[0]!.entries)).toHaveLength(200);
       expect(new Set(views.map((v) => v.entries)).size).toBe(1);
+      // A refused write reaches the page as its own class, with its code.
+      const refused = await pages[1]!.evaluate(() =>
+        (window as DemoWindow).webraft!.kv.put('', 1).then(
+          () => null,
+          (error: Error & { code?: string }) => ({ name: error.name, code: error.code ?? null }),
+        ),
+      );
+      expect(refused).toEqual({ name: 'InvalidKvCommandError', code: 'BAD_COMMAND' });
     } finally {
       await done(context, profile);
     }

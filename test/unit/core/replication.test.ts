@@ -296,3 +296,39 @@ describe('replicating while the leader writes', () => {
     expect(cluster.node('b').takeReplicationDuringWrite()).toEqual([]); // Followers never do.
   });
 });
+
+describe('replication to learners', () => {
+  it('keeps one append in flight to a learner', () => {
+    const cluster = new TestCluster(['a', 'b', 'c'], { appendEntriesMax: 1 });
+    cluster.addEmptyMember('d');
+    cluster.elect('a');
+    cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'd' });
+    cluster.stabilize();
+    cluster.cutLink('d', 'a'); // The learner's answers do not come back.
+    for (let i = 0; i < 10; i++) {
+      cluster.propose('a', `v${i}`);
+      cluster.flush();
+    }
+    const appends = cluster.take(appendsTo('d')) as AppendRequest[];
+    // A voter's window would have let all ten go.
+    expect(appends.filter((append) => append.entries.length > 0)).toHaveLength(1);
+  });
+
+  it('tells a learner of a commit its full window held back as soon as it answers', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.addEmptyMember('d');
+    cluster.elect('a');
+    cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'd' });
+    cluster.stabilize();
+    cluster.propose('a', 'x');
+    cluster.flush();
+    const held = cluster.take(appendsTo('d'));
+    cluster.stabilize(); // b and c answer: committed, but d's window is full.
+    const commit = cluster.node('a').status().commit;
+    expect(cluster.node('d').status().commit).toBeLessThan(commit);
+    for (const append of held) cluster.deliver(append);
+    cluster.stabilize(); // No tick, so no heartbeat: the answer itself brings the news.
+    expect(cluster.node('d').status().commit).toBe(commit);
+    expect(cluster.member('d').applied.map(text).slice(-1)).toEqual(['x']);
+  });
+});

@@ -26,7 +26,8 @@ export async function startDemoServers(): Promise<DemoServers> {
   const web = await createServer({
     configFile: fileURLToPath(new URL('../../vite.config.ts', import.meta.url)),
     logLevel: 'silent',
-    server: { host: '127.0.0.1', port: 0 },
+    // No file watching: an edit to the source during a run must not reload the tabs under test.
+    server: { host: '127.0.0.1', port: 0, hmr: false, watch: null },
   });
   await web.listen();
   const address = web.httpServer?.address();

@@ -51,6 +51,16 @@ export class TestCluster {
     });
   }
 
+  /** Voters a, b, c with a leading, and d added as a learner and caught up. */
+  static withLearner(overrides: Overrides = {}): TestCluster {
+    const cluster = new TestCluster(['a', 'b', 'c'], overrides);
+    cluster.addEmptyMember('d');
+    cluster.elect('a');
+    cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'd' });
+    cluster.stabilize();
+    return cluster;
+  }
+
   /** Adds a member with an empty log (not bootstrapped): it waits for a leader to add it. */
   addEmptyMember(id: MemberId, seed = 77): TestMember {
     const member = this.fresh(id, seed, EMPTY_HARD_STATE, null, []);

@@ -58,11 +58,7 @@ describe('bootstrap', () => {
 
 describe('single-server membership changes', () => {
   it('a learner receives the log but counts for neither commit nor election', () => {
-    const cluster = new TestCluster(['a', 'b', 'c']);
-    cluster.addEmptyMember('d');
-    cluster.elect('a');
-    cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'd' });
-    cluster.stabilize();
+    const cluster = TestCluster.withLearner();
     cluster.propose('a', 'x');
     cluster.stabilize();
     expect(cluster.member('d').state).toEqual(['x']);
@@ -80,11 +76,7 @@ describe('single-server membership changes', () => {
   });
 
   it('a promoted learner counts toward the quorum', () => {
-    const cluster = new TestCluster(['a', 'b', 'c']);
-    cluster.addEmptyMember('d');
-    cluster.elect('a');
-    cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'd' });
-    cluster.stabilize();
+    const cluster = TestCluster.withLearner();
     cluster.node('a').proposeConfChange({ type: 'promote', member: 'd' });
     cluster.stabilize();
     expect(cluster.node('b').status().config.voters).toEqual(['a', 'b', 'c', 'd']);

@@ -299,11 +299,7 @@ describe('replicating while the leader writes', () => {
 
 describe('replication to learners', () => {
   it('keeps one append in flight to a learner', () => {
-    const cluster = new TestCluster(['a', 'b', 'c'], { appendEntriesMax: 1 });
-    cluster.addEmptyMember('d');
-    cluster.elect('a');
-    cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'd' });
-    cluster.stabilize();
+    const cluster = TestCluster.withLearner({ appendEntriesMax: 1 });
     cluster.cutLink('d', 'a'); // The learner's answers do not come back.
     for (let i = 0; i < 10; i++) {
       cluster.propose('a', `v${i}`);
@@ -315,11 +311,7 @@ describe('replication to learners', () => {
   });
 
   it('tells a learner of a commit its full window held back as soon as it answers', () => {
-    const cluster = new TestCluster(['a', 'b', 'c']);
-    cluster.addEmptyMember('d');
-    cluster.elect('a');
-    cluster.node('a').proposeConfChange({ type: 'addLearner', member: 'd' });
-    cluster.stabilize();
+    const cluster = TestCluster.withLearner();
     cluster.propose('a', 'x');
     cluster.flush();
     const held = cluster.take(appendsTo('d'));

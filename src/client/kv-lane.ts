@@ -221,28 +221,29 @@ export class KvLaneClient {
   }
 }
 
-/** The classes a caller may match on, by name: rebuilt as themselves on the page. */
-const KNOWN_ERRORS: Record<string, { prototype: Error }> = Object.fromEntries(
-  [
-    NotLeaderError,
-    LeadershipTransferError,
-    UnknownMemberError,
-    OverloadedError,
-    InvariantError,
-    ConfigChangeInProgressError,
-    InvalidConfigChangeError,
-    TimeoutError,
-    LeaderChangedError,
-    ProposalDroppedError,
-    MemberStoppedError,
-    InvalidKvCommandError,
-    KvCommandError,
-    StorageCorruptError,
-    StorageLostError,
-    StorageQuotaError,
-    StorageUnavailableError,
-  ].map((type) => [type.name, type]),
-);
+/**
+ * The classes a caller may match on, by the `name` each sets: rebuilt as themselves on the page.
+ * Named here, not read from `Class.name`, which a minifier renames.
+ */
+const KNOWN_ERRORS: Record<string, { prototype: Error }> = {
+  NotLeaderError,
+  LeadershipTransferError,
+  UnknownMemberError,
+  OverloadedError,
+  InvariantError,
+  ConfigChangeInProgressError,
+  InvalidConfigChangeError,
+  TimeoutError,
+  LeaderChangedError,
+  ProposalDroppedError,
+  MemberStoppedError,
+  InvalidKvCommandError,
+  KvCommandError,
+  StorageCorruptError,
+  StorageLostError,
+  StorageQuotaError,
+  StorageUnavailableError,
+};
 
 const CAUSE_DEPTH_MAX = 4;
 

@@ -199,6 +199,11 @@ export class RaftNode {
   step(message: Message): void {
     const problem = validateMessage(message, this.id);
     if (problem !== null) return this.drop(problem);
+    // A leader sends TimeoutNow only to a member it has caught up, so in its own term: one from
+    // a term ahead is forged (a room member making others campaign), and moves no term.
+    if (message.type === 'timeoutNow' && message.term > this.term) {
+      return this.drop('timeoutNowAheadOfTerm');
+    }
     if (message.term > this.term) {
       if (!this.acceptHigherTerm(message)) return;
     } else if (message.term < this.term) {
@@ -727,12 +732,8 @@ export class RaftNode {
     }
     // A granted pre-vote echoes the term we would campaign for; it does not move us to it.
     if (message.type === 'preVoteResponse' && !message.reject) return true;
-    const fromLeader =
-      message.type === 'append' || message.type === 'heartbeat' || message.type === 'timeoutNow';
-    this.becomeFollower(
-      message.term,
-      fromLeader && message.type !== 'timeoutNow' ? message.from : null,
-    );
+    const fromLeader = message.type === 'append' || message.type === 'heartbeat';
+    this.becomeFollower(message.term, fromLeader ? message.from : null);
     return true;
   }
 
@@ -802,6 +803,7 @@ export class RaftNode {
         this.heardFromLeader(message.from);
         return this.handleHeartbeat(message);
       case 'timeoutNow':
+        if (message.from !== this.leaderId) return this.drop('timeoutNowNotFromLeader');
         if (!this.mayCampaign()) return this.drop('timeoutNowNotVoter');
         return this.startCampaign('transfer');
       case 'readIndex':

@@ -9,6 +9,7 @@ import { KvStateMachine } from '../state/kv.js';
 import type { KvQuery, KvQueryResult, KvResult } from '../state/kv-types.js';
 import { MemoryDisk, MemoryStorage } from '../storage/memory.js';
 import { MemoryNetwork } from '../transport/memory.js';
+import type { Transport } from '../transport/transport.js';
 import { Member } from './member.js';
 import type { MemberOptions, ReadConsistency } from './member.js';
 import { realScheduler, wallClock } from './scheduler.js';
@@ -25,6 +26,8 @@ export interface LocalClusterOptions {
   readonly schedulerOf?: (id: MemberId) => Scheduler | undefined;
   /** Core options for every member (e.g. small compaction thresholds in tests). */
   readonly raft?: MemberOptions<KvResult, KvQuery, KvQueryResult>['raft'];
+  /** Another transport for some members (real frames over a mesh, say); default `network`. */
+  readonly transportOf?: (id: MemberId) => Transport | undefined;
 }
 
 export class LocalCluster {
@@ -64,7 +67,7 @@ export class LocalCluster {
         : {}),
       ...(this.options.raft === undefined ? {} : { raft: this.options.raft }),
       storage: new MemoryStorage(disk),
-      transport: this.network.connect(id),
+      transport: this.options.transportOf?.(id) ?? this.network.connect(id),
       stateMachine,
       scheduler: this.options.schedulerOf?.(id) ?? this.scheduler,
       wallClock,

@@ -71,4 +71,17 @@ describe('hostile messages', () => {
     cluster.node('a').step({ type: 'timeoutNow', from: 'a', to: 'a', term: 1 });
     expect(cluster.node('a').dropCounts()).toEqual({ wrongRecipient: 1, fromSelf: 1 });
   });
+
+  it('starts no campaign on a TimeoutNow from anyone but its leader, or from a term ahead', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    const b = cluster.node('b');
+    const { term } = b.status();
+    b.step({ type: 'timeoutNow', from: 'c', to: 'b', term });
+    b.step({ type: 'timeoutNow', from: 'a', to: 'b', term: term + 1 });
+    expect(b.status()).toMatchObject({ role: 'follower', term, leaderId: 'a' });
+    expect(b.dropCounts()).toMatchObject({ timeoutNowNotFromLeader: 1, timeoutNowAheadOfTerm: 1 });
+    b.step({ type: 'timeoutNow', from: 'a', to: 'b', term }); // The leader's own: it campaigns.
+    expect(b.status().role).toBe('candidate');
+  });
 });

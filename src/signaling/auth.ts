@@ -12,6 +12,11 @@
  * another member; `purpose` separates contexts, so a peer that is asked to prove itself over a
  * data channel ('peer') cannot be used as an oracle for a signaling handshake ('signaling').
  * Verification uses `crypto.subtle.verify`, which compares in constant time.
+ *
+ * A `binding` (channel binding) is appended as one more line when given: peers bind their proofs
+ * to the DTLS certificates of the connection they prove over (see `dtlsBinding`), so a signaling
+ * server that put itself in the middle of a connection (its own certificates in the relayed
+ * SDP) cannot relay the two proofs between the real peers: each was made for other certificates.
  */
 import { ID_PATTERN, TOKEN_PATTERN } from './protocol.js';
 
@@ -32,11 +37,12 @@ export async function proveRoomSecret(
   room: string,
   memberId: string,
   purpose: RoomProofPurpose = 'signaling',
+  binding?: string,
 ): Promise<string> {
-  const problem = checkProofInputs(secret, nonce, room, memberId);
+  const problem = checkProofInputs(secret, nonce, room, memberId, binding);
   if (problem !== null) throw new RangeError(problem);
   const key = await importSecret(secret, 'sign');
-  const mac = await subtle().sign(HMAC, key, proofInput(purpose, nonce, room, memberId));
+  const mac = await subtle().sign(HMAC, key, proofInput(purpose, nonce, room, memberId, binding));
   return encodeBase64Url(new Uint8Array(mac));
 }
 
@@ -51,16 +57,43 @@ export async function verifyRoomProof(
   memberId: string,
   proof: string,
   purpose: RoomProofPurpose = 'signaling',
+  binding?: string,
 ): Promise<boolean> {
-  if (checkProofInputs(secret, nonce, room, memberId) !== null) return false;
+  if (checkProofInputs(secret, nonce, room, memberId, binding) !== null) return false;
   if (typeof proof !== 'string' || !TOKEN_PATTERN.test(proof)) return false;
   const mac = decodeBase64Url(proof);
   if (mac === null) return false;
   const key = await importSecret(secret, 'verify');
-  return subtle().verify(HMAC, key, mac, proofInput(purpose, nonce, room, memberId));
+  return subtle().verify(HMAC, key, mac, proofInput(purpose, nonce, room, memberId, binding));
 }
 
-function checkProofInputs(secret: string, nonce: string, room: string, memberId: string) {
+/**
+ * The binding of a peer proof to its connection: the prover's and then the verifier's DTLS
+ * certificate fingerprints, as each side's SDP states them. The prover passes (its local SDP,
+ * its remote SDP), the verifier (its remote SDP, its local SDP): the same string only if both
+ * saw the same two certificates, that is if no one sits in between.
+ */
+export function dtlsBinding(proverSdp: string, verifierSdp: string): string {
+  return `dtls ${sdpFingerprints(proverSdp)} ${sdpFingerprints(verifierSdp)}`;
+}
+
+/** The `a=fingerprint` values of `sdp`, normalized and sorted; '-' if there are none. */
+export function sdpFingerprints(sdp: string): string {
+  const found = [...sdp.matchAll(/^a=fingerprint:(\S+) ([0-9A-Fa-f:]+)\s*$/gm)].map(
+    ([, algorithm, value]) => `${algorithm!.toLowerCase()}/${value!.toUpperCase()}`,
+  );
+  return found.length === 0 ? '-' : [...new Set(found)].sort().join(',');
+}
+
+function checkProofInputs(
+  secret: string,
+  nonce: string,
+  room: string,
+  memberId: string,
+  binding?: string,
+) {
+  if (binding !== undefined && (typeof binding !== 'string' || binding.includes('\n')))
+    return 'malformed binding';
   if (typeof secret !== 'string' || secret.length === 0) return 'the secret must not be empty';
   if (typeof nonce !== 'string' || !TOKEN_PATTERN.test(nonce)) return 'malformed nonce';
   if (typeof room !== 'string' || !ID_PATTERN.test(room)) return 'malformed room id';
@@ -68,8 +101,18 @@ function checkProofInputs(secret: string, nonce: string, room: string, memberId:
   return null;
 }
 
-const proofInput = (purpose: RoomProofPurpose, nonce: string, room: string, memberId: string) =>
-  utf8.encode([PROOF_LABEL, purpose, nonce, room, memberId].join('\n'));
+const proofInput = (
+  purpose: RoomProofPurpose,
+  nonce: string,
+  room: string,
+  memberId: string,
+  binding?: string,
+) =>
+  utf8.encode(
+    [PROOF_LABEL, purpose, nonce, room, memberId, ...(binding === undefined ? [] : [binding])].join(
+      '\n',
+    ),
+  );
 
 function importSecret(secret: string, usage: 'sign' | 'verify'): Promise<CryptoKey> {
   return subtle().importKey('raw', utf8.encode(secret), HMAC, false, [usage]);

@@ -8,7 +8,8 @@
  * generation id carried by every signal, so a late signal of an old attempt is ignored.
  *
  * When 'auth' opens, the two peers prove to each other that they know the room secret (HMAC over
- * the other's nonce, purpose 'peer'; without a secret, each only names itself); only then does
+ * the other's nonce, purpose 'peer', bound to the DTLS certificates of both ends so a signaling
+ * server in the middle cannot relay it; without a secret, each only names itself); only then does
  * `onAuthenticated` say the raft channel of that attempt may carry frames. A closed channel or
  * failed connection is retried with exponential backoff while the peer is in the room; a refused
  * proof is not retried.
@@ -18,7 +19,7 @@
  * polyfills in the page bundle.
  */
 import type { MemberId } from '../../core/types.js';
-import { proveRoomSecret, verifyRoomProof } from '../../signaling/auth.js';
+import { dtlsBinding, proveRoomSecret, verifyRoomProof } from '../../signaling/auth.js';
 
 /** What the mesh needs from signaling: who is in the room, and a relay to each of them. */
 export interface MeshSignaling {
@@ -233,6 +234,11 @@ export class PeerMesh {
     const { room } = this.options.signaling;
     const secret = this.options.secret;
     const nonce = newGeneration();
+    // Proofs name the DTLS certificates at both ends of this connection (see dtlsBinding).
+    const local = attempt.pc.localDescription?.sdp ?? '';
+    const remote = attempt.pc.remoteDescription?.sdp ?? '';
+    const binding = (proving: boolean): string =>
+      proving ? dtlsBinding(local, remote) : dtlsBinding(remote, local);
     let proved = false;
     let verified = false;
     const finish = (): void => {
@@ -251,13 +257,13 @@ export class PeerMesh {
         const proof =
           secret === undefined
             ? ''
-            : await proveRoomSecret(secret, hello.nonce, room, this.self, 'peer');
+            : await proveRoomSecret(secret, hello.nonce, room, this.self, 'peer', binding(true));
         channel.send(JSON.stringify({ label: HANDSHAKE_LABEL, step: 'proof', proof }));
         proved = true;
       } else {
         const ok =
           secret === undefined ||
-          (await verifyRoomProof(secret, nonce, room, peer, hello.proof, 'peer'));
+          (await verifyRoomProof(secret, nonce, room, peer, hello.proof, 'peer', binding(false)));
         if (!ok) return this.refuse(peer, link, attempt);
         verified = true;
       }

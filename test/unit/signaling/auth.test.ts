@@ -7,8 +7,10 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import {
   decodeBase64Url,
+  dtlsBinding,
   encodeBase64Url,
   proveRoomSecret,
+  sdpFingerprints,
   verifyRoomProof,
 } from '../../../src/signaling/auth.js';
 
@@ -42,6 +44,49 @@ describe('proveRoomSecret', () => {
     await expect(verifyRoomProof('s', NONCE, 'board', 'tab-1', forPeer)).resolves.toBe(false);
     await expect(verifyRoomProof('s', NONCE, 'board', 'tab-1', forPeer, 'peer')).resolves.toBe(
       true,
+    );
+  });
+
+  it('binds peer proofs to both ends of the connection: a relay in the middle fails', async () => {
+    const sdp = (fingerprint: string) =>
+      `v=0\r\no=- 1 2 IN IP4 127.0.0.1\r\na=fingerprint:sha-256 ${fingerprint}\r\na=setup:actpass\r\n`;
+    const alice = sdp('AA:11');
+    const bob = sdp('bb:22');
+    const mallory = sdp('CC:33');
+    // Alice proves to Bob over a direct connection: her local and remote SDPs are Bob's remote
+    // and local ones.
+    const direct = await proveRoomSecret(
+      's',
+      NONCE,
+      'board',
+      'alice',
+      'peer',
+      dtlsBinding(alice, bob),
+    );
+    await expect(
+      verifyRoomProof('s', NONCE, 'board', 'alice', direct, 'peer', dtlsBinding(alice, bob)),
+    ).resolves.toBe(true);
+    // A signaling server in the middle: Alice is connected to Mallory, Bob is too; Mallory relays
+    // Alice's proof to Bob, who sees Mallory's certificate where Alice's should be.
+    const relayed = await proveRoomSecret(
+      's',
+      NONCE,
+      'board',
+      'alice',
+      'peer',
+      dtlsBinding(alice, mallory),
+    );
+    await expect(
+      verifyRoomProof('s', NONCE, 'board', 'alice', relayed, 'peer', dtlsBinding(mallory, bob)),
+    ).resolves.toBe(false);
+    // And a bound proof never passes unbound, nor the other way round.
+    await expect(verifyRoomProof('s', NONCE, 'board', 'alice', direct, 'peer')).resolves.toBe(
+      false,
+    );
+    expect(sdpFingerprints(bob)).toBe('sha-256/BB:22');
+    expect(sdpFingerprints('v=0\r\n')).toBe('-');
+    await expect(proveRoomSecret('s', NONCE, 'board', 'alice', 'peer', 'a\nb')).rejects.toThrow(
+      RangeError,
     );
   });
 

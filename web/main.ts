@@ -46,6 +46,8 @@ const params = new URLSearchParams(location.search);
 const room = params.get('room') ?? 'demo';
 const signalingUrl = params.get('signal') ?? undefined;
 const voters = params.get('voters');
+// In the fragment, not the query: a fragment never leaves the browser (no server, no logs).
+const secret = new URLSearchParams(location.hash.slice(1)).get('secret') ?? undefined;
 
 async function main(): Promise<void> {
   text('#connection', `joining room ${room}…`);
@@ -53,6 +55,7 @@ async function main(): Promise<void> {
     room,
     ...(signalingUrl ? { signalingUrl } : {}),
     ...(voters ? { votersTarget: checkVotersTarget(Number(voters)) } : {}),
+    ...(secret ? { secret } : {}),
   });
   window.webraft = cluster;
   text('#connection', `room ${room}`);
@@ -192,6 +195,16 @@ const RENDER_INTERVAL_MS = 100;
 const ROWS_SHOWN_MAX = 100;
 
 function renderStatus(status: ClusterStatus): void {
+  const warning = $('#room-warning');
+  warning.hidden = status.roomSecret;
+  text(
+    '#room-warning',
+    status.roomSecret
+      ? ''
+      : `Open room: no secret. Anyone who knows the name "${status.room}" and reaches the ` +
+          'signaling server can join this cluster, read its state and write to it. Give every ' +
+          'tab of the room the same #secret=… in the URL to require one (see SECURITY.md).',
+  );
   text(
     '[data-testid="role"]',
     status.failure === null ? status.role : `stopped (${status.failure.code})`,

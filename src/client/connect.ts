@@ -70,6 +70,12 @@ export interface ClusterStatus extends HostStatus {
    * (BroadcastChannel) and peers already linked take part; the tab keeps trying.
    */
   readonly signaling: 'connected' | 'offline';
+  /**
+   * Whether this tab joined with a room secret. Without one, anyone who knows the room's name and
+   * reaches its signaling server can join, read and write, and nothing authenticates the
+   * signaling server to the peers (see SECURITY.md).
+   */
+  readonly roomSecret: boolean;
   /** The other members of the room and the state of this tab's connection to each. */
   readonly peers: readonly { readonly id: MemberId; readonly state: PeerState }[];
 }
@@ -198,7 +204,7 @@ async function start(
   const lanePorts = new MessageChannel();
   await host.openLane(transfer(lanePorts.port2, [lanePorts.port2]));
   const lane = new KvLaneClient(lanePorts.port1);
-  const links = { mesh, signaling, lane };
+  const links = { mesh, signaling, lane, roomSecret: Boolean(options.secret) };
   const cluster = clusterApi(host, links, room, memberId, persistence, async (leave) => {
     clearTimeout(offlineCheck);
     clearInterval(presence);
@@ -337,7 +343,13 @@ function clusterApi(
     mesh,
     signaling,
     lane,
-  }: { readonly mesh: PeerMesh; readonly signaling: RoomLink; readonly lane: KvLaneClient },
+    roomSecret,
+  }: {
+    readonly mesh: PeerMesh;
+    readonly signaling: RoomLink;
+    readonly lane: KvLaneClient;
+    readonly roomSecret: boolean;
+  },
   room: string,
   id: MemberId,
   persistence: { readonly answer: PersistencePermission },
@@ -353,6 +365,7 @@ function clusterApi(
         hosted.storage === null ? null : { ...hosted.storage, persistence: persistence.answer },
       room,
       signaling: signaling.connected ? 'connected' : 'offline',
+      roomSecret,
       peers: Object.entries(states).map(([peer, state]) => ({ id: peer, state })),
     };
   };

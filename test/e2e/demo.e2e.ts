@@ -71,6 +71,27 @@ describe('the demo in Chromium: three tabs, one replicated state', () => {
         await Promise.all(pages.map((p) => p.getByTestId('term').textContent())),
       );
       expect(terms.size).toBe(1);
+      // A room without a secret says so, loudly.
+      await first.getByTestId('room-warning').waitFor({ state: 'visible', timeout: 5_000 });
+      expect(await first.getByTestId('room-warning').textContent()).toContain('no secret');
+    } finally {
+      await done(context, profile);
+    }
+  });
+
+  it('a tab given a room secret (#secret=… in the URL) shows no open-room warning', async () => {
+    const profile = new Profile();
+    const context = await profile.start();
+    try {
+      const url = `${servers.current.pageUrl(`e2e${++rooms}`)}#secret=correct-horse`;
+      const page = await openTab(context, url, context.pages()[0]);
+      const s = await waitFor(async () => {
+        const current = await status(page);
+        return current.role === 'leader' ? current : null;
+      }, 'a one-tab cluster');
+      expect(s.roomSecret).toBe(true);
+      await page.getByTestId('role').waitFor({ timeout: 5_000 });
+      expect(await page.getByTestId('room-warning').isHidden()).toBe(true);
     } finally {
       await done(context, profile);
     }

@@ -443,5 +443,15 @@ function summarize(kind: string, data: Uint8Array): string {
   const command = decoded.command;
   if (command.type !== 'op') return command.type;
   const op = command.op;
+  if (op.type === 'put') return `put ${op.key} = ${clip(JSON.stringify(op.value))}`;
+  if (op.type === 'cas') return `cas ${op.key} → ${clip(JSON.stringify(op.next))}`;
   return 'key' in op ? `${op.type} ${op.key}` : op.type;
+}
+
+const SUMMARY_VALUE_CHARS_MAX = 60;
+
+function clip(text: string): string {
+  return text.length <= SUMMARY_VALUE_CHARS_MAX
+    ? text
+    : `${text.slice(0, SUMMARY_VALUE_CHARS_MAX - 1)}…`;
 }

@@ -53,7 +53,7 @@ describe('MemberHost: the member in each tab', () => {
     expect((await first!.get('greeting'))?.value).toBe('hello from a follower');
     await waitFor(() => third!.entries().length === 2, 'third applies both');
     expect(second!.entries().map((e) => e.key)).toEqual(['count', 'greeting']);
-    expect(third!.recentLog(3).map((line) => line.summary)).toContain('put count');
+    expect(third!.recentLog(3).map((line) => line.summary)).toContain('put count = 1');
 
     // t3 leaves the room: after the grace period the leader removes it.
     await third!.leave();

@@ -229,6 +229,19 @@ function renderStatus(status: ClusterStatus): void {
       ? 'connected'
       : 'unreachable: tabs of this browser only (BroadcastChannel), retrying',
   );
+  text('[data-testid="member-id"]', status.id);
+  const { restarts } = status;
+  text(
+    '#restarts',
+    restarts.restarting
+      ? `restarting after ${status.failure?.code ?? 'a failure'}…`
+      : restarts.last === null
+        ? 'none'
+        : `${restarts.count}, last after ${restarts.last.code}` +
+          (restarts.last.from === restarts.last.to
+            ? ' (same member, from its database)'
+            : ` (rejoined as ${restarts.last.to})`),
+  );
   const { pauses, page } = status;
   text(
     '#pauses',

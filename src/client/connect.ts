@@ -21,6 +21,7 @@ import type {
   KvTxnWrite,
 } from '../state/kv-types.js';
 import { requestPersistentStorage } from '../storage/indexeddb.js';
+import type { StorageFault } from '../storage/faulty.js';
 import type { PersistencePermission } from '../storage/indexeddb.js';
 import { bridgeDataChannel, canTransferDataChannel } from '../transport/webrtc/frame-channel.js';
 import { meshSignaling } from '../transport/webrtc/mesh-signaling.js';
@@ -36,6 +37,7 @@ import {
   remember,
 } from './identity.js';
 import { KvLaneClient } from './kv-lane.js';
+import type { KvLaneOp } from './kv-lane.js';
 import { RoomLink } from './room-link.js';
 import type { ClaimedIdentity } from './identity.js';
 import type { HostStatus, LogLine, MemberHost } from './member-host.js';
@@ -58,8 +60,11 @@ export interface ConnectOptions {
    * reach each other directly; across NATs, give STUN/TURN servers here.
    */
   readonly rtcConfiguration?: RTCConfiguration;
-  /** The member's worker; default the one shipped with webraft. */
-  readonly worker?: Worker;
+  /**
+   * Starts the member's worker; default the one shipped with webraft. Called again when the
+   * member restarts after a storage failure (see `status().restarts`).
+   */
+  readonly worker?: () => Worker;
 }
 
 /** The cluster as this tab sees it. */
@@ -76,6 +81,22 @@ export interface ClusterStatus extends HostStatus {
    * signaling server to the peers (see SECURITY.md).
    */
   readonly roomSecret: boolean;
+  /**
+   * Times this tab restarted its member after it stopped by itself (a storage failure: quota
+   * exhausted, site data cleared, the database taken by a newer version), and the latest. A
+   * restart takes the same member back from its database when it can, else joins as a new one.
+   */
+  readonly restarts: {
+    /** A restart is under way: the rest of this status is the stopped member's last. */
+    readonly restarting: boolean;
+    readonly count: number;
+    readonly last: {
+      readonly code: string;
+      readonly atMs: number;
+      readonly from: MemberId;
+      readonly to: MemberId;
+    } | null;
+  };
   /** The other members of the room and the state of this tab's connection to each. */
   readonly peers: readonly { readonly id: MemberId; readonly state: PeerState }[];
 }
@@ -94,6 +115,7 @@ export interface ClusterKv {
 }
 
 export interface Cluster {
+  /** This tab's member id (a new one if the member had to rejoin as a new member). */
   readonly id: MemberId;
   readonly room: string;
   readonly kv: ClusterKv;
@@ -107,6 +129,12 @@ export interface Cluster {
   /** Fault injection: disconnect this tab from the cluster (true) or reconnect it (false). */
   setDisconnected(disconnected: boolean): Promise<void>;
   /**
+   * Fault injection: fail this member's storage writes as a full disk ('quota') or a database
+   * taken away ('unavailable') would. The member stops at its next write and is restarted
+   * (`status().restarts`), which ends the fault.
+   */
+  setStorageFault(fault: StorageFault | null): Promise<void>;
+  /**
    * Stops this tab's member, handing leadership over first when leading. By default it also
    * tells the room it is leaving for good, so the leader removes it at once; with
    * `{ leave: false }` (a page being hidden or reloaded) it is removed only if it does not come
@@ -118,13 +146,40 @@ export interface Cluster {
 export async function connect(options: ConnectOptions = {}): Promise<Cluster> {
   const room = options.room ?? 'demo';
   const signalingUrl = options.signalingUrl ?? `ws://${location.hostname || '127.0.0.1'}:8787`;
-  const worker =
-    options.worker ??
-    new Worker(new URL('../../worker/member.worker.ts', import.meta.url), { type: 'module' });
+  const config: LaunchConfig = { room, signalingUrl, options };
+  return supervise(config, await launch(config, new Set()));
+}
+
+interface LaunchConfig {
+  readonly room: string;
+  readonly signalingUrl: string;
+  readonly options: ConnectOptions;
+}
+
+/** One life of this tab's member: its worker, identity, signaling link, mesh and lane. */
+interface Incarnation {
+  readonly memberId: MemberId;
+  readonly host: Remote<MemberHost>;
+  readonly mesh: PeerMesh;
+  readonly signaling: RoomLink;
+  readonly lane: KvLaneClient;
+  readonly persistence: { readonly answer: PersistencePermission };
+  /** Resolves when this life ends (a call to its worker after that would never answer). */
+  readonly whenStopped: Promise<void>;
+  /** Stops all of it, once; `leave` first tells the room this member leaves for good. */
+  stop(leave: boolean): Promise<void>;
+}
+
+const startDefaultWorker = (): Worker =>
+  new Worker(new URL('../../worker/member.worker.ts', import.meta.url), { type: 'module' });
+
+/** Starts a member in a new worker, under an identity not in `avoid`. */
+async function launch(config: LaunchConfig, avoid: ReadonlySet<MemberId>): Promise<Incarnation> {
+  const worker = (config.options.worker ?? startDefaultWorker)();
   const host = wrap<MemberHost>(worker);
   let claimed: ClaimedIdentity | null = null;
   try {
-    return await start(host, worker, room, signalingUrl, options, (identity) => {
+    return await start(host, worker, config, avoid, (identity) => {
       claimed = identity;
     });
   } catch (error) {
@@ -138,22 +193,22 @@ export async function connect(options: ConnectOptions = {}): Promise<Cluster> {
 async function start(
   host: Remote<MemberHost>,
   worker: Worker,
-  room: string,
-  signalingUrl: string,
-  options: ConnectOptions,
+  { room, signalingUrl, options }: LaunchConfig,
+  avoid: ReadonlySet<MemberId>,
   claiming: (identity: ClaimedIdentity) => void,
-): Promise<Cluster> {
-  let claimed = await claimIdentity(room);
+): Promise<Incarnation> {
+  let claimed = await claimIdentity(room, avoid);
   claiming(claimed);
   let started: { hasLog: boolean };
   try {
     started = await startHost(host, room, claimed, options);
   } catch (error) {
-    const code = (error as { code?: unknown }).code;
-    if (code !== 'STORAGE_LOST' && code !== 'STORAGE_CORRUPT') throw error;
+    // By name: comlink brings a worker's error across with its name and message, not its code.
+    const { name } = error as { name?: unknown };
+    if (name !== 'StorageLostError' && name !== 'StorageCorruptError') throw error;
     // Its database is gone or unreadable: never reuse the id (nor its vote), join as new.
     claimed.release();
-    claimed = await claimIdentity(room, new Set([claimed.memberId]));
+    claimed = await claimIdentity(room, new Set([...avoid, claimed.memberId]));
     claiming(claimed);
     started = await startHost(host, room, claimed, options);
   }
@@ -204,21 +259,25 @@ async function start(
   const lanePorts = new MessageChannel();
   await host.openLane(transfer(lanePorts.port2, [lanePorts.port2]));
   const lane = new KvLaneClient(lanePorts.port1);
-  const links = { mesh, signaling, lane, roomSecret: Boolean(options.secret) };
-  const cluster = clusterApi(host, links, room, memberId, persistence, async (leave) => {
+  let stopped: Promise<void> | null = null;
+  let markStopped: () => void = () => undefined;
+  const whenStopped = new Promise<void>((resolve) => (markStopped = resolve));
+  const stop = (leave: boolean): Promise<void> => (stopped ??= stopAll(leave));
+  const stopAll = async (leave: boolean): Promise<void> => {
+    markStopped();
     clearTimeout(offlineCheck);
     clearInterval(presence);
     clearInterval(housekeeping);
     stopLifecycle();
     if (leave) for (const peer of signaling.peers()) signaling.signal(peer, LEAVING);
     await host.leave().catch(() => undefined);
-    lane.close(new MemberStoppedError('the cluster handle was closed'));
+    lane.close(new MemberStoppedError(`member ${memberId} stopped`));
     mesh.close();
     signaling.close();
     worker.terminate();
     release();
-  });
-  return cluster;
+  };
+  return { memberId, host, mesh, signaling, lane, persistence, whenStopped, stop };
 }
 
 /**
@@ -337,28 +396,106 @@ function startMesh(
   });
 }
 
-function clusterApi(
-  host: Remote<MemberHost>,
-  {
-    mesh,
-    signaling,
-    lane,
-    roomSecret,
-  }: {
-    readonly mesh: PeerMesh;
-    readonly signaling: RoomLink;
-    readonly lane: KvLaneClient;
-    readonly roomSecret: boolean;
-  },
-  room: string,
-  id: MemberId,
-  persistence: { readonly answer: PersistencePermission },
-  leave: (forGood: boolean) => Promise<void>,
-): Cluster {
-  let closed: Promise<void> | null = null;
+/** How often the page looks for a member that stopped by itself. */
+const FAILURE_CHECK_MS = 1000;
+/** Waits between restarts of a member that keeps failing: doubling, up to the maximum. */
+const RESTART_DELAY_MS = { min: 1000, max: 15_000 };
+/** Failed restarts under one identity before the member rejoins as a new member. */
+const RESTARTS_PER_IDENTITY_MAX = 3;
+
+/**
+ * The cluster handle, over whichever life of this tab's member is current. A member that stops by
+ * itself (a write it could not make durable: storage full, site data cleared, the database taken
+ * by another version) is restarted, with growing waits: from its own database when it opens and
+ * writes again, which recovers it, and after a few failures, or at once if its database is gone
+ * or unreadable, under a new identity, which rejoins it as a new member. The cluster meanwhile
+ * runs on without it, and nothing it acknowledged is lost.
+ */
+function supervise(config: LaunchConfig, first: Incarnation): Cluster {
+  const { room } = config;
+  const roomSecret = Boolean(config.options.secret);
+  let current = first;
+  let closing: Promise<void> | null = null;
+  let restarting = false;
+  let failuresInARow = 0;
+  const avoid = new Set<MemberId>();
+  let restarts: Omit<ClusterStatus['restarts'], 'restarting'> = { count: 0, last: null };
+  /** The member's status as last heard: what status() shows while a restart is under way. */
+  let lastHosted: HostStatus | null = null;
+  const listeners = new Set<(changes: readonly KvChange[]) => void>();
+  let unsubscribe: (() => void) | null = null;
+  const forward = (changes: readonly KvChange[]): void => {
+    for (const listener of listeners) listener(changes);
+  };
+  const follow = (): void => {
+    unsubscribe?.();
+    unsubscribe = listeners.size > 0 ? current.lane.subscribe(forward) : null;
+  };
+
+  const restart = async (code: string): Promise<void> => {
+    const from = current.memberId;
+    if (failuresInARow >= RESTARTS_PER_IDENTITY_MAX) avoid.add(from);
+    const delay = Math.min(RESTART_DELAY_MS.max, RESTART_DELAY_MS.min * 2 ** failuresInARow);
+    failuresInARow++;
+    await current.stop(false);
+    await new Promise((resolve) => setTimeout(resolve, delay));
+    for (;;) {
+      if (closing !== null) return;
+      try {
+        current = await launch(config, avoid);
+        break;
+      } catch {
+        // Still no storage: wait and try again, under a new identity after a few attempts.
+        if (++failuresInARow > RESTARTS_PER_IDENTITY_MAX) avoid.add(from);
+        const wait = Math.min(RESTART_DELAY_MS.max, RESTART_DELAY_MS.min * 2 ** failuresInARow);
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+    if (closing !== null) return void (await current.stop(false));
+    follow();
+    restarts = {
+      count: restarts.count + 1,
+      last: { code, atMs: Date.now(), from, to: current.memberId },
+    };
+  };
+  const check = setInterval(() => {
+    if (restarting || closing !== null) return;
+    void ask((host) => host.status()).then(
+      (hosted) => {
+        lastHosted = hosted;
+        const failure = hosted.failure;
+        if (failure === null) {
+          // Running again as a member of the cluster: failures in a row are over.
+          if ([...hosted.voters, ...hosted.learners].includes(hosted.id)) failuresInARow = 0;
+          return;
+        }
+        if (restarting || closing !== null) return;
+        restarting = true;
+        void restart(failure.code).finally(() => (restarting = false));
+      },
+      () => undefined, // A worker being replaced.
+    );
+  }, FAILURE_CHECK_MS);
+
+  /** Asks the current member's worker; fails, rather than never answers, if that life ends. */
+  const ask = <T>(question: (host: Remote<MemberHost>) => Promise<T>): Promise<T> => {
+    const life = current;
+    const ended = life.whenStopped.then(() => {
+      throw new MemberStoppedError(`member ${life.memberId} stopped`);
+    });
+    return Promise.race([question(life.host), ended]);
+  };
   const status = async (): Promise<ClusterStatus> => {
+    const { mesh, signaling, persistence } = current;
     const states = mesh.states();
-    const hosted = await host.status();
+    let hosted: HostStatus;
+    try {
+      hosted = await ask((host) => host.status());
+      lastHosted = hosted;
+    } catch (error) {
+      if (!restarting || lastHosted === null) throw error;
+      hosted = lastHosted;
+    }
     return {
       ...hosted,
       storage:
@@ -366,35 +503,44 @@ function clusterApi(
       room,
       signaling: signaling.connected ? 'connected' : 'offline',
       roomSecret,
+      restarts: { ...restarts, restarting },
       peers: Object.entries(states).map(([peer, state]) => ({ id: peer, state })),
     };
   };
+  const call = (op: KvLaneOp): Promise<unknown> => current.lane.call(op);
   return {
-    id,
+    get id() {
+      return current.memberId;
+    },
     room,
     kv: {
-      put: (key, value) => lane.call({ type: 'put', key, value }) as Promise<KvPutResult>,
+      put: (key, value) => call({ type: 'put', key, value }) as Promise<KvPutResult>,
       get: (key, options) =>
-        lane.call({
+        call({
           type: 'get',
           key,
           consistency: options?.consistency ?? 'linearizable',
         }) as Promise<KvGetResult>,
-      delete: (key) => lane.call({ type: 'delete', key }) as Promise<KvDeleteResult>,
+      delete: (key) => call({ type: 'delete', key }) as Promise<KvDeleteResult>,
       cas: (key, expected, next) =>
-        lane.call({ type: 'cas', key, expected, next }) as Promise<KvCasResult>,
-      txn: ({ checks, writes }) =>
-        lane.call({ type: 'txn', checks, writes }) as Promise<KvTxnResult>,
-      entries: () => host.entries(),
+        call({ type: 'cas', key, expected, next }) as Promise<KvCasResult>,
+      txn: ({ checks, writes }) => call({ type: 'txn', checks, writes }) as Promise<KvTxnResult>,
+      entries: () => ask((host) => host.entries()),
     },
-    subscribe: (listener) => lane.subscribe(listener),
+    subscribe(listener) {
+      listeners.add(listener);
+      if (listeners.size === 1) follow();
+      return () => {
+        if (listeners.delete(listener) && listeners.size === 0) follow();
+      };
+    },
     status,
     onStatus(listener, intervalMs = 250) {
       let stopped = false;
       const poll = async (): Promise<void> => {
         while (!stopped) {
-          const current = await status().catch(() => null); // The member stopped: keep polling.
-          if (current !== null && !stopped) listener(current);
+          const latest = await status().catch(() => null); // Restarting: keep polling.
+          if (latest !== null && !stopped) listener(latest);
           await new Promise((resolve) => setTimeout(resolve, intervalMs));
         }
       };
@@ -403,8 +549,13 @@ function clusterApi(
         stopped = true;
       };
     },
-    recentLog: (count) => host.recentLog(count),
-    setDisconnected: (disconnected) => host.setIsolated(disconnected),
-    close: (options) => (closed ??= leave(options?.leave ?? true)),
+    recentLog: (count) => ask((host) => host.recentLog(count)),
+    setDisconnected: (disconnected) => ask((host) => host.setIsolated(disconnected)),
+    setStorageFault: (fault) => ask((host) => host.setStorageFault(fault)),
+    close: (options) =>
+      (closing ??= (async () => {
+        clearInterval(check);
+        await current.stop(options?.leave ?? true);
+      })()),
   };
 }

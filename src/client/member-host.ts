@@ -25,6 +25,8 @@ import type {
   KvTxnWrite,
 } from '../state/kv-types.js';
 import { decodeKvCommand } from '../state/kv-codec.js';
+import { FaultyStorage } from '../storage/faulty.js';
+import type { StorageFault } from '../storage/faulty.js';
 import { IndexedDbStorage } from '../storage/indexeddb.js';
 import { BroadcastChannelTransport } from '../transport/broadcast.js';
 import { FallbackTransport } from '../transport/fallback.js';
@@ -129,6 +131,7 @@ export class MemberHost {
   private readonly machine = new KvStateMachine();
   private mesh: MeshTransport | null = null;
   private faults: FaultyTransport | null = null;
+  private storageFaults: FaultyStorage | null = null;
   private sessionPool: KvSessionPool | null = null;
   private manager: ReturnType<typeof setInterval> | null = null;
   private changing = false;
@@ -154,9 +157,11 @@ export class MemberHost {
       ...AUTOPILOT_DEFAULTS,
       votersTarget: checkVotersTarget(options.votersTarget ?? AUTOPILOT_DEFAULTS.votersTarget),
     };
-    const storage = options.existing
+    const database = options.existing
       ? await IndexedDbStorage.open(memberId, { namespace: room })
       : await IndexedDbStorage.create(memberId, { namespace: room });
+    const storage = new FaultyStorage(database, database.database);
+    this.storageFaults = storage;
     this.mesh = new MeshTransport({ cluster: room, self: memberId });
     // Tabs of this browser also hear each other over BroadcastChannel: same origin, so the same
     // trust as the origin's IndexedDB, with no room secret to prove.
@@ -343,6 +348,15 @@ export class MemberHost {
       freezes: page.freezes + (event === 'freeze' ? 1 : 0),
       handOffs: page.handOffs + (handedOff === null ? 0 : 1),
     };
+  }
+
+  /**
+   * Fault injection: make every write of this member's storage fail as a full disk ('quota') or
+   * a database taken away ('unavailable') would, or (null) stop. The member stops at its next
+   * write, and the page restarts it (see connect()), which clears the fault.
+   */
+  setStorageFault(fault: StorageFault | null): void {
+    this.storageFaults?.setFault(fault);
   }
 
   /** Fault injection: cut this member off from every peer, or reconnect it. */

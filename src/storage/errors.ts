@@ -56,8 +56,15 @@ export class StorageUnavailableError extends RaftError {
  */
 export class StorageLostError extends RaftError {
   readonly code = 'STORAGE_LOST';
-  constructor(readonly memberId: string) {
-    super(`the storage of member ${memberId} is gone; it must rejoin as a new member`);
+  /** @param why what happened to it, when more is known than that it is missing. */
+  constructor(
+    readonly memberId: string,
+    why?: string,
+  ) {
+    super(
+      `the storage of member ${memberId} is gone${why === undefined ? '' : ` (${why})`}; ` +
+        'it must rejoin as a new member',
+    );
     this.name = 'StorageLostError';
   }
 }

@@ -220,6 +220,10 @@ export class IndexedDbStorage implements Storage {
       });
     } catch (error) {
       if (mode === 'open' && !existed) throw new StorageLostError(memberId);
+      if ((error as { name?: unknown } | null)?.name === 'VersionError') {
+        // Other code upgraded the database past our schema: its log is no longer ours to trust.
+        throw new StorageLostError(memberId, 'its database was upgraded by other code');
+      }
       throw mapError(name, error);
     }
     if (mode === 'create' && existed) {

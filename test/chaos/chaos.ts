@@ -4,7 +4,7 @@
  * under a seeded fault schedule while clients in every tab write and read through
  * `window.webraft`. Each round crashes the leader's tab under load (the renderer dies: no
  * pagehide, no hand-off) and applies one more fault drawn from the seed: crash another tab,
- * reload a tab, cut a tab off, restart the signaling server, or freeze a tab. Crashed tabs are
+ * reload a tab, cut a tab off, restart the signaling server, freeze a tab, or fill a tab's disk. Crashed tabs are
  * replaced by new ones, which take back the dead member's identity and log from IndexedDB.
  *
  * Every client operation is streamed to Node as it is invoked (before it is sent, so a tab that
@@ -31,6 +31,7 @@ export const FAULT_KINDS = [
   'partition',
   'restartSignaling',
   'freeze',
+  'diskFull',
 ] as const;
 export type FaultKind = (typeof FAULT_KINDS)[number];
 
@@ -199,6 +200,13 @@ async function applyFault(
       await thaw();
       return;
     }
+    case 'diskFull':
+      // Its next write fails as with a full disk; its page restarts it from its database.
+      await tabs
+        .pick(random)
+        .page.evaluate(() => (window as DemoWindow).webraft!.setStorageFault('quota'));
+      await sleep(holdMs);
+      return;
   }
 }
 

@@ -163,6 +163,45 @@ describe('room auth and BroadcastChannel in Chromium', () => {
     }
   });
 
+  it('peers refuse each other at the handshake when their secrets differ, though the server let both in', async () => {
+    // The server knows no secret for this room: only the peers' own proofs stand in the way.
+    const signaling = await startSignalingServer({ port: 0, limits: { bootstrapGraceMs: 0 } });
+    const profile = new Profile();
+    try {
+      const { context, page: alice } = await profile.launch(server.url);
+      const pages = [alice, await context.newPage(), await context.newPage()];
+      for (const page of pages.slice(1)) {
+        await page.goto(server.url);
+        await page.waitForFunction(() => (window as { labReady?: boolean }).labReady === true);
+      }
+      const secrets = { alice: 'opensesame', bob: 'opensesame', mallory: 'guess' };
+      for (const [i, [memberId, secret]] of Object.entries(secrets).entries()) {
+        await call(pages[i]!, 'join', {
+          url: signaling.url,
+          room: 'open-room',
+          memberId,
+          mode: 'transfer',
+          secret,
+        });
+      }
+      await waitFor(async () => {
+        const states = await call(pages[0]!, 'peerStates');
+        return states['bob'] === 'open' && states['mallory'] === 'refused';
+      }, 'alice linked with bob and refusing mallory');
+      const mallorys = await call(pages[2]!, 'peerStates');
+      expect(Object.values(mallorys).every((state) => state !== 'open')).toBe(true);
+      await call(pages[2]!, 'send', 'alice', 3); // Nothing to send it on.
+      await call(pages[1]!, 'send', 'alice', 2);
+      await waitFor(async () => (await report(pages[0]!)).received['bob'] === 2, 'bob to alice');
+      expect((await report(pages[0]!)).received['mallory']).toBeUndefined();
+      await context.close();
+    } finally {
+      await profile.kill();
+      profile.remove();
+      await signaling.close();
+    }
+  });
+
   it('tabs exchange frames over BroadcastChannel with no signaling server', async () => {
     const profile = new Profile();
     try {

@@ -70,6 +70,13 @@ interface Attempt {
   readonly channel: RTCDataChannel;
   readonly pendingCandidates: RTCIceCandidateInit[];
   remoteSet: boolean;
+  /**
+   * Resolves once both descriptions are set (the offerer's on the answer, the answerer's on its
+   * own answer): the auth channel can open a moment before that settles on one side, and the
+   * proofs bind the certificates the descriptions name.
+   */
+  readonly described: Promise<void>;
+  markDescribed(): void;
   timer: ReturnType<typeof setTimeout> | null;
 }
 
@@ -158,12 +165,16 @@ export class PeerMesh {
     const pc = new RTCPeerConnection(this.options.rtcConfiguration ?? { iceServers: [] });
     const channel = pc.createDataChannel('auth', { negotiated: true, id: 0, ordered: true });
     const raft = pc.createDataChannel('raft', { negotiated: true, id: 1, ordered: true });
+    let markDescribed: () => void = () => undefined;
+    const described = new Promise<void>((resolve) => (markDescribed = resolve));
     const attempt: Attempt = {
       gen,
       pc,
       channel,
       pendingCandidates: [],
       remoteSet: false,
+      described,
+      markDescribed,
       timer: setTimeout(
         () => this.fail(peer, link, attempt),
         this.options.connectTimeoutMs ?? 10_000,
@@ -201,6 +212,7 @@ export class PeerMesh {
         await attempt.pc.setRemoteDescription({ type: 'offer', sdp: payload.sdp });
         await this.remoteSet(attempt);
         await attempt.pc.setLocalDescription(await attempt.pc.createAnswer());
+        attempt.markDescribed();
         this.options.signaling.signal(from, {
           kind: 'description',
           gen: attempt.gen,
@@ -210,6 +222,7 @@ export class PeerMesh {
       } else if (payload.kind === 'description' && payload.type === 'answer') {
         if (attempt?.gen !== payload.gen || attempt.remoteSet) return;
         await attempt.pc.setRemoteDescription({ type: 'answer', sdp: payload.sdp });
+        attempt.markDescribed();
         await this.remoteSet(attempt);
       } else if (payload.kind === 'candidate' && attempt?.gen === payload.gen) {
         if (attempt.remoteSet) await attempt.pc.addIceCandidate(payload.candidate);
@@ -235,10 +248,12 @@ export class PeerMesh {
     const secret = this.options.secret;
     const nonce = newGeneration();
     // Proofs name the DTLS certificates at both ends of this connection (see dtlsBinding).
-    const local = attempt.pc.localDescription?.sdp ?? '';
-    const remote = attempt.pc.remoteDescription?.sdp ?? '';
-    const binding = (proving: boolean): string =>
-      proving ? dtlsBinding(local, remote) : dtlsBinding(remote, local);
+    const binding = async (proving: boolean): Promise<string> => {
+      await attempt.described;
+      const local = attempt.pc.localDescription?.sdp ?? '';
+      const remote = attempt.pc.remoteDescription?.sdp ?? '';
+      return proving ? dtlsBinding(local, remote) : dtlsBinding(remote, local);
+    };
     let proved = false;
     let verified = false;
     const finish = (): void => {
@@ -257,13 +272,28 @@ export class PeerMesh {
         const proof =
           secret === undefined
             ? ''
-            : await proveRoomSecret(secret, hello.nonce, room, this.self, 'peer', binding(true));
+            : await proveRoomSecret(
+                secret,
+                hello.nonce,
+                room,
+                this.self,
+                'peer',
+                await binding(true),
+              );
         channel.send(JSON.stringify({ label: HANDSHAKE_LABEL, step: 'proof', proof }));
         proved = true;
       } else {
         const ok =
           secret === undefined ||
-          (await verifyRoomProof(secret, nonce, room, peer, hello.proof, 'peer', binding(false)));
+          (await verifyRoomProof(
+            secret,
+            nonce,
+            room,
+            peer,
+            hello.proof,
+            'peer',
+            await binding(false),
+          ));
         if (!ok) return this.refuse(peer, link, attempt);
         verified = true;
       }

@@ -52,6 +52,14 @@ export interface RaftOptions {
    * of a disk and a CPU its voters share (25 tabs on one machine write to one IndexedDB backend).
    */
   readonly learnerInflightAppendsMax?: number;
+  /**
+   * A learner that is nearly caught up gets new entries with the heartbeats, at most once a
+   * heartbeat interval, rather than as they come: its writes then take little of the disk and
+   * CPU its voters share (tabs on one machine write to one IndexedDB backend), at the cost of a
+   * heartbeat interval of lag. One far behind (more than one append's worth) is streamed to.
+   * Default true.
+   */
+  readonly paceLearners?: boolean;
   readonly uncommittedEntriesMax?: number;
   readonly pendingReadsMax?: number;
   /**
@@ -83,6 +91,7 @@ export const RAFT_DEFAULTS = {
   appendBytesMax: 128 * 1024,
   inflightAppendsMax: 64,
   learnerInflightAppendsMax: 1,
+  paceLearners: true,
   uncommittedEntriesMax: 8192,
   pendingReadsMax: 4096,
   snapshotEntriesThreshold: 10_000,

@@ -984,10 +984,15 @@ export class RaftNode {
     } else if (wasProbe && progress.match + 1 >= progress.next) {
       progress.becomeReplicate();
     }
-    if (progress.match < this.log.lastIndex()) this.sendAppend(response.from, false);
-    // Its window was full when the commit moved (a learner's is one append): tell it now, not
-    // a heartbeat later.
-    else if (progress.commitSent < this.log.committed) this.sendAppend(response.from, true);
+    if (this.paced(response.from)) {
+      // Its next batch goes with the next heartbeat (see paceLearners).
+    } else if (progress.match < this.log.lastIndex()) {
+      this.sendAppend(response.from, false);
+    } else if (progress.commitSent < this.log.committed) {
+      // Its window was full when the commit moved (a learner's is one append): tell it now, not
+      // a heartbeat later.
+      this.sendAppend(response.from, true);
+    }
     if (response.from === this.transferee && progress.match === this.log.lastIndex())
       this.sendTimeoutNow(response.from);
   }
@@ -1112,6 +1117,19 @@ export class RaftNode {
     this.sendAppend(response.from, true);
   }
 
+  /**
+   * Whether `peer` is a learner nearly caught up, which gets entries only with the heartbeats
+   * (paceLearners): one far behind is streamed to, so a new tab catches up at full speed.
+   */
+  private paced(peer: MemberId): boolean {
+    if (!this.options.paceLearners || this.voters().includes(peer)) return false;
+    const progress = this.progressOf(peer);
+    return (
+      progress.state === 'replicate' &&
+      this.log.lastIndex() - progress.match <= this.options.appendEntriesMax
+    );
+  }
+
   private sendHeartbeat(to: MemberId): void {
     const progress = this.progressOf(to);
     this.send<HeartbeatRequest>({
@@ -1133,7 +1151,7 @@ export class RaftNode {
     if (this.role !== 'leader') return;
     if (this.pendingAppendBroadcast) {
       // Replicate state: stream what is new. Probe: one request at a time. Commit news travels too.
-      for (const peer of this.peers()) this.sendAppend(peer, true);
+      for (const peer of this.peers()) if (!this.paced(peer)) this.sendAppend(peer, true);
     }
     if (this.pendingHeartbeatBroadcast) {
       for (const peer of this.peers()) this.sendHeartbeat(peer);

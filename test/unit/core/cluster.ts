@@ -78,7 +78,9 @@ export class TestCluster {
     votesWithheld = false,
   ): TestMember {
     const node = new RaftNode(
-      { ...this.overrides, id, random: createSeededRandom(seed) },
+      // Learners replicated as entries come (no pacing: stabilize() gives no ticks), unless a
+      // test is about pacing; the simulator runs with the defaults.
+      { paceLearners: false, ...this.overrides, id, random: createSeededRandom(seed) },
       { hardState, snapshot, entries, votesWithheld },
     );
     return {

@@ -323,4 +323,42 @@ describe('replication to learners', () => {
     expect(cluster.node('d').status().commit).toBe(commit);
     expect(cluster.member('d').applied.map(text).slice(-1)).toEqual(['x']);
   });
+
+  it('paces a caught-up learner: its entries go with the heartbeats, a lagging one is streamed to', () => {
+    const cluster = TestCluster.withLearner({ paceLearners: true, appendEntriesMax: 8 });
+    const learnerAppends = () =>
+      cluster.delivered.filter(
+        (m) => m.type === 'append' && m.to === 'd' && (m as AppendRequest).entries.length > 0,
+      ).length;
+    const before = learnerAppends();
+    for (let i = 0; i < 5; i++) {
+      cluster.propose('a', `v${i}`);
+      cluster.stabilize();
+    }
+    // Committed by the voters, not yet sent to the caught-up learner.
+    expect(learnerAppends()).toBe(before);
+    expect(cluster.node('d').status().commit).toBeLessThan(cluster.node('a').status().commit);
+    cluster.tick('a'); // A heartbeat: the learner gets the batch, then the commit.
+    cluster.stabilize();
+    cluster.tick('a');
+    cluster.stabilize();
+    expect(learnerAppends()).toBe(before + 1);
+    expect(cluster.node('d').status().commit).toBe(cluster.node('a').status().commit);
+    // Far behind (more than one append's worth): streamed to without waiting for heartbeats,
+    // until within one append of the leader; the rest goes with the next heartbeat.
+    const caughtUpTo = cluster.node('d').status().lastIndex;
+    cluster.isolate('d');
+    for (let i = 0; i < 30; i++) cluster.propose('a', `w${i}`);
+    cluster.stabilize();
+    cluster.heal();
+    cluster.tick('a');
+    cluster.stabilize();
+    const leaderLast = cluster.node('a').status().lastIndex;
+    const learnerLast = cluster.node('d').status().lastIndex;
+    expect(learnerLast - caughtUpTo).toBeGreaterThan(8); // Several appends after one heartbeat.
+    expect(leaderLast - learnerLast).toBeLessThanOrEqual(8);
+    cluster.tick('a');
+    cluster.stabilize();
+    expect(cluster.node('d').status().lastIndex).toBe(leaderLast);
+  });
 });

@@ -4,7 +4,7 @@
  * state machine applies it exactly once. Transport-agnostic: it is handed a `submit` function
  * that gets a command to the current leader (in-process, over a worker port, ...).
  */
-import { RaftError } from '../core/errors.js';
+import { OverloadedError, RaftError } from '../core/errors.js';
 import { kvCommand } from '../state/kv-commands.js';
 import { SESSION_DEFAULTS } from '../state/sessions.js';
 import type {
@@ -63,7 +63,15 @@ export interface KvSessionOptions {
    * client still waits for. Commands beyond it wait for a slot. Default 256.
    */
   readonly windowMax?: number;
+  /**
+   * Most commands waiting for a slot in the window; one more is refused at once with
+   * OverloadedError (back off), so a caller that floods cannot grow the queue without bound.
+   * Default 16,384.
+   */
+  readonly waitingMax?: number;
 }
+
+const WAITING_MAX_DEFAULT = 16_384;
 
 export class KvSession {
   private seqNext = 1;
@@ -121,6 +129,9 @@ export class KvSession {
     build: (header: SessionHeader) => Uint8Array,
     type: T,
   ): Promise<Extract<KvOpResult, { type: T }>> {
+    if (!this.hasRoom && this.waiting.length >= (this.options.waitingMax ?? WAITING_MAX_DEFAULT)) {
+      throw new OverloadedError('client commands waiting', this.waiting.length);
+    }
     const seq = this.hasRoom
       ? this.takeSeq()
       : await new Promise<number>((resolve) => this.waiting.push(resolve));

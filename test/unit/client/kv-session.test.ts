@@ -5,6 +5,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { KvSession, KvSessionPool } from '../../../src/client/kv-session.js';
+import { OverloadedError } from '../../../src/core/errors.js';
 import { LocalCluster } from '../../../src/runtime/local-cluster.js';
 import { decodeKvCommand } from '../../../src/state/kv-codec.js';
 import type { KvResult } from '../../../src/state/kv-types.js';
@@ -64,6 +65,22 @@ describe('KvSession window', () => {
       Array.from({ length: 1000 }, (_, i) => session.put(`k${i % 50}`, i)),
     );
     expect(results.filter((result) => result.type !== 'put')).toEqual([]);
+  });
+
+  it('refuses a command with OverloadedError when too many wait for the window', async () => {
+    const c = await startCluster();
+    const session = await KvSession.open({
+      submit: (command) => c.submit(command),
+      sleep,
+      windowMax: 4,
+      waitingMax: 10,
+    });
+    const outcomes = await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) => session.put(`k${i}`, i)),
+    );
+    const refused = outcomes.filter((outcome) => outcome.status === 'rejected');
+    expect(refused).toHaveLength(6); // 4 in flight, 10 waiting, the rest refused.
+    expect((refused[0] as PromiseRejectedResult).reason).toBeInstanceOf(OverloadedError);
   });
 });
 

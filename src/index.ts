@@ -31,7 +31,7 @@ export { realScheduler, wallClock } from './runtime/scheduler.js';
 export type { Scheduler } from './runtime/scheduler.js';
 export { LocalCluster } from './runtime/local-cluster.js';
 export type { LocalClusterOptions, KvMember } from './runtime/local-cluster.js';
-export { KvSession, KvCommandError } from './client/kv-session.js';
+export { KvSession, KvSessionPool, KvCommandError } from './client/kv-session.js';
 export type { KvSessionOptions } from './client/kv-session.js';
 export * from './state/index.js';
 export type { Storage, PersistedState, PersistUpdate, StorageInfo } from './storage/storage.js';
@@ -49,6 +49,8 @@ export {
   StorageUnavailableError,
 } from './storage/errors.js';
 export { MemoryStorage, MemoryDisk } from './storage/memory.js';
+export { FaultyStorage } from './storage/faulty.js';
+export type { StorageFault } from './storage/faulty.js';
 export {
   InvalidPersistUpdateError,
   InvalidCompactionError,

@@ -10,7 +10,7 @@ import type { ClusterStatus } from '../src/client/connect.js';
 import { Profile } from '../test/e2e/chromium.js';
 import { startDemoServers } from '../test/e2e/demo-server.js';
 import type { DemoServers } from '../test/e2e/demo-server.js';
-import { leaderStatus, openTab, sleep, status, waitFor } from '../test/e2e/tabs.js';
+import { openTab, settled as settledTabs, sleep, status, waitFor } from '../test/e2e/tabs.js';
 import type { DemoWindow } from '../test/e2e/tabs.js';
 
 /** 100 bytes of JSON string value, as the issue's puts carry. */
@@ -75,17 +75,8 @@ export async function startClusterBench(): Promise<ClusterBench> {
 }
 
 /** Waits until the leader among `pages` has `voters` voters and `members` members in all. */
-export function settled(pages: readonly Page[], voters: number, members: number) {
-  return waitFor(
-    async () => {
-      const s = await leaderStatus(pages);
-      const all = s === null ? 0 : s.voters.length + s.learners.length;
-      return s !== null && s.voters.length === voters && all === members ? s : null;
-    },
-    `${voters} voters of ${members} members`,
-    90_000,
-  );
-}
+export const settled = (pages: readonly Page[], voters: number, members: number) =>
+  settledTabs(pages, voters, members, 90_000);
 
 /** The tab whose member leads, with its status. */
 export async function leaderPage(

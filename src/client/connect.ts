@@ -434,21 +434,19 @@ function supervise(config: LaunchConfig, first: Incarnation): Cluster {
 
   const restart = async (code: string): Promise<void> => {
     const from = current.memberId;
-    if (failuresInARow >= RESTARTS_PER_IDENTITY_MAX) avoid.add(from);
-    const delay = Math.min(RESTART_DELAY_MS.max, RESTART_DELAY_MS.min * 2 ** failuresInARow);
-    failuresInARow++;
     await current.stop(false);
-    await new Promise((resolve) => setTimeout(resolve, delay));
+    // Each attempt counts once, whether the launch fails or the member fails again after it.
     for (;;) {
+      // After a few failures under one identity, rejoin as a new member.
+      if (failuresInARow >= RESTARTS_PER_IDENTITY_MAX) avoid.add(from);
+      const delay = Math.min(RESTART_DELAY_MS.max, RESTART_DELAY_MS.min * 2 ** failuresInARow++);
+      await new Promise((resolve) => setTimeout(resolve, delay));
       if (closing !== null) return;
       try {
         current = await launch(config, avoid);
         break;
       } catch {
-        // Still no storage: wait and try again, under a new identity after a few attempts.
-        if (++failuresInARow > RESTARTS_PER_IDENTITY_MAX) avoid.add(from);
-        const wait = Math.min(RESTART_DELAY_MS.max, RESTART_DELAY_MS.min * 2 ** failuresInARow);
-        await new Promise((resolve) => setTimeout(resolve, wait));
+        // Still no storage: wait longer and try again.
       }
     }
     if (closing !== null) return void (await current.stop(false));

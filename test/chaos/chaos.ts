@@ -16,10 +16,10 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { createSeededRandom } from '../../src/core/random.js';
 import type { Random } from '../../src/core/random.js';
-import { freezeTab, Profile } from '../e2e/chromium.js';
+import { crashTab, freezeTab, Profile } from '../e2e/chromium.js';
 import { startDemoServers } from '../e2e/demo-server.js';
 import type { DemoServers } from '../e2e/demo-server.js';
-import { openTab, sleep, status, waitFor } from '../e2e/tabs.js';
+import { openTab, settled, sleep, status, waitFor } from '../e2e/tabs.js';
 import type { DemoWindow } from '../e2e/tabs.js';
 import { kvModel } from '../sim/kv-model.js';
 import type { KvInput, KvOperation, KvOutput } from '../sim/kv-model.js';
@@ -110,7 +110,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const url = servers.pageUrl(room);
     const tabs = new Tabs(context, url, random, options.seed);
     for (let i = 0; i < tabCount; i++) await tabs.open();
-    await settled(tabs, Math.min(3, tabCount), tabCount);
+    await settled(tabs.pages, Math.min(3, tabCount), tabCount, 60_000);
     for (let round = 1; round <= options.rounds; round++) {
       const fault = FAULT_KINDS[random.int(FAULT_KINDS.length)]!;
       log(`round ${round}/${options.rounds}: kill the leader's tab, then ${fault}`);
@@ -127,7 +127,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
       }
     }
     await tabs.stopClients();
-    await settled(tabs, Math.min(3, tabCount), tabCount).catch(() => {
+    await settled(tabs.pages, Math.min(3, tabCount), tabCount, 60_000).catch(() => {
       problems.push('the cluster did not settle after the last round');
     });
     const converged = await checkConverged(tabs, history);
@@ -226,6 +226,10 @@ class Tabs {
     return this.list;
   }
 
+  get pages(): readonly Page[] {
+    return this.list.map((tab) => tab.page);
+  }
+
   pick(random: Random): Tab {
     return this.list[random.int(this.list.length)]!;
   }
@@ -259,10 +263,7 @@ class Tabs {
   /** Kills the tab's renderer, as a crash or an OOM kill would: nothing runs on the way out. */
   async crash(tab: Tab): Promise<void> {
     this.list.splice(this.list.indexOf(tab), 1);
-    const crashed = new Promise<void>((resolve) => tab.page.once('crash', () => resolve()));
-    const cdp = await this.context.newCDPSession(tab.page);
-    void cdp.send('Page.crash').catch(() => undefined); // Never answers: the renderer dies.
-    await Promise.race([crashed, sleep(5000)]);
+    await crashTab(tab.page);
     await tab.page.close().catch(() => undefined);
   }
 
@@ -469,21 +470,6 @@ class History {
     }
     return id;
   }
-}
-
-/** Waits until one leader leads `voters` voters and `members` members in all. */
-function settled(tabs: Tabs, voters: number, members: number) {
-  return waitFor(
-    async () => {
-      const all = await Promise.all(tabs.all.map((tab) => status(tab.page).catch(() => null)));
-      const leader = all.find((s) => s?.role === 'leader');
-      if (leader === undefined || leader === null) return null;
-      const count = leader.voters.length + leader.learners.length;
-      return leader.voters.length === voters && count === members ? leader : null;
-    },
-    `${voters} voters of ${members} members`,
-    60_000,
-  );
 }
 
 /**

@@ -139,6 +139,17 @@ export class Profile {
 }
 
 /**
+ * Kills the tab's renderer (CDP `Page.crash`), as a crash or an OOM kill would: no pagehide, no
+ * unload, nothing runs on the way out. Resolves once the page reports the crash (or after 5 s).
+ */
+export async function crashTab(page: Page): Promise<void> {
+  const crashed = new Promise<void>((resolve) => page.once('crash', () => resolve()));
+  const cdp = await page.context().newCDPSession(page);
+  void cdp.send('Page.crash').catch(() => undefined); // Never answers: the renderer dies.
+  await Promise.race([crashed, new Promise((resolve) => setTimeout(resolve, 5000))]);
+}
+
+/**
  * Freezes a tab as Chromium does a background tab (Page Lifecycle): the page hears `freeze`,
  * then neither it nor its workers run until the returned `thaw` (which fires `resume`). Headless
  * Chromium accepts CDP `Page.setWebLifecycleState` but freezes nothing (measured: page timers and

@@ -8,7 +8,7 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../../src/client/connect.js';
-import { Profile } from './chromium.js';
+import { crashTab, Profile } from './chromium.js';
 import { done, openTab, sleep, status, useDemoServers, waitFor } from './demo-harness.js';
 import type { DemoWindow } from './demo-harness.js';
 
@@ -151,8 +151,7 @@ describe('the demo in Chromium: three tabs, one replicated state', () => {
       const leaderPage = await pageOf(pages, leader.id);
       const others = pages.filter((p) => p !== leaderPage);
       const crashedAt = Date.now();
-      const cdp = await context.newCDPSession(leaderPage);
-      void cdp.send('Page.crash').catch(() => undefined); // Never answers: the renderer dies.
+      void crashTab(leaderPage); // The election starts while the renderer dies.
       await waitFor(
         async () => {
           const s = await status(others[0]!);

@@ -10,7 +10,7 @@
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import { Profile } from './chromium.js';
-import { leaderStatus, openTab, status, useDemoServers, waitFor } from './demo-harness.js';
+import { leaderStatus, openTab, settled, status, useDemoServers, waitFor } from './demo-harness.js';
 import type { DemoWindow } from './demo-harness.js';
 
 const servers = useDemoServers();
@@ -31,10 +31,11 @@ async function threeProfiles(): Promise<Tab[]> {
     const context = await profile.start();
     tabs.push({ page: await openTab(context, url, context.pages()[0]), context, profile });
   }
-  await waitFor(async () => {
-    const s = await leaderStatus(tabs.map((tab) => tab.page));
-    return s !== null && s.voters.length === 3 ? s : null;
-  }, 'three voters');
+  await settled(
+    tabs.map((tab) => tab.page),
+    3,
+    3,
+  );
   return tabs;
 }
 

@@ -45,6 +45,24 @@ export async function leaderStatus(pages: readonly Page[]): Promise<ClusterStatu
   return all.find((s) => s?.role === 'leader') ?? null;
 }
 
+/** Waits until the leader among `pages` has `voters` voters and `members` members in all. */
+export function settled(
+  pages: readonly Page[],
+  voters: number,
+  members: number,
+  timeoutMs = 20_000,
+): Promise<ClusterStatus> {
+  return waitFor(
+    async () => {
+      const s = await leaderStatus(pages);
+      const all = s === null ? 0 : s.voters.length + s.learners.length;
+      return s !== null && s.voters.length === voters && all === members ? s : null;
+    },
+    `${voters} voters of ${members} members`,
+    timeoutMs,
+  );
+}
+
 /** Closes the browser of `profile` and deletes the profile. */
 export async function done(context: BrowserContext, profile: Profile): Promise<void> {
   await context.close().catch(() => undefined);

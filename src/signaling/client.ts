@@ -45,7 +45,7 @@ export interface WebSocketLike {
 export type WebSocketConstructor = new (url: string) => WebSocketLike;
 
 export interface SignalingClientOptions {
-  /** The server, e.g. `ws://127.0.0.1:8787`. */
+  /** The server, e.g. `ws://127.0.0.1:8787`; the client adds `?room=` (see `urlWithRoom`). */
   readonly url: string;
   readonly room: string;
   readonly memberId: string;
@@ -131,7 +131,10 @@ export class SignalingClient {
       if (Socket === undefined) {
         throw new SignalingClosedError('no WebSocket in this runtime; pass options.WebSocket');
       }
-      const client = new SignalingClient(new Socket(options.url), options);
+      const client = new SignalingClient(
+        new Socket(urlWithRoom(options.url, options.room)),
+        options,
+      );
       client.settleHandshake = (error) => (error === null ? resolve(client) : reject(error));
       client.start();
     });
@@ -327,6 +330,17 @@ export class SignalingClient {
       }
     }
   }
+}
+
+/**
+ * `url` with `?room=` set: edge hosts route a connection to its room's Durable Object before any
+ * message is read, so the room must be in the URL as well as in the hello. Servers that do not
+ * read the query (the Node host) ignore it; other query parameters are kept.
+ */
+export function urlWithRoom(url: string, room: string): string {
+  const parsed = new URL(url);
+  parsed.searchParams.set('room', room);
+  return parsed.href;
 }
 
 const isErrorCode = (text: string): text is SignalingErrorCode =>

@@ -6,23 +6,15 @@
  * SIGNAL_BOOTSTRAP_GRACE_MS (default 8000), how long after its start the server names no
  * bootstrapper so that the tabs of running clusters reconnect first (limits.ts; 0: no wait).
  */
+import { roomSecretsFrom } from './host-config.js';
 import { startSignalingServer } from './node-server.js';
 
-function roomSecretsFromEnvironment(): Record<string, string> | undefined {
-  const text = process.env.SIGNAL_ROOM_SECRETS;
-  if (text === undefined || text === '') return undefined;
-  const parsed: unknown = JSON.parse(text);
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw new TypeError('SIGNAL_ROOM_SECRETS must be a JSON object of room -> secret');
-  }
-  return parsed as Record<string, string>; // rooms.ts checks every secret is a non-empty string
-}
-
+const secrets = roomSecretsFrom(process.env.SIGNAL_ROOM_SECRETS);
 const server = await startSignalingServer({
   host: process.env.SIGNAL_HOST || undefined,
-  secrets: roomSecretsFromEnvironment(),
+  secrets,
 });
-const secretRooms = Object.keys(roomSecretsFromEnvironment() ?? {}).length;
+const secretRooms = Object.keys(secrets ?? {}).length;
 console.log(
   `webraft signaling server listening on ${server.url} (${secretRooms} rooms with secrets; ` +
     `bootstrappers named from ${server.limits.bootstrapGraceMs} ms after start)`,

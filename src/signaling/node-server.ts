@@ -6,8 +6,10 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocketServer } from 'ws';
 import type { RawData, WebSocket } from 'ws';
+import { createHostRooms, GOING_AWAY, roomConnection, startSweeps } from './host.js';
+import { bootstrapGraceMsFrom, portFrom } from './host-config.js';
 import type { SignalingLimits } from './limits.js';
-import { SignalingRooms } from './rooms.js';
+import type { SignalingRooms } from './rooms.js';
 import type { RoomSecrets } from './room-secrets.js';
 import type { SignalingStats } from './rooms.js';
 
@@ -42,36 +44,26 @@ export interface SignalingServer {
 
 export const SIGNAL_PORT_DEFAULT = 8787;
 const SIGNAL_HOST_DEFAULT = '127.0.0.1';
-/** Unread bytes queued for one client before it is dropped as a slow consumer. */
-const SEND_BUFFER_BYTES_MAX = 1024 * 1024;
-const SWEEP_INTERVAL_MS = 1_000;
 /** WebSocket-level ping period: finds dead TCP connections (a closed laptop lid). */
 const HEARTBEAT_INTERVAL_MS = 30_000;
-const GOING_AWAY = 1001;
-const POLICY_VIOLATION = 1008;
 
 /** Starts a signaling server and resolves once it listens. */
 export async function startSignalingServer(
   options: SignalingServerOptions = {},
 ): Promise<SignalingServer> {
-  const graceFromEnvironment = bootstrapGraceFromEnvironment();
-  const rooms = new SignalingRooms({
-    now: () => performance.now(),
-    randomBytes: (length) => globalThis.crypto.getRandomValues(new Uint8Array(length)),
-    secrets: options.secrets,
-    limits: {
-      ...(graceFromEnvironment === undefined ? {} : { bootstrapGraceMs: graceFromEnvironment }),
-      ...options.limits,
+  const rooms = createHostRooms({
+    settings: {
+      secrets: undefined,
+      bootstrapGraceMs: bootstrapGraceMsFrom(process.env.SIGNAL_BOOTSTRAP_GRACE_MS),
     },
+    secrets: options.secrets,
+    limits: options.limits,
   });
-  // The periodic sweep would name the waiting bootstrappers up to a second late; first tabs wait
-  // the grace already. The margin covers timers firing a hair early by performance.now().
-  const graceEnd = setTimeout(() => rooms.sweep(), rooms.limits.bootstrapGraceMs + 5);
-  graceEnd.unref();
+  const stopSweeps = startSweeps(rooms);
   const host = options.host ?? SIGNAL_HOST_DEFAULT;
   const wss = new WebSocketServer({
     host,
-    port: options.port ?? portFromEnvironment(),
+    port: options.port ?? portFrom(process.env.SIGNAL_PORT, SIGNAL_PORT_DEFAULT),
     // ws refuses bigger frames (close 1009) before buffering them whole.
     maxPayload: rooms.limits.messageBytesMax,
     perMessageDeflate: false,
@@ -88,7 +80,6 @@ export async function startSignalingServer(
     socket.on('pong', () => alive.set(socket, true));
     mount(rooms, socket, counters);
   });
-  const sweep = setInterval(() => rooms.sweep(), SWEEP_INTERVAL_MS);
   const heartbeat = setInterval(() => {
     for (const socket of wss.clients) {
       if (alive.get(socket) === false) {
@@ -100,7 +91,6 @@ export async function startSignalingServer(
       socket.ping();
     }
   }, HEARTBEAT_INTERVAL_MS);
-  sweep.unref();
   heartbeat.unref();
   const address = wss.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
@@ -110,8 +100,7 @@ export async function startSignalingServer(
     limits: rooms.limits,
     stats: () => ({ ...rooms.stats(), ...counters }),
     close: async () => {
-      clearTimeout(graceEnd);
-      clearInterval(sweep);
+      stopSweeps();
       clearInterval(heartbeat);
       rooms.closeAll(GOING_AWAY, 'server shutting down');
       for (const socket of wss.clients) socket.terminate();
@@ -126,18 +115,7 @@ function mount(
   socket: WebSocket,
   counters: { slowConsumersDropped: number },
 ): void {
-  const handle = rooms.connect({
-    send: (text) => {
-      if (socket.readyState !== socket.OPEN) return;
-      if (socket.bufferedAmount > SEND_BUFFER_BYTES_MAX) {
-        counters.slowConsumersDropped++;
-        socket.close(POLICY_VIOLATION, 'too slow to read');
-        return;
-      }
-      socket.send(text);
-    },
-    close: (code, reason) => socket.close(code, reason),
-  });
+  const handle = rooms.connect(roomConnection(socket, counters));
   socket.on('message', (data: RawData, isBinary: boolean) => {
     handle.receive(isBinary ? data : rawDataToText(data));
   });
@@ -150,24 +128,4 @@ function rawDataToText(data: RawData): string {
   if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
   if (data instanceof ArrayBuffer) return Buffer.from(data).toString('utf8');
   return data.toString('utf8');
-}
-
-function bootstrapGraceFromEnvironment(): number | undefined {
-  const text = process.env.SIGNAL_BOOTSTRAP_GRACE_MS;
-  if (text === undefined || text === '') return undefined;
-  const graceMs = Number(text);
-  if (!Number.isSafeInteger(graceMs) || graceMs < 0) {
-    throw new RangeError(`SIGNAL_BOOTSTRAP_GRACE_MS must be milliseconds (>= 0), got ${text}`);
-  }
-  return graceMs;
-}
-
-function portFromEnvironment(): number {
-  const text = process.env.SIGNAL_PORT;
-  if (text === undefined || text === '') return SIGNAL_PORT_DEFAULT;
-  const port = Number(text);
-  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new RangeError(`SIGNAL_PORT must be a port number (0-65535), got ${text}`);
-  }
-  return port;
 }

@@ -68,6 +68,12 @@ export interface SignalingRoomsOptions {
   readonly randomBytes: (length: number) => Uint8Array;
   readonly secrets?: RoomSecrets;
   readonly limits?: Partial<SignalingLimits>;
+  /**
+   * The one room this host serves (a Durable Object per room routes connections by the room in
+   * their URL): a hello for any other room is refused, else that room would live, split, in the
+   * wrong object and could get a second bootstrapper. Undefined: any room.
+   */
+  readonly room?: string;
 }
 
 /** Counters and gauges of a running server. */
@@ -129,6 +135,7 @@ export class SignalingRooms {
   private readonly now: () => number;
   private readonly randomBytes: (length: number) => Uint8Array;
   private readonly lookupSecret: RoomSecretLookup;
+  private readonly onlyRoom: string | undefined;
   private readonly rooms = new Map<string, Room>();
   private readonly peers = new Set<Peer>();
   private readonly handshakesInFlight = new Set<Promise<void>>();
@@ -150,6 +157,7 @@ export class SignalingRooms {
     this.now = options.now;
     this.randomBytes = options.randomBytes;
     this.lookupSecret = secretLookup(options.secrets);
+    this.onlyRoom = options.room;
     // The grace runs from now: the host makes its rooms as it starts.
     this.arbiter = new BootstrapArbiter(this.now(), this.limits.bootstrapGraceMs);
   }
@@ -274,6 +282,13 @@ export class SignalingRooms {
   private hello(peer: Peer, hello: HelloMessage): void {
     if (peer.state !== 'challenged') {
       return this.refuse(peer, 'BAD_MESSAGE', 'hello was already sent on this connection');
+    }
+    if (this.onlyRoom !== undefined && hello.room !== this.onlyRoom) {
+      return this.refuse(
+        peer,
+        'BAD_MESSAGE',
+        `this connection was opened for room ${this.onlyRoom}`,
+      );
     }
     peer.state = 'authenticating';
     peer.room = hello.room;

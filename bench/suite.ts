@@ -324,7 +324,7 @@ async function learnerPages(pages: readonly Page[]): Promise<Page[]> {
 function machine(): BenchResults['machine'] {
   let chromium = 'unknown';
   try {
-    chromium = execFileSync(CHROMIUM_PATH, ['--version'], {
+    chromium = execFileSync(CHROMIUM_PATH ?? 'chromium', ['--version'], {
       encoding: 'utf8',
       stdio: ['ignore', 'pipe', 'ignore'], // Debian's wrapper script chatters on stderr.
     }).trim();

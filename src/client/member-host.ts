@@ -24,7 +24,6 @@ import type {
   KvTxnResult,
   KvTxnWrite,
 } from '../state/kv-types.js';
-import { decodeKvCommand } from '../state/kv-codec.js';
 import { FaultyStorage } from '../storage/faulty.js';
 import type { StorageFault } from '../storage/faulty.js';
 import { IndexedDbStorage } from '../storage/indexeddb.js';
@@ -42,7 +41,7 @@ import {
   nextMembershipChange,
 } from './autopilot.js';
 import type { AutopilotPolicy, VotersTarget } from './autopilot.js';
-import { decodeEnvelope } from '../runtime/envelope.js';
+import { summarizeEntry } from './log-summary.js';
 
 type KvMember = Member<KvResult, KvQuery, KvQueryResult>;
 
@@ -315,7 +314,7 @@ export class MemberHost {
       index: entry.index,
       term: entry.term,
       kind: entry.kind,
-      summary: summarize(entry.kind, entry.data),
+      summary: summarizeEntry(entry.kind, entry.data),
     }));
   }
 
@@ -444,28 +443,4 @@ export class MemberHost {
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
-}
-
-/** A short description of an entry for the log view. */
-function summarize(kind: string, data: Uint8Array): string {
-  if (kind === 'noop') return 'no-op (new leader)';
-  if (kind === 'config') return `configuration ${new TextDecoder().decode(data)}`;
-  const envelope = decodeEnvelope(data);
-  if (envelope === null) return 'unreadable entry';
-  const decoded = decodeKvCommand(envelope.command);
-  if (!decoded.ok) return `refused command (${decoded.code})`;
-  const command = decoded.command;
-  if (command.type !== 'op') return command.type;
-  const op = command.op;
-  if (op.type === 'put') return `put ${op.key} = ${clip(JSON.stringify(op.value))}`;
-  if (op.type === 'cas') return `cas ${op.key} → ${clip(JSON.stringify(op.next))}`;
-  return 'key' in op ? `${op.type} ${op.key}` : op.type;
-}
-
-const SUMMARY_VALUE_CHARS_MAX = 60;
-
-function clip(text: string): string {
-  return text.length <= SUMMARY_VALUE_CHARS_MAX
-    ? text
-    : `${text.slice(0, SUMMARY_VALUE_CHARS_MAX - 1)}…`;
 }

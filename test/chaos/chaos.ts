@@ -21,9 +21,9 @@ import { startDemoServers } from '../e2e/demo-server.js';
 import type { DemoServers } from '../e2e/demo-server.js';
 import { openTab, settled, sleep, status, waitFor } from '../e2e/tabs.js';
 import type { DemoWindow } from '../e2e/tabs.js';
-import { kvModel } from '../sim/kv-model.js';
-import type { KvInput, KvOperation, KvOutput } from '../sim/kv-model.js';
-import { checkLinearizable } from '../sim/linearizability.js';
+import { kvModel } from '../../src/check/kv-model.js';
+import type { KvInput, KvOperation, KvOutput } from '../../src/check/kv-model.js';
+import { checkLinearizable } from '../../src/check/linearizability.js';
 
 export const FAULT_KINDS = [
   'killTab',

@@ -6,7 +6,7 @@
  */
 import type { KvResult } from '../../src/state/kv-types.js';
 import type { ApplyLog } from './apply-log.js';
-import type { KvInput, KvOperation, KvOutput } from './kv-model.js';
+import type { KvInput, KvOperation, KvOutput } from '../../src/check/kv-model.js';
 
 export type OpStatus = 'pending' | 'ok' | 'unknown' | 'failed';
 

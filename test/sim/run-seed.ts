@@ -8,9 +8,9 @@
 import type { CoreBug } from '../../src/core/config.js';
 import { hashText } from '../../src/state/digest.js';
 import type { Violation } from './invariants.js';
-import { checkLinearizable } from './linearizability.js';
-import type { CheckVerdict } from './linearizability.js';
-import { kvModel } from './kv-model.js';
+import { checkLinearizable } from '../../src/check/linearizability.js';
+import type { CheckVerdict } from '../../src/check/linearizability.js';
+import { kvModel } from '../../src/check/kv-model.js';
 import { drawSimOptions } from './options.js';
 import type { MembershipMode, SimOptions, StorageBackend } from './options.js';
 import type { SimMember } from './cluster.js';

@@ -16,7 +16,7 @@ import type { KvCommand, KvGetResult, KvOp, KvResult } from '../../src/state/kv-
 import type { SimCluster, SimMember } from './cluster.js';
 import type { History, OpRecord } from './history.js';
 import { outputOf } from './history.js';
-import type { KvInput } from './kv-model.js';
+import type { KvInput } from '../../src/check/kv-model.js';
 import type { WorkloadOptions } from './options.js';
 import type { Trace } from './trace.js';
 import type { VirtualTime } from './virtual-time.js';

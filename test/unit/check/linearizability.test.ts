@@ -6,9 +6,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 
-import { kvModel } from './kv-model.js';
-import type { KvInput, KvOperation, KvOutput, KvState } from './kv-model.js';
-import { checkLinearizable } from './linearizability.js';
+import { kvModel } from '../../../src/check/kv-model.js';
+import type { KvInput, KvOperation, KvOutput, KvState } from '../../../src/check/kv-model.js';
+import { checkLinearizable } from '../../../src/check/linearizability.js';
 
 type Interval = readonly [call: number, ret: number];
 

@@ -27,8 +27,12 @@ export class StorageCorruptError extends RaftError {
  */
 export class StorageQuotaError extends RaftError {
   readonly code = 'STORAGE_QUOTA';
-  constructor(readonly database: string) {
-    super(`storage ${database} is full: the browser refused a write (QuotaExceededError)`);
+  /** @param why who refused the write; a file storage says the disk did (ENOSPC). */
+  constructor(
+    readonly database: string,
+    why = 'the browser refused a write (QuotaExceededError)',
+  ) {
+    super(`storage ${database} is full: ${why}`);
     this.name = 'StorageQuotaError';
   }
 }
@@ -66,5 +70,20 @@ export class StorageLostError extends RaftError {
         'it must rejoin as a new member',
     );
     this.name = 'StorageLostError';
+  }
+}
+
+/**
+ * A data directory already in use by a live process (its lock file names that process): two
+ * members on one log would each vote and acknowledge as if they were the only one.
+ */
+export class StorageLockedError extends RaftError {
+  readonly code = 'STORAGE_LOCKED';
+  constructor(
+    readonly database: string,
+    readonly holder: string,
+  ) {
+    super(`storage ${database} is in use by ${holder}`);
+    this.name = 'StorageLockedError';
   }
 }

@@ -1,0 +1,98 @@
+/**
+ * What the file storage needs of the file system (Node only): files replaced atomically (write a
+ * temporary file, fsync it, rename it over, fsync the directory, so a crash leaves the old file or
+ * the new one, never a mix), the directory fsynced after files come and go, a lock file so two
+ * processes never open one data directory, and Node's error codes as the storage's typed errors.
+ */
+import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { StorageLockedError, StorageQuotaError, StorageUnavailableError } from './errors.js';
+
+/** Makes the directory's entries (files created, renamed, deleted) durable. */
+export async function fsyncDirectory(directory: string): Promise<void> {
+  const handle = await open(directory, 'r');
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+/** Replaces `directory/name` with `bytes` atomically and durably. */
+export async function writeFileAtomically(
+  directory: string,
+  name: string,
+  bytes: Uint8Array,
+): Promise<void> {
+  const temporary = join(directory, `${name}.tmp`);
+  const handle = await open(temporary, 'w');
+  try {
+    await handle.writeFile(bytes);
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+  await rename(temporary, join(directory, name));
+  await fsyncDirectory(directory);
+}
+
+const LOCK_FILE = 'LOCK';
+
+/**
+ * Takes the data directory's lock: a file naming this process, created only if absent. A lock
+ * left by a process that is gone (a crash, a kill -9) is taken over; one held by a live process,
+ * or by another host (a shared file system, where liveness cannot be checked), is refused.
+ * Returns the release.
+ */
+export async function lockDirectory(directory: string): Promise<() => Promise<void>> {
+  const path = join(directory, LOCK_FILE);
+  const self = `${process.pid}@${hostname()}`;
+  for (let attempt = 0; attempt < 2; attempt++) {
+    try {
+      const handle = await open(path, 'wx');
+      await handle.writeFile(self);
+      await handle.sync();
+      await handle.close();
+      return async () => {
+        await unlink(path).catch(() => undefined);
+      };
+    } catch (error) {
+      if (errorCode(error) !== 'EEXIST') throw fileSystemError(directory, error);
+    }
+    const holder = await readFile(path, 'utf8').catch(() => '');
+    if (holderIsAlive(holder)) throw new StorageLockedError(directory, `process ${holder}`);
+    await unlink(path).catch(() => undefined); // Stale: its process is gone.
+  }
+  throw new StorageLockedError(directory, 'another process that keeps taking the lock');
+}
+
+function holderIsAlive(holder: string): boolean {
+  const [pid, host] = holder.split('@');
+  const id = Number(pid);
+  if (!Number.isSafeInteger(id) || id <= 0) return false; // Torn while written: nobody holds it.
+  if (host !== hostname()) return true;
+  try {
+    process.kill(id, 0);
+    return true;
+  } catch (error) {
+    return errorCode(error) === 'EPERM'; // Alive, but another user's.
+  }
+}
+
+/** Node's error code (ENOENT, ENOSPC, ...), if any. */
+export function errorCode(error: unknown): string | undefined {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' ? code : undefined;
+}
+
+/** A failed file operation as one of the storage's typed errors. */
+export function fileSystemError(directory: string, error: unknown): Error {
+  if (error instanceof StorageQuotaError || error instanceof StorageUnavailableError) return error;
+  if (error instanceof StorageLockedError) return error;
+  const code = errorCode(error);
+  if (code === 'ENOSPC' || code === 'EDQUOT')
+    return new StorageQuotaError(directory, `the disk refused a write (${code})`);
+  const message = error instanceof Error ? error.message : String(error);
+  return new StorageUnavailableError(directory, message);
+}

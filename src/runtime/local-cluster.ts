@@ -14,6 +14,8 @@ import { Member } from './member.js';
 import type { MemberOptions, ReadConsistency } from './member.js';
 import { realScheduler, wallClock } from './scheduler.js';
 import type { Scheduler } from './scheduler.js';
+import type { TimelineEvent, TimelineOptions } from './timeline/events.js';
+import { toShiViz } from './timeline/shiviz.js';
 
 export type KvMember = Member<KvResult, KvQuery, KvQueryResult>;
 
@@ -28,6 +30,19 @@ export interface LocalClusterOptions {
   readonly raft?: MemberOptions<KvResult, KvQuery, KvQueryResult>['raft'];
   /** Another transport for some members (real frames over a mesh, say); default `network`. */
   readonly transportOf?: (id: MemberId) => Transport | undefined;
+  /** Records every member's message timeline from its start. Default: not recording. */
+  readonly timeline?: TimelineOptions;
+}
+
+/** Every member's timeline at once (README "Message timeline"). */
+export interface LocalClusterTimeline {
+  /** Starts recording on every running member, and on members started from now on. */
+  start(options?: TimelineOptions): void;
+  stop(): void;
+  /** Every member's events (a crashed one's too, until it restarts), each member's oldest first. */
+  events(): TimelineEvent[];
+  /** The merged events as one ShiViz log. */
+  exportShiViz(): string;
 }
 
 export class LocalCluster {
@@ -39,12 +54,27 @@ export class LocalCluster {
   private readonly members = new Map<MemberId, KvMember>();
   private readonly machines = new Map<MemberId, KvStateMachine>();
   private readonly scheduler: Scheduler;
+  /** The options members started from now on record with, or null when not recording. */
+  private timelineOptions: TimelineOptions | null;
+  readonly timeline: LocalClusterTimeline = {
+    start: (options = {}) => {
+      this.timelineOptions = options;
+      for (const member of this.running()) member.timeline.start(options);
+    },
+    stop: () => {
+      this.timelineOptions = null;
+      for (const member of this.running()) member.timeline.stop();
+    },
+    events: () => [...this.members.values()].flatMap((member) => member.timeline.events()),
+    exportShiViz: () => toShiViz(this.timeline.events()),
+  };
 
   private constructor(private readonly options: LocalClusterOptions) {
     const size = options.size ?? 3;
     this.ids = Array.from({ length: size }, (_, i) => `m${i + 1}`);
     this.bootstrapIds = [...this.ids];
     this.scheduler = options.scheduler ?? realScheduler;
+    this.timelineOptions = options.timeline ?? null;
   }
 
   /** Starts every member; resolves once all are running (not yet once a leader exists). */
@@ -73,6 +103,7 @@ export class LocalCluster {
       wallClock,
       random: createSeededRandom((this.options.seed ?? 1) * 7919 + this.ids.indexOf(id)),
       tickMs: this.options.tickMs ?? 10,
+      ...(this.timelineOptions === null ? {} : { timeline: this.timelineOptions }),
     };
     const member = await Member.start(options);
     this.members.set(id, member);
@@ -131,11 +162,14 @@ export class LocalCluster {
     for (const member of this.members.values()) await member.stop('cluster stopped');
   }
 
+  private running(): KvMember[] {
+    return [...this.members.values()].filter((member) => !member.status().stopped);
+  }
+
   private target(): KvMember {
     const leader = this.leader();
     if (leader !== null) return leader;
-    const running = [...this.members.values()].filter((member) => !member.status().stopped);
-    const any = running[0];
+    const any = this.running()[0];
     if (any === undefined) throw new RangeError('no member is running');
     return any;
   }

@@ -32,6 +32,9 @@ import {
   TimeoutError,
 } from './errors.js';
 import type { Scheduler, TimerHandle } from './scheduler.js';
+import { TimelineControl } from './timeline/control.js';
+import type { MemberTimeline, TimelineOptions } from './timeline/events.js';
+import { decodeConfig } from '../core/membership.js';
 
 /** How a read is served. `local` reads this member's applied state and may be stale. */
 export type ReadConsistency = ReadMode | 'local';
@@ -62,6 +65,8 @@ export interface MemberOptions<Result, Query, QueryResult> {
    * full, database closed) or a broken invariant. The error's `cause` says which.
    */
   readonly onFailure?: (error: MemberStoppedError) => void;
+  /** Records a message timeline from the start (see `Member.timeline`). Default: not recording. */
+  readonly timeline?: TimelineOptions;
 }
 
 export interface MemberStatus {
@@ -148,6 +153,7 @@ export class Member<Result, Query, QueryResult> {
   private forwardSequence = 0;
   /** Random per start, so origins of this incarnation never match an earlier one's. */
   private readonly incarnationTag: string;
+  private readonly tracing: TimelineControl;
   private readContextNext = 0;
   private tickTimer: TimerHandle | null = null;
   private lastTickAtMs: number;
@@ -179,6 +185,18 @@ export class Member<Result, Query, QueryResult> {
     this.votesWithheldStored = core.status().votesWithheld;
     this.durableVote = { term: durable.term, vote: durable.vote };
     this.incarnationTag = [0, 1, 2].map(() => options.random.int(2 ** 30).toString(36)).join('');
+    this.tracing = new TimelineControl(options.id, options.wallClock, () => {
+      const { role, term, leaderId, commit } = this.core.status();
+      return { role, term, leaderId, commit };
+    });
+  }
+
+  /**
+   * This member's message timeline (README "Message timeline"): off until started, and free
+   * while off — messages then carry no clock and nothing is recorded.
+   */
+  get timeline(): MemberTimeline {
+    return this.tracing;
   }
 
   /** Loads durable state, builds the core and starts ticking and receiving. */
@@ -197,6 +215,7 @@ export class Member<Result, Query, QueryResult> {
       persisted.hardState.term === 0;
     if (options.bootstrap !== undefined && empty) core.bootstrap(options.bootstrap);
     const member = new Member(options, core, persisted.hardState);
+    if (options.timeline !== undefined) member.tracing.start(options.timeline);
     options.transport.onMessage((message) => member.receive(message));
     member.scheduleTick();
     member.scheduleProcess();
@@ -427,6 +446,7 @@ export class Member<Result, Query, QueryResult> {
   private halt(reason: string, cause?: Error): void {
     if (this.stoppedReason !== null) return;
     this.stoppedReason = reason;
+    this.tracing.stop(`member stopped: ${reason}`);
     this.failure = cause ?? null;
     if (this.tickTimer !== null) this.options.scheduler.clearTimeout(this.tickTimer);
     const error = this.stoppedError();
@@ -475,6 +495,7 @@ export class Member<Result, Query, QueryResult> {
   private receive(message: Message): void {
     if (this.stoppedReason !== null) return;
     this.catchUpTicks();
+    this.tracing.active?.received(message);
     this.core.step(message);
     if (this.writing) this.apply(this.core.takeCommittedDuringWrite());
     this.scheduleWork();
@@ -492,7 +513,7 @@ export class Member<Result, Query, QueryResult> {
       this.replicationFlushScheduled = false;
       if (!this.writing || !this.replicateDuringWrite || this.stoppedReason !== null) return;
       const messages = this.core.takeReplicationDuringWrite();
-      if (messages.length > 0) this.options.transport.send(messages);
+      if (messages.length > 0) this.send(messages);
     });
   }
 
@@ -563,6 +584,7 @@ export class Member<Result, Query, QueryResult> {
         }
         const ready = this.core.ready();
         const { hardState, snapshot, entries } = ready;
+        if (this.tracing.active !== null) this.traceReady(snapshot);
         if (ready.softState !== null) this.leaderChanged(ready.softState.leaderId);
         // Restoring first validates the snapshot: bytes that do not decode never reach storage.
         if (snapshot !== null)
@@ -585,7 +607,7 @@ export class Member<Result, Query, QueryResult> {
           : sameTerm
             ? ready.messages.filter(isReplication)
             : [];
-        if (early.length > 0) this.options.transport.send(early);
+        if (early.length > 0) this.send(early);
         // Committed entries are durable on a quorum: they are applied now, and those that become
         // committed while this write is under way are applied as their acknowledgements arrive
         // (see receive), not after the write.
@@ -603,7 +625,7 @@ export class Member<Result, Query, QueryResult> {
           const late = sameTerm
             ? ready.messages.filter((message) => !isReplication(message))
             : ready.messages;
-          if (late.length > 0) this.options.transport.send(late);
+          if (late.length > 0) this.send(late);
         }
         this.trackReads(ready.readStates, ready.droppedReads);
         if (ready.snapshotWanted) await this.takeSnapshot();
@@ -644,6 +666,7 @@ export class Member<Result, Query, QueryResult> {
     const snapshot = { meta, data: machine.snapshot() };
     await this.options.storage.compact(snapshot, compactThrough);
     if (this.stoppedReason === null) this.core.compact(snapshot, compactThrough);
+    this.tracing.active?.record({ kind: 'snapshot', action: 'taken', index: meta.index });
   }
 
   private apply(entries: readonly Entry[]): void {
@@ -653,6 +676,7 @@ export class Member<Result, Query, QueryResult> {
         entry.index === machine.appliedIndex + 1,
         () => `apply ${entry.index} after ${machine.appliedIndex}`,
       );
+      if (entry.kind === 'config' && this.tracing.active !== null) this.traceMembership(entry);
       const envelope = entry.kind === 'normal' ? decodeEnvelope(entry.data) : null;
       const context = { index: entry.index, term: entry.term, time: envelope?.timeMs ?? 0 };
       let result: Result | null = null;
@@ -678,6 +702,28 @@ export class Member<Result, Query, QueryResult> {
       }
     }
     this.serveReads();
+  }
+
+  /** Hands the transport a batch, each traced message stamped with its clock when recording. */
+  private send(messages: readonly Message[]): void {
+    const recorder = this.tracing.active;
+    this.options.transport.send(recorder === null ? messages : recorder.stamp(messages));
+  }
+
+  /** Before a Ready's messages leave: elections and commits, then an installed snapshot. */
+  private traceReady(snapshot: Ready['snapshot']): void {
+    const recorder = this.tracing.active!;
+    const { role, term, leaderId, commit } = this.core.status();
+    recorder.observe({ role, term, leaderId, commit });
+    if (snapshot !== null)
+      recorder.record({ kind: 'snapshot', action: 'installed', index: snapshot.meta.index });
+  }
+
+  private traceMembership(entry: Entry): void {
+    const config = decodeConfig(entry.data);
+    if (config === null) return;
+    const { voters, learners } = config;
+    this.tracing.active!.record({ kind: 'membership', index: entry.index, voters, learners });
   }
 
   private trackReads(readStates: readonly ReadState[], dropped: readonly string[]): void {

@@ -11,6 +11,7 @@
 import { Packr, Unpackr } from 'msgpackr';
 import type { Message, MessageType } from '../core/messages.js';
 import type { ClusterConfig, Entry, EntryKind, MemberId } from '../core/types.js';
+import { clockFromWire, clockOf, clockToWire, withClock } from './vector-clock.js';
 
 export const WIRE_VERSION = 1;
 /**
@@ -63,9 +64,13 @@ export function encodeFrame(cluster: string, message: Message): Uint8Array<Array
   const code = TYPE_CODES.get(message.type);
   if (code === undefined) throw new RangeError(`unknown message type ${message.type}`);
   const header = [WIRE_VERSION, cluster, message.from, message.to, code, message.term];
+  const fields = [...header, ...fieldsOf(message)];
+  // A timeline clock is one trailing field, only when the sender records a timeline.
+  const clock = clockOf(message);
+  if (clock !== undefined) fields.push(clockToWire(clock));
   // A copy of its own: msgpackr packs into a shared buffer it reuses, and a view would clone or
   // transfer that whole buffer.
-  return new Uint8Array(packr.pack([...header, ...fieldsOf(message)]));
+  return new Uint8Array(packr.pack(fields));
 }
 
 function fieldsOf(message: Message): unknown[] {
@@ -124,6 +129,10 @@ class Malformed extends Error {}
  */
 export class FrameDecoder {
   private readonly dropCounts = new Map<FrameDropReason, number>();
+  private badClocks = 0;
+  private readonly countBadClock = (): void => {
+    this.badClocks++;
+  };
 
   constructor(
     readonly cluster: string,
@@ -135,20 +144,30 @@ export class FrameDecoder {
     return Object.fromEntries(this.dropCounts);
   }
 
+  /** Timeline clocks ignored because they were unsound (their messages were delivered). */
+  clocksIgnored(): number {
+    return this.badClocks;
+  }
+
   /** The message in `frame`, or null (and a counted reason) if it is not a sound frame for us. */
   decode(frame: Uint8Array): Message | null {
-    const verdict = decodeFrame(frame, this.cluster, this.self);
+    const verdict = decodeFrame(frame, this.cluster, this.self, this.countBadClock);
     if (typeof verdict !== 'string') return verdict;
     this.dropCounts.set(verdict, (this.dropCounts.get(verdict) ?? 0) + 1);
     return null;
   }
 }
 
-/** The message in `frame`, or why it was dropped. Never throws. */
+/**
+ * The message in `frame`, or why it was dropped. Never throws. A trailing timeline clock that is
+ * not sound is left off the message, and `onBadClock` is called: a clock only draws the timeline,
+ * so a bad one must not cost the message.
+ */
 export function decodeFrame(
   frame: Uint8Array,
   cluster: string,
   self: MemberId,
+  onBadClock?: () => void,
 ): Message | FrameDropReason {
   if (!(frame instanceof Uint8Array) || frame.length > FRAME_BYTES_MAX) return 'oversize';
   let raw: unknown;
@@ -166,7 +185,11 @@ export function decodeFrame(
   try {
     const reader = new FieldReader(raw);
     const message = readMessage(type, reader);
+    if (reader.atEnd()) return message;
+    const clock = clockFromWire(reader.list(Infinity), message.from);
     reader.end();
+    if (clock !== null) return withClock(message, clock);
+    onBadClock?.();
     return message;
   } catch (error) {
     if (error instanceof Malformed) return 'malformed';
@@ -223,8 +246,12 @@ class FieldReader {
     return value;
   }
 
+  atEnd(): boolean {
+    return this.next === this.fields.length;
+  }
+
   end(): void {
-    if (this.next !== this.fields.length) throw new Malformed();
+    if (!this.atEnd()) throw new Malformed();
   }
 }
 

@@ -1,0 +1,210 @@
+/**
+ * Timeline events as a log ShiViz (https://distributedclocks.github.io/shiviz/) loads: one line
+ * describing each event, then a line `host {"host": n, "peer": m, …}`, which its default parser
+ * `(?<event>.*)\n(?<host>\S*) (?<clock>{.*})` reads.
+ *
+ * ShiViz accepts only exact clocks: each host counts its events 1, 2, 3 … in steps of one, and
+ * every clock is exactly the join of its host's previous event and the sends it received. A ring
+ * that overwrote its oldest events, or the rings of some members but not all, break both. So the
+ * export renumbers each host's events and rebuilds every clock from the send → receive links the
+ * recorded clocks identify; a receive whose send is not in the log shows as a local event.
+ */
+import type { TimelineEvent } from './events.js';
+
+/** ShiViz's default "log parsing regular expression" (js/shiviz.js, `defaultParser`). */
+export const SHIVIZ_PARSER = '(?<event>.*)\\n(?<host>\\S*) (?<clock>{.*})';
+
+/** The key of a member's event with own count `count`; a receive names its send by it. */
+export function eventKey(member: string, count: number): string {
+  return `${member}\u0000${count}`;
+}
+
+/** The send event each receive event answers to, among `events` (by their keys). */
+export function sendsByKey(events: readonly TimelineEvent[]): Map<string, TimelineEvent> {
+  const sends = new Map<string, TimelineEvent>();
+  for (const event of events)
+    if (event.kind === 'send') sends.set(eventKey(event.member, ownCount(event)), event);
+  return sends;
+}
+
+/** The send that `receive` answers to, if it is among `sends` and was addressed to it. */
+export function matchingSend(
+  receive: TimelineEvent,
+  sends: ReadonlyMap<string, TimelineEvent>,
+): TimelineEvent | null {
+  if (receive.kind !== 'receive' || receive.sentAt === null) return null;
+  const send = sends.get(eventKey(receive.from, receive.sentAt));
+  return send?.kind === 'send' && send.to === receive.member && send.type === receive.type
+    ? send
+    : null;
+}
+
+export function ownCount(event: TimelineEvent): number {
+  return event.clock[event.member] ?? 0;
+}
+
+/**
+ * A file for ShiViz's "upload a log file": its first line is the parser (ShiViz's default), its
+ * second the multiple-execution delimiter (none: one run), then the log. Pasted whole into
+ * ShiViz's text box instead, the first two lines match nothing and are skipped. `events` may
+ * come from any number of members (merged rings), in any order; duplicates count once.
+ */
+export function toShiViz(events: readonly TimelineEvent[]): string {
+  const lines = [SHIVIZ_PARSER, ''];
+  for (const { event, clock } of exactClocks(events)) {
+    lines.push(`${clockTime(event.timeMs)} ${oneLine(describeEvent(event))}`);
+    lines.push(`${hostName(event.member)} ${JSON.stringify(clock)}`);
+  }
+  return `${lines.join('\n')}\n`;
+}
+
+/** One event in words, as the log and the demo show it. */
+export function describeEvent(event: TimelineEvent): string {
+  switch (event.kind) {
+    case 'send':
+      return `send ${event.type} to ${event.to}, term ${event.term}${more(event.detail)} [msg ${event.member}:${ownCount(event)}]`;
+    case 'receive': {
+      const id = event.sentAt === null ? 'no clock' : `msg ${event.from}:${event.sentAt}`;
+      return `receive ${event.type} from ${event.from}, term ${event.term}${more(event.detail)} [${id}]`;
+    }
+    case 'role':
+      return describeRole(event.role, event.term, event.leaderId);
+    case 'commit':
+      return `commit index ${event.index}`;
+    case 'snapshot':
+      return `snapshot ${event.action} at index ${event.index}`;
+    case 'membership':
+      return `membership at index ${event.index}: voters ${event.voters.join(',') || 'none'}; learners ${event.learners.join(',') || 'none'}`;
+    case 'start':
+      return `timeline start (${event.reason})`;
+    case 'stop':
+      return `timeline stop (${event.reason})`;
+  }
+}
+
+function describeRole(role: string, term: number, leaderId: string | null): string {
+  switch (role) {
+    case 'preCandidate':
+      return `pre-vote, term ${term}`;
+    case 'candidate':
+      return `election: candidate for term ${term}`;
+    case 'leader':
+      return `elected leader for term ${term}`;
+    default:
+      return `follower in term ${term}, leader ${leaderId ?? 'unknown'}`;
+  }
+}
+
+interface Node {
+  readonly event: TimelineEvent;
+  readonly host: string;
+  /** The event's place on its host in the log: 1, 2, 3 … */
+  readonly position: number;
+  readonly previous: Node | null;
+  send: Node | null;
+  readonly successors: Node[];
+  waiting: number;
+  clock: Record<string, number> | null;
+}
+
+/** Each event with its exact clock, in an order where every event follows its causes. */
+function exactClocks(
+  events: readonly TimelineEvent[],
+): { event: TimelineEvent; clock: Record<string, number> }[] {
+  const nodes = buildNodes(events);
+  const ready = nodes.filter((node) => node.waiting === 0);
+  const ordered: { event: TimelineEvent; clock: Record<string, number> }[] = [];
+  let done = 0;
+  while (done < nodes.length) {
+    const node = ready.pop() ?? breakCycle(nodes);
+    const clock: Record<string, number> = Object.create(null) as Record<string, number>;
+    for (const cause of [node.previous, node.send])
+      for (const [host, count] of Object.entries(cause?.clock ?? {}))
+        clock[host] = Math.max(clock[host] ?? 0, count);
+    clock[node.host] = node.position;
+    node.clock = clock;
+    ordered.push({ event: node.event, clock: { ...clock } });
+    done++;
+    for (const successor of node.successors)
+      if (--successor.waiting === 0 && successor.clock === null) ready.push(successor);
+  }
+  return ordered;
+}
+
+function buildNodes(events: readonly TimelineEvent[]): Node[] {
+  const byMember = new Map<string, Map<number, TimelineEvent>>();
+  for (const event of events) {
+    const own = byMember.get(event.member) ?? new Map<number, TimelineEvent>();
+    own.set(ownCount(event), event); // The same event from two gathered copies counts once.
+    byMember.set(event.member, own);
+  }
+  const nodes: Node[] = [];
+  const byKey = new Map<string, Node>();
+  for (const [member, own] of byMember) {
+    let previous: Node | null = null;
+    const counts = [...own.keys()].sort((a, b) => a - b);
+    for (const [i, count] of counts.entries()) {
+      const node: Node = {
+        event: own.get(count)!,
+        host: hostName(member),
+        position: i + 1,
+        previous,
+        send: null,
+        successors: [],
+        waiting: previous === null ? 0 : 1,
+        clock: null,
+      };
+      previous?.successors.push(node);
+      nodes.push(node);
+      byKey.set(eventKey(member, count), node);
+      previous = node;
+    }
+  }
+  const sends = sendsByKey(nodes.map((node) => node.event));
+  for (const node of nodes) {
+    const send = matchingSend(node.event, sends);
+    if (send === null) continue;
+    const sender = byKey.get(eventKey(send.member, ownCount(send)))!;
+    node.send = sender;
+    node.waiting++;
+    sender.successors.push(node);
+  }
+  return nodes;
+}
+
+/**
+ * Recorded clocks never make a cycle, but gathered events are other tabs' word: if they do, the
+ * first waiting event of some host waits only for a send that waits on it. Its link is dropped
+ * (it shows as a local event) and the order goes on.
+ */
+function breakCycle(nodes: readonly Node[]): Node {
+  const node = nodes.find(
+    (candidate) =>
+      candidate.clock === null &&
+      candidate.send !== null &&
+      (candidate.previous === null || candidate.previous.clock !== null),
+  );
+  if (node === undefined) throw new Error('timeline order: no link to break');
+  node.send = null;
+  node.waiting--;
+  return node;
+}
+
+function more(detail: string): string {
+  return detail === '' ? '' : `, ${detail}`;
+}
+
+/** ShiViz hosts are `\S*`: an id with white space in it would not parse. */
+function hostName(member: string): string {
+  return member.replace(/\s/g, '_') || '_';
+}
+
+/** Event lines are one line each, and a brace at their start would read as a clock. */
+function oneLine(text: string): string {
+  return text.replace(/[\r\n{}]/g, ' ');
+}
+
+function clockTime(timeMs: number): string {
+  const date = new Date(timeMs);
+  return Number.isNaN(date.getTime()) ? '--:--:--.---' : date.toISOString().slice(11, 23);
+}

@@ -9,6 +9,8 @@ import type { Remote } from 'comlink';
 import type { MemberId } from '../core/types.js';
 import { MemberStoppedError } from '../runtime/errors.js';
 import type { ReadConsistency } from '../runtime/member.js';
+import type { TimelineEvent, TimelineOptions, TimelineStats } from '../runtime/timeline/events.js';
+import { toShiViz } from '../runtime/timeline/shiviz.js';
 import type {
   JsonValue,
   KvCasResult,
@@ -114,11 +116,27 @@ export interface ClusterKv {
   entries(): Promise<{ key: string; value: JsonValue; version: number }[]>;
 }
 
+/**
+ * This tab's member's message timeline (README "Message timeline"): off until started; while
+ * off, messages carry no clock and nothing is recorded. A tab records only its own member.
+ */
+export interface ClusterTimeline {
+  /** Starts recording (or takes new options); a member restarted later records again. */
+  start(options?: TimelineOptions): Promise<void>;
+  stop(): Promise<void>;
+  /** This member's events, oldest first. */
+  events(): Promise<TimelineEvent[]>;
+  stats(): Promise<TimelineStats | null>;
+  /** This member's events and `others` (say, other tabs' events) merged into one ShiViz log. */
+  exportShiViz(others?: readonly TimelineEvent[]): Promise<string>;
+}
+
 export interface Cluster {
   /** This tab's member id (a new one if the member had to rejoin as a new member). */
   readonly id: MemberId;
   readonly room: string;
   readonly kv: ClusterKv;
+  readonly timeline: ClusterTimeline;
   /** Calls `listener` with each committed change applied here; returns the unsubscribe. */
   subscribe(listener: (changes: readonly KvChange[]) => void): () => void;
   status(): Promise<ClusterStatus>;
@@ -451,6 +469,7 @@ function supervise(config: LaunchConfig, first: Incarnation): Cluster {
     }
     if (closing !== null) return void (await current.stop(false));
     follow();
+    if (timelineOptions !== null) void current.host.timelineStart(timelineOptions);
     restarts = {
       count: restarts.count + 1,
       last: { code, atMs: Date.now(), from, to: current.memberId },
@@ -506,6 +525,22 @@ function supervise(config: LaunchConfig, first: Incarnation): Cluster {
     };
   };
   const call = (op: KvLaneOp): Promise<unknown> => current.lane.call(op);
+  /** What the member records with, or null when not recording: a restarted one starts again. */
+  let timelineOptions: TimelineOptions | null = null;
+  const timeline: ClusterTimeline = {
+    start: (options = {}) => {
+      timelineOptions = options;
+      return ask((host) => host.timelineStart(options));
+    },
+    stop: () => {
+      timelineOptions = null;
+      return ask((host) => host.timelineStop());
+    },
+    events: () => ask((host) => host.timelineEvents()),
+    stats: () => ask((host) => host.timelineStats()),
+    exportShiViz: async (others = []) =>
+      toShiViz([...(await ask((host) => host.timelineEvents())), ...others]),
+  };
   return {
     get id() {
       return current.memberId;
@@ -525,6 +560,7 @@ function supervise(config: LaunchConfig, first: Incarnation): Cluster {
       txn: ({ checks, writes }) => call({ type: 'txn', checks, writes }) as Promise<KvTxnResult>,
       entries: () => ask((host) => host.entries()),
     },
+    timeline,
     subscribe(listener) {
       listeners.add(listener);
       if (listeners.size === 1) follow();

@@ -9,6 +9,7 @@ import { createSeededRandom } from '../core/random.js';
 import type { MemberId } from '../core/types.js';
 import { Member } from '../runtime/member.js';
 import type { MemberStatus, ReadConsistency } from '../runtime/member.js';
+import type { TimelineEvent, TimelineOptions, TimelineStats } from '../runtime/timeline/events.js';
 import { realScheduler, wallClock } from '../runtime/scheduler.js';
 import { KvStateMachine } from '../state/kv.js';
 import type {
@@ -356,6 +357,24 @@ export class MemberHost {
    */
   setStorageFault(fault: StorageFault | null): void {
     this.storageFaults?.setFault(fault);
+  }
+
+  /** Starts recording this member's message timeline (README "Message timeline"). */
+  timelineStart(options: TimelineOptions = {}): void {
+    this.running().timeline.start(options);
+  }
+
+  timelineStop(): void {
+    this.member?.timeline.stop();
+  }
+
+  /** The recorded events, oldest first: plain data, cloned across to the page. */
+  timelineEvents(): TimelineEvent[] {
+    return this.member?.timeline.events() ?? [];
+  }
+
+  timelineStats(): TimelineStats | null {
+    return this.member?.timeline.stats() ?? null;
   }
 
   /** Fault injection: cut this member off from every peer, or reconnect it. */

@@ -48,16 +48,24 @@ export function createHostRooms(options: HostRoomsOptions = {}): SignalingRooms 
 
 /**
  * Starts the sweeps (hello timeouts, bootstrappers named at the end of the grace) and returns the
- * function that stops them. `graceLeftMs`: how much of the grace is left, by default all of it.
+ * function that stops them. `graceLeftMs`: how much of the grace is left, by default all of it;
+ * `afterSweep` runs after each periodic sweep.
  */
-export function startSweeps(rooms: SignalingRooms, graceLeftMs?: number): () => void {
+export function startSweeps(
+  rooms: SignalingRooms,
+  graceLeftMs?: number,
+  afterSweep?: () => void,
+): () => void {
   // The periodic sweep would name the waiting bootstrappers up to a second late; first tabs wait
   // the grace already. The margin covers timers firing a hair early by the clock.
   const graceEnd = setTimeout(
     () => rooms.sweep(),
     Math.max(0, graceLeftMs ?? rooms.limits.bootstrapGraceMs) + 5,
   );
-  const sweep = setInterval(() => rooms.sweep(), SWEEP_INTERVAL_MS);
+  const sweep = setInterval(() => {
+    rooms.sweep();
+    afterSweep?.();
+  }, SWEEP_INTERVAL_MS);
   unref(graceEnd);
   unref(sweep);
   return () => {

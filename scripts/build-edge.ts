@@ -1,0 +1,58 @@
+/**
+ * Bundles the edge hosts of the signaling server into self-contained ES modules, since neither
+ * workerd nor Deno resolves our `./x.js` imports of `.ts` sources:
+ *   signaling-deno.js     `deno run` it, or hand it to Deno Deploy as the entrypoint
+ *   signaling-workerd.js  the Worker and its Durable Object class
+ *   workerd.capnp         edge/workerd.capnp beside them: `workerd serve <dir>/workerd.capnp`
+ * `tsx scripts/build-edge.ts [outDir]`, default dist/edge. Tests build into a directory of their
+ * own, so that two runs never overwrite each other's files.
+ */
+import { copyFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { build } from 'vite';
+
+const repoRoot = fileURLToPath(new URL('..', import.meta.url));
+
+/** The entry of each bundle, by the bundle's file name (without `.js`). */
+const ENTRIES = {
+  'signaling-deno': 'src/signaling/deno.ts',
+  'signaling-workerd': 'src/signaling/workerd.ts',
+} as const;
+
+/** Where the files of a build are. */
+export interface EdgeBuild {
+  readonly outDir: string;
+  readonly denoEntry: string;
+  readonly workerdConfig: string;
+}
+
+/** Builds both bundles and the workerd config into `outDir`. */
+export async function buildEdgeBundles(outDir = join(repoRoot, 'dist/edge')): Promise<EdgeBuild> {
+  mkdirSync(outDir, { recursive: true });
+  // One build per entry: with two entries Rollup would split shared code into a third chunk,
+  // which every deployment would then have to upload too.
+  for (const [fileName, entry] of Object.entries(ENTRIES)) {
+    await build({
+      configFile: false,
+      logLevel: 'silent',
+      root: repoRoot,
+      build: {
+        outDir,
+        emptyOutDir: false,
+        minify: false,
+        target: 'es2022',
+        lib: { entry: join(repoRoot, entry), formats: ['es'], fileName: () => `${fileName}.js` },
+        rollupOptions: { output: { inlineDynamicImports: true } },
+      },
+    });
+  }
+  const workerdConfig = join(outDir, 'workerd.capnp');
+  copyFileSync(join(repoRoot, 'edge/workerd.capnp'), workerdConfig);
+  return { outDir, denoEntry: join(outDir, 'signaling-deno.js'), workerdConfig };
+}
+
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  const built = await buildEdgeBundles(process.argv[2]);
+  console.log(`edge signaling bundles in ${built.outDir}`);
+}

@@ -1,0 +1,97 @@
+/**
+ * The signaling server on Deno (decision 9): the same room logic as the Node host, on `Deno.serve`
+ * and `Deno.upgradeWebSocket`. Deno resolves `./x.js` literally while our sources are `.ts`, so it
+ * runs from a bundle (scripts/build-edge.ts), which Deno Deploy takes as it is:
+ * `npm run signal:deno`, or `deno run --allow-net --allow-env=… dist/edge/signaling-deno.js`.
+ *
+ * Environment: SIGNAL_PORT (default 8787; 0 picks a free one), SIGNAL_HOST (default 127.0.0.1),
+ * SIGNAL_ROOM_SECRETS and SIGNAL_BOOTSTRAP_GRACE_MS as for Node (host-config.ts). On Deno Deploy
+ * the platform chooses the address and the port settings are ignored.
+ */
+import {
+  createHostRooms,
+  GOING_AWAY,
+  mountWebSocket,
+  newHostCounters,
+  startSweeps,
+} from './host.js';
+import type { ServerWebSocket, ServerWebSocketEvent } from './host.js';
+import { portFrom, readHostSettings } from './host-config.js';
+
+/** The part of the `Deno` global this host uses (no Deno types in a Node-typed project). */
+interface DenoRuntime {
+  readonly env: { get(name: string): string | undefined };
+  serve(
+    options: {
+      readonly hostname: string;
+      readonly port: number;
+      readonly onListen: (address: { readonly hostname: string; readonly port: number }) => void;
+    },
+    handler: (request: Request) => Response,
+  ): { shutdown(): Promise<void> };
+  upgradeWebSocket(
+    request: Request,
+    options: { readonly idleTimeout: number },
+  ): { readonly socket: DenoWebSocket; readonly response: Response };
+  addSignalListener(signal: 'SIGINT' | 'SIGTERM', handler: () => void): void;
+  exit(code: number): never;
+}
+
+interface DenoWebSocket extends ServerWebSocket {
+  addEventListener(
+    type: 'open' | 'message' | 'close' | 'error',
+    listener: (event: ServerWebSocketEvent) => void,
+  ): void;
+}
+
+/** Seconds between Deno's own WebSocket pings; no pong in that time closes the socket. */
+const IDLE_TIMEOUT_S = 30;
+const SIGNAL_PORT_DEFAULT = 8787;
+
+/** Serves the signaling rooms on `deno` until SIGINT or SIGTERM. */
+export function serveSignalingOnDeno(deno: DenoRuntime): void {
+  const settings = readHostSettings((name) => deno.env.get(name));
+  const rooms = createHostRooms({ settings });
+  const stopSweeps = startSweeps(rooms);
+  const counters = newHostCounters();
+  const server = deno.serve(
+    {
+      hostname: deno.env.get('SIGNAL_HOST') || '127.0.0.1',
+      port: portFrom(deno.env.get('SIGNAL_PORT'), SIGNAL_PORT_DEFAULT),
+      onListen: ({ hostname, port }) => {
+        const host = hostname.includes(':') ? `[${hostname}]` : hostname;
+        const secretRooms = Object.keys(settings.secrets ?? {}).length;
+        console.log(
+          `webraft signaling server (Deno) listening on ws://${host}:${port} ` +
+            `(${secretRooms} rooms with secrets; bootstrappers named from ` +
+            `${rooms.limits.bootstrapGraceMs} ms after start)`,
+        );
+      },
+    },
+    (request) => {
+      if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+        return new Response('webraft signaling server: connect with a WebSocket\n', {
+          status: 426,
+          headers: { upgrade: 'websocket' },
+        });
+      }
+      // Deno pings for us: a dead TCP connection (a closed laptop lid) is found as on Node.
+      const { socket, response } = deno.upgradeWebSocket(request, {
+        idleTimeout: IDLE_TIMEOUT_S,
+      });
+      // Sending before the socket opens throws in Deno; no message can arrive before it either.
+      socket.addEventListener('open', () => mountWebSocket(rooms, socket, counters));
+      return response;
+    },
+  );
+  for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+    deno.addSignalListener(signal, () => {
+      stopSweeps();
+      rooms.closeAll(GOING_AWAY, 'server shutting down');
+      void server.shutdown().finally(() => deno.exit(0));
+    });
+  }
+}
+
+const deno = (globalThis as { Deno?: DenoRuntime }).Deno;
+if (deno !== undefined) serveSignalingOnDeno(deno);

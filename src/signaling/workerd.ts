@@ -1,0 +1,164 @@
+/**
+ * The signaling server on workerd (Cloudflare Workers), decision 9: a Worker that routes each
+ * WebSocket to its room's Durable Object, which runs the same room logic as the Node host for
+ * that one room. The room is read from the URL (`?room=`, which SignalingClient adds) because the
+ * Worker must pick the object before any message is read; the object refuses a hello for another
+ * room (rooms.ts), so a room never lives split across objects.
+ *
+ * Local: `npm run signal:workerd` (edge/workerd.capnp). Deploy: `wrangler deploy -c
+ * edge/wrangler.toml`. Bindings: ROOMS (the Durable Object namespace of `SignalingRoom`),
+ * SIGNAL_ROOM_SECRETS and SIGNAL_BOOTSTRAP_GRACE_MS (text, as the Node host's environment).
+ *
+ * Time: workerd's clock stands still while code runs and moves on with I/O (a message, a timer),
+ * so the rooms read `Date.now()` per event, and hello timeouts and the grace are checked from a
+ * timer, where the clock has moved.
+ *
+ * No hibernation: the rooms keep each connection's handshake (nonce, auth in flight), its rate
+ * bucket and the room's bootstrap state in memory, and hello timeouts run on timers; a hibernated
+ * object loses all of that. It would take serializing every connection into its socket attachment
+ * and alarms for the timeouts, a second life for the room logic; for now an open room keeps its
+ * object in memory, as a Node process would.
+ */
+import { createHostRooms, mountWebSocket, newHostCounters, startSweeps } from './host.js';
+import type { ServerWebSocket } from './host.js';
+import { readHostSettings } from './host-config.js';
+import type { HostSettings } from './host-config.js';
+import { ID_PATTERN } from './protocol.js';
+import type { SignalingRooms } from './rooms.js';
+
+/** A server WebSocket of workerd: it must be accepted before use. */
+interface WorkerWebSocket extends ServerWebSocket {
+  accept(): void;
+}
+
+/** workerd's global pair constructor: index 0 goes to the client, 1 stays with the server. */
+declare const WebSocketPair: new () => { 0: WorkerWebSocket; 1: WorkerWebSocket };
+
+interface DurableObjectStub {
+  fetch(request: Request): Promise<Response>;
+}
+
+/** The ROOMS binding: a Durable Object per room name. */
+export interface DurableObjectNamespace {
+  idFromName(name: string): unknown;
+  get(id: unknown): DurableObjectStub;
+}
+
+/** The parts of a Durable Object's state the room uses. */
+export interface DurableObjectState {
+  readonly storage: {
+    get(key: string): Promise<unknown>;
+    put(key: string, value: boolean): Promise<void>;
+  };
+  blockConcurrencyWhile(callback: () => Promise<void>): Promise<void>;
+}
+
+/** The Worker's bindings (wrangler.toml / edge/workerd.capnp). */
+export interface SignalingEnv {
+  readonly ROOMS: DurableObjectNamespace;
+  readonly SIGNAL_ROOM_SECRETS?: string;
+  readonly SIGNAL_BOOTSTRAP_GRACE_MS?: string;
+}
+
+/** Storage key: the room had members when this was last written. */
+const OCCUPIED_KEY = 'occupied';
+
+/** The Worker: routes a WebSocket upgrade to the Durable Object of the room in its URL. */
+export default {
+  fetch(request: Request, env: SignalingEnv): Promise<Response> | Response {
+    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+      return textResponse(426, 'webraft signaling server: connect with a WebSocket');
+    }
+    const room = roomOf(request);
+    if (room === null) {
+      // A client that predates ?room= sends its room only in the hello, too late to route it.
+      return textResponse(400, 'name the room in the URL: ?room=NAME (webraft >= 0.1 does)');
+    }
+    return env.ROOMS.get(env.ROOMS.idFromName(room)).fetch(request);
+  },
+};
+
+/** One room's signaling: the room logic for that room, with its sockets. */
+export class SignalingRoom {
+  private readonly settings: HostSettings;
+  private readonly counters = newHostCounters();
+  private readonly startedAtMs = Date.now();
+  private rooms: SignalingRooms | null = null;
+  private stopSweeps: (() => void) | null = null;
+  /** Whether storage says the room has members; null until read. */
+  private occupied: boolean | null = null;
+
+  constructor(
+    private readonly state: DurableObjectState,
+    env: SignalingEnv,
+  ) {
+    this.settings = readHostSettings((name) => binding(env, name));
+    void state.blockConcurrencyWhile(async () => {
+      this.occupied = (await state.storage.get(OCCUPIED_KEY)) === true;
+    });
+  }
+
+  /** Accepts one WebSocket for this room (the Worker checked the upgrade and the room). */
+  fetch(request: Request): Response {
+    const room = roomOf(request);
+    if (room === null) return textResponse(400, 'name the room in the URL: ?room=NAME');
+    const rooms = (this.rooms ??= this.createRooms(room));
+    const pair = new WebSocketPair();
+    const server = pair[1];
+    server.accept();
+    mountWebSocket(rooms, server, this.counters);
+    this.stopSweeps ??= startSweeps(
+      rooms,
+      this.startedAtMs + rooms.limits.bootstrapGraceMs - Date.now(),
+      () => this.afterSweep(rooms),
+    );
+    return new Response(null, { status: 101, webSocket: pair[0] } as ResponseInit);
+  }
+
+  /**
+   * The bootstrap grace guards the tabs of a running cluster, cut off by a restart, against a
+   * newcomer that would start a second cluster before they are back. An object that starts for a
+   * room nobody was in (the usual case: the first tab of a room wakes it) has no such tabs, so
+   * only a room that storage says was occupied waits.
+   */
+  private createRooms(room: string): SignalingRooms {
+    const graceMs = this.occupied === false ? { bootstrapGraceMs: 0 } : {};
+    return createHostRooms({
+      settings: this.settings,
+      limits: graceMs,
+      room,
+      // Frozen while code runs, current in each event: what the rooms need (see file comment).
+      now: () => Date.now(),
+    });
+  }
+
+  /** Writes whether the room has members; stops the sweeps once nobody is connected. */
+  private afterSweep(rooms: SignalingRooms): void {
+    const { members, connections } = rooms.stats();
+    const occupied = members > 0;
+    if (occupied !== this.occupied) {
+      this.occupied = occupied;
+      void this.state.storage.put(OCCUPIED_KEY, occupied).catch(() => {
+        this.occupied = null; // written again on the next sweep
+      });
+    }
+    if (connections === 0) {
+      this.stopSweeps?.();
+      this.stopSweeps = null;
+    }
+  }
+}
+
+function roomOf(request: Request): string | null {
+  const room = new URL(request.url).searchParams.get('room');
+  return room !== null && ID_PATTERN.test(room) ? room : null;
+}
+
+function binding(env: SignalingEnv, name: string): string | undefined {
+  const value: unknown = (env as unknown as Record<string, unknown>)[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function textResponse(status: number, text: string): Response {
+  return new Response(`${text}\n`, { status, headers: { 'content-type': 'text/plain' } });
+}

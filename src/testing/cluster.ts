@@ -18,6 +18,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { kvModel } from '../check/kv-model.js';
 import type { KvInput, KvOperation, KvOutput } from '../check/kv-model.js';
 import { checkLinearizable } from '../check/linearizability.js';
+import type { CheckResult } from '../check/linearizability.js';
 import type { ClusterStatus } from '../client/connect.js';
 import type { StorageFault } from '../storage/faulty.js';
 import type { JsonValue, KvCasResult, KvGetResult } from '../state/kv-types.js';
@@ -411,15 +412,31 @@ export class TestCluster {
    * a tab's `kv` is in each log; throws `NotConvergedError` naming what differs.
    */
   async expectConverged(): Promise<void> {
-    let views: MemberView[] = [];
+    const { problems } = await this.convergence();
+    if (problems.length > 0) throw new NotConvergedError('the members did not converge', problems);
+  }
+
+  /**
+   * What `expectConverged` finds, without throwing: the problems (none when converged) and how
+   * many (acknowledged write, member) pairs were checked in the logs.
+   */
+  async convergence(): Promise<{ problems: string[]; writesVerified: number }> {
     const deadline = Date.now() + this.timeoutMs;
     for (;;) {
-      views = await Promise.all(this.live.filter((tab) => tab.alive).map((tab) => this.view(tab)));
-      if (settledOnOneState(views) || Date.now() > deadline) break;
+      const tabs = this.live.filter((tab) => tab.alive);
+      // A member restarting after a fault does not answer for a moment: ask again.
+      const views = await Promise.all(tabs.map((tab) => this.view(tab).catch(() => null)));
+      const answered = views.filter((view): view is MemberView => view !== null);
+      const settled = answered.length === views.length && settledOnOneState(answered);
+      if (settled || Date.now() > deadline) {
+        const found = convergenceProblems(answered, this.history.ackedWrites());
+        tabs.forEach((tab, i) => {
+          if (views[i] === null) found.problems.push(`tab ${tab.label} did not answer`);
+        });
+        return found;
+      }
       await sleep(POLL_MS * 4);
     }
-    const { problems } = convergenceProblems(views, this.history.ackedWrites());
-    if (problems.length > 0) throw new NotConvergedError('the members did not converge', problems);
   }
 
   /**
@@ -427,11 +444,11 @@ export class TestCluster {
    * `window.webraftRecord`) for linearizability; throws `NotLinearizableError` with the key whose
    * operations have no legal order, and the longest order that was found.
    */
-  expectLinearizable(): void {
+  expectLinearizable(): CheckResult<KvInput, KvOutput> {
     const verdict = checkLinearizable(kvModel, this.history.operations(), {
       timeoutMs: this.timeoutMs,
     });
-    if (verdict.verdict === 'ok') return;
+    if (verdict.verdict === 'ok') return verdict;
     throw new NotLinearizableError(
       'the history is not linearizable',
       verdict.verdict === 'illegal'
@@ -467,10 +484,10 @@ export class TestCluster {
     run: () => Promise<unknown>,
   ): Promise<unknown> {
     const id = `${client}:${++this.operationCount}`;
-    this.history.record({ kind: 'invoke', id, client, input, at: performance.now() });
+    this.history.record({ kind: 'invoke', id, client, input, at: now() });
     try {
       const result = await run();
-      this.history.record({ kind: 'return', id, output: output(result), at: performance.now() });
+      this.history.record({ kind: 'return', id, output: output(result), at: now() });
       return result;
     } catch (error) {
       const code = (error as { code?: unknown }).code;
@@ -478,7 +495,7 @@ export class TestCluster {
         kind: 'fail',
         id,
         code: typeof code === 'string' ? code : 'ERROR',
-        at: performance.now(),
+        at: now(),
       });
       throw error;
     }
@@ -549,6 +566,11 @@ export class TestCluster {
       await sleep(POLL_MS);
     }
   }
+}
+
+/** Milliseconds since the epoch, finely: the clock pages use too (timeOrigin + now). */
+function now(): number {
+  return performance.timeOrigin + performance.now();
 }
 
 function json(value: JsonValue): string {

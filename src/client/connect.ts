@@ -26,7 +26,6 @@ import { requestPersistentStorage } from '../storage/indexeddb.js';
 import type { StorageFault } from '../storage/faulty.js';
 import type { PersistencePermission } from '../storage/indexeddb.js';
 import { bridgeDataChannel, canTransferDataChannel } from '../transport/webrtc/frame-channel.js';
-import { meshSignaling } from '../transport/webrtc/mesh-signaling.js';
 import { PeerMesh } from '../transport/webrtc/peer-mesh.js';
 import type { MeshSignaling, PeerState } from '../transport/webrtc/peer-mesh.js';
 import type { VotersTarget } from './autopilot.js';
@@ -38,9 +37,10 @@ import {
   markClusterHere,
   remember,
 } from './identity.js';
-import { KvLaneClient } from './kv-lane.js';
-import type { KvLaneOp } from './kv-lane.js';
-import { RoomLink } from './room-link.js';
+import type { KvLaneClient, KvLaneOp } from './kv-lane.js';
+import type { RoomLink } from './room-link.js';
+import { joinRoom } from './room-session.js';
+import type { RoomPlatform } from './room-session.js';
 import type { ClaimedIdentity } from './identity.js';
 import type { HostStatus, LogLine, MemberHost } from './member-host.js';
 
@@ -168,14 +168,14 @@ export async function connect(options: ConnectOptions = {}): Promise<Cluster> {
   return supervise(config, await launch(config, new Set()));
 }
 
-interface LaunchConfig {
+export interface LaunchConfig {
   readonly room: string;
   readonly signalingUrl: string;
   readonly options: ConnectOptions;
 }
 
 /** One life of this tab's member: its worker, identity, signaling link, mesh and lane. */
-interface Incarnation {
+export interface Incarnation {
   readonly memberId: MemberId;
   readonly host: Remote<MemberHost>;
   readonly mesh: PeerMesh;
@@ -231,67 +231,27 @@ async function start(
     started = await startHost(host, room, claimed, options);
   }
   const { memberId, release } = claimed;
-  // With no signaling server this joins offline: tabs of this browser still meet over
-  // BroadcastChannel, and the link keeps trying the server. A refusal (wrong secret) throws.
-  const signaling = await RoomLink.join({
+  const session = await joinRoom(host, browserRoom(host, options), {
     url: signalingUrl,
     room,
     memberId,
-    hasLog: () => started.hasLog,
+    started,
     ...(options.secret ? { secret: options.secret } : {}),
   });
-  const mesh = startMesh(host, meshSignaling(signaling), options);
+  const { signaling, mesh, lane } = session;
   // StorageManager.persist() exists on pages only, not in the worker that holds the database.
   // Not awaited: some browsers ask the user, and joining must not wait for an answer.
   const persistence = { answer: 'unsupported' as PersistencePermission };
   void requestPersistentStorage().then((answer) => (persistence.answer = answer));
-  const announce = async (): Promise<void> => {
-    const local = await localMembers(room).catch(() => []);
-    // The worker is gone once the cluster is closed: nothing to tell it then.
-    await host
-      .setRoomMembers([memberId, ...signaling.peers(), ...local], local)
-      .catch(() => undefined);
-  };
-  signaling.on('peer-joined', () => void announce());
-  signaling.on('peer-left', () => void announce());
-  signaling.on('reconnected', () => void announce());
-  await announce();
-  // A member leaving on purpose says so, so the leader removes it now, not after the grace period.
-  signaling.on('signal', (from, payload) => {
-    if (isLeaving(payload)) void host.memberLeft(from);
-  });
-  const bootstrap = arbiter(host, room, memberId, started);
-  signaling.on('bootstrap', () => void bootstrap('server').catch(() => undefined));
-  if (signaling.bootstrapper) await bootstrap('server');
-  const offlineCheck = setTimeout(() => {
-    // Only a server that stayed out of reach: a slow or restarting one must not be outrun by a
-    // tab that starts a cluster of its own.
-    if (signaling.unreachable) void bootstrap('offline').catch(() => undefined);
-  }, OFFLINE_BOOTSTRAP_AFTER_MS);
-  const presence = setInterval(() => void announce(), PRESENCE_MS);
-  const housekeeping = setInterval(
-    () => void keepHouse(host, room, memberId, started),
-    HOUSEKEEPING_MS,
-  );
   const stopLifecycle = followPageLifecycle(host);
-  const lanePorts = new MessageChannel();
-  await host.openLane(transfer(lanePorts.port2, [lanePorts.port2]));
-  const lane = new KvLaneClient(lanePorts.port1);
   let stopped: Promise<void> | null = null;
   let markStopped: () => void = () => undefined;
   const whenStopped = new Promise<void>((resolve) => (markStopped = resolve));
   const stop = (leave: boolean): Promise<void> => (stopped ??= stopAll(leave));
   const stopAll = async (leave: boolean): Promise<void> => {
     markStopped();
-    clearTimeout(offlineCheck);
-    clearInterval(presence);
-    clearInterval(housekeeping);
     stopLifecycle();
-    if (leave) for (const peer of signaling.peers()) signaling.signal(peer, LEAVING);
-    await host.leave().catch(() => undefined);
-    lane.close(new MemberStoppedError(`member ${memberId} stopped`));
-    mesh.close();
-    signaling.close();
+    await session.stop(leave);
     worker.terminate();
     release();
   };
@@ -299,20 +259,22 @@ async function start(
 }
 
 /**
- * Starts the cluster from this tab when an arbiter names it (decision 6): the signaling server
- * for a room (at once, or after its restart grace), or — with no server — the Web Lock that
- * tabs of this browser take turns under. Both go through that lock, so an offline tab and an
- * online one of the same browser never both start one; a member that has a log never does.
+ * A tab in its room: the mesh moves each raft channel into the worker (or bridges it), the tabs
+ * of this browser are found by their Web Locks, and with no server they take turns to bootstrap
+ * under a Web Lock (identity.ts).
  */
-function arbiter(
-  host: Remote<MemberHost>,
-  room: string,
-  self: MemberId,
-  started: { hasLog: boolean },
-): (by: 'server' | 'offline') => Promise<void> {
-  return async (by) => {
-    if (started.hasLog) return;
-    if (await arbitrateBootstrap(room, self, by, () => host.bootstrap())) started.hasLog = true;
+function browserRoom(host: Remote<MemberHost>, options: ConnectOptions): RoomPlatform {
+  return {
+    localMembers,
+    arbitrateBootstrap,
+    keepHouse: async (room, memberId, status) => {
+      remember(room, memberId);
+      if (status === null) return;
+      const members = [...status.voters, ...status.learners];
+      if (members.includes(memberId)) markClusterHere(room);
+      if (status.role === 'leader') await forgetRemovedIdentities(room, new Set(members));
+    },
+    startMesh: (signaling) => startMesh(host, signaling, options),
   };
 }
 
@@ -355,42 +317,6 @@ function followPageLifecycle(host: Remote<MemberHost>): () => void {
   };
 }
 
-/** The signal a member sends to the room when it leaves on purpose (not a WebRTC signal). */
-const LEAVING = { webraft: 'leaving' } as const;
-
-function isLeaving(payload: unknown): boolean {
-  return (
-    typeof payload === 'object' &&
-    payload !== null &&
-    (payload as { webraft?: unknown }).webraft === LEAVING.webraft
-  );
-}
-
-/** How often a tab marks its identity active and the leader's tab forgets removed ones. */
-const HOUSEKEEPING_MS = 5000;
-/** How long the signaling server must stay out of reach before tabs start a cluster offline. */
-const OFFLINE_BOOTSTRAP_AFTER_MS = 2000;
-/** How often a tab looks for the other tabs of this browser in its room (Web Locks). */
-const PRESENCE_MS = 1000;
-
-/** Also notes when this member joined a cluster: it says so when it rejoins the server. */
-async function keepHouse(
-  host: Remote<MemberHost>,
-  room: string,
-  memberId: MemberId,
-  belongs: { hasLog: boolean },
-) {
-  remember(room, memberId);
-  const status = await host.status().catch(() => null);
-  if (status === null) return;
-  if ([...status.voters, ...status.learners].includes(memberId)) {
-    belongs.hasLog = true;
-    markClusterHere(room);
-  }
-  if (status.role !== 'leader') return;
-  await forgetRemovedIdentities(room, new Set([...status.voters, ...status.learners]));
-}
-
 function startMesh(
   host: Remote<MemberHost>,
   signaling: MeshSignaling,
@@ -427,9 +353,15 @@ const RESTARTS_PER_IDENTITY_MAX = 3;
  * by another version) is restarted, with growing waits: from its own database when it opens and
  * writes again, which recovers it, and after a few failures, or at once if its database is gone
  * or unreadable, under a new identity, which rejoins it as a new member. The cluster meanwhile
- * runs on without it, and nothing it acknowledged is lost.
+ * runs on without it, and nothing it acknowledged is lost. `relaunch` starts the next life (a
+ * Node member passes its own: same handle, another host).
  */
-function supervise(config: LaunchConfig, first: Incarnation): Cluster {
+export function supervise(
+  config: LaunchConfig,
+  first: Incarnation,
+  relaunch: (avoid: ReadonlySet<MemberId>) => Promise<Incarnation> = (avoid) =>
+    launch(config, avoid),
+): Cluster {
   const { room } = config;
   const roomSecret = Boolean(config.options.secret);
   let current = first;
@@ -461,7 +393,7 @@ function supervise(config: LaunchConfig, first: Incarnation): Cluster {
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (closing !== null) return;
       try {
-        current = await launch(config, avoid);
+        current = await relaunch(avoid);
         break;
       } catch {
         // Still no storage: wait longer and try again.

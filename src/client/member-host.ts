@@ -43,6 +43,8 @@ import {
 } from './autopilot.js';
 import type { AutopilotPolicy, VotersTarget } from './autopilot.js';
 import { summarizeEntry } from './log-summary.js';
+import type { Storage } from '../storage/storage.js';
+import type { Transport } from '../transport/transport.js';
 
 type KvMember = Member<KvResult, KvQuery, KvQueryResult>;
 
@@ -121,6 +123,39 @@ export interface LogLine {
   readonly summary: string;
 }
 
+/**
+ * Where a host runs: what storage its member keeps its log in, and how it reaches peers besides
+ * the WebRTC mesh. The default is a tab's worker (IndexedDB; BroadcastChannel to tabs of this
+ * browser); a Node member (src/node) keeps its log in files and has the mesh alone.
+ */
+export interface HostEnvironment {
+  /** Opens the member's storage (`existing`: it was created before), and names it for errors. */
+  openStorage(options: {
+    readonly room: string;
+    readonly memberId: MemberId;
+    readonly existing: boolean;
+  }): Promise<{ readonly storage: Storage; readonly name: string }>;
+  /** The member's transport, given its mesh of WebRTC channels. */
+  links(
+    mesh: MeshTransport,
+    options: { readonly room: string; readonly memberId: MemberId },
+  ): Transport;
+}
+
+/** A tab's worker: IndexedDB, and BroadcastChannel behind the mesh. */
+export const BROWSER_HOST: HostEnvironment = {
+  async openStorage({ room, memberId, existing }) {
+    const database = existing
+      ? await IndexedDbStorage.open(memberId, { namespace: room })
+      : await IndexedDbStorage.create(memberId, { namespace: room });
+    return { storage: database, name: database.database };
+  },
+  // Tabs of this browser also hear each other over BroadcastChannel: same origin, so the same
+  // trust as the origin's IndexedDB, with no room secret to prove.
+  links: (mesh, { room, memberId }) =>
+    new FallbackTransport(mesh, new BroadcastChannelTransport({ cluster: room, self: memberId })),
+};
+
 const MANAGE_EVERY_MS = 250;
 /** Autopilot decisions kept for the panel. */
 const DECISIONS_KEPT = 20;
@@ -147,6 +182,8 @@ export class MemberHost {
   private readonly leaving = new Set<MemberId>();
   private page: PageLifecycle = { visibility: 'visible', freezes: 0, handOffs: 0 };
 
+  constructor(private readonly environment: HostEnvironment = BROWSER_HOST) {}
+
   async start(
     options: HostStartOptions,
   ): Promise<{ id: MemberId; restored: boolean; hasLog: boolean }> {
@@ -157,18 +194,15 @@ export class MemberHost {
       ...AUTOPILOT_DEFAULTS,
       votersTarget: checkVotersTarget(options.votersTarget ?? AUTOPILOT_DEFAULTS.votersTarget),
     };
-    const database = options.existing
-      ? await IndexedDbStorage.open(memberId, { namespace: room })
-      : await IndexedDbStorage.create(memberId, { namespace: room });
-    const storage = new FaultyStorage(database, database.database);
+    const opened = await this.environment.openStorage({
+      room,
+      memberId,
+      existing: options.existing,
+    });
+    const storage = new FaultyStorage(opened.storage, opened.name);
     this.storageFaults = storage;
     this.mesh = new MeshTransport({ cluster: room, self: memberId });
-    // Tabs of this browser also hear each other over BroadcastChannel: same origin, so the same
-    // trust as the origin's IndexedDB, with no room secret to prove.
-    const links = new FallbackTransport(
-      this.mesh,
-      new BroadcastChannelTransport({ cluster: room, self: memberId }),
-    );
+    const links = this.environment.links(this.mesh, { room, memberId });
     const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
     this.faults = new FaultyTransport(links, {
       random: createSeededRandom(seed),

@@ -41,6 +41,11 @@ export type MeshSignal =
     }
   | { readonly kind: 'candidate'; readonly gen: string; readonly candidate: RTCIceCandidateInit };
 
+/** What the mesh needs to make a peer connection (the platform's, or a Node package's). */
+export type RTCPeerConnectionConstructor = new (
+  configuration?: RTCConfiguration,
+) => RTCPeerConnection;
+
 export type PeerState = 'connecting' | 'authenticating' | 'open' | 'waiting' | 'refused';
 
 export interface PeerMeshOptions {
@@ -48,6 +53,11 @@ export interface PeerMeshOptions {
   /** The room secret both sides must prove; none: peers only name themselves. */
   readonly secret?: string;
   readonly rtcConfiguration?: RTCConfiguration;
+  /**
+   * Makes the peer connections; default the platform's RTCPeerConnection. Node has none: pass
+   * one from a WebRTC package (`@roamhq/wrtc`, see src/node/webrtc.ts).
+   */
+  readonly RTCPeerConnection?: RTCPeerConnectionConstructor;
   /**
    * The raft channel of a new attempt to reach `peer`, not yet open nor authenticated: move it
    * into the worker (or bridge it) now, in this task. It replaces any earlier one of `peer`.
@@ -162,7 +172,8 @@ export class PeerMesh {
 
   private startAttempt(peer: MemberId, link: PeerLink, gen: string): Attempt {
     this.teardown(link);
-    const pc = new RTCPeerConnection(this.options.rtcConfiguration ?? { iceServers: [] });
+    const PeerConnection = this.options.RTCPeerConnection ?? RTCPeerConnection;
+    const pc = new PeerConnection(this.options.rtcConfiguration ?? { iceServers: [] });
     const channel = pc.createDataChannel('auth', { negotiated: true, id: 0, ordered: true });
     const raft = pc.createDataChannel('raft', { negotiated: true, id: 1, ordered: true });
     let markDescribed: () => void = () => undefined;

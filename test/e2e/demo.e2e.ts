@@ -8,6 +8,7 @@
 import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../../src/client/connect.js';
+import { TestCluster } from '../../src/testing/cluster.js';
 import { crashTab, Profile } from './chromium.js';
 import { done, openTab, sleep, status, useDemoServers, waitFor } from './demo-harness.js';
 import type { DemoWindow } from './demo-harness.js';
@@ -231,43 +232,24 @@ describe('the demo in Chromium: three tabs, one replicated state', () => {
   });
 
   it('200 concurrent writes from three tabs converge to one state and one log', async () => {
-    const { context, pages, profile } = await threeTabs();
+    // Through the test cluster users get (src/testing): its checks are the ones we trust.
+    const cluster = await TestCluster.start();
     try {
-      await settled(pages, 3);
+      const tabs = await cluster.open(3);
+      await cluster.waitForLeader({ voters: 3 });
       await Promise.all(
-        pages.map((page, tab) =>
-          page.evaluate(async (tabIndex) => {
-            const writes = Array.from({ length: tabIndex === 0 ? 68 : 66 }, (_, i) =>
-              (window as DemoWindow).webraft!.kv.put(`t${tabIndex}-${i}`, i),
-            );
-            await Promise.all(writes);
-          }, tab),
+        tabs.flatMap((tab, t) =>
+          Array.from({ length: t === 0 ? 68 : 66 }, (_, i) => tab.kv.put(`t${t}-${i}`, i)),
         ),
       );
-      const views = await waitFor(async () => {
-        const all = await Promise.all(
-          pages.map((page) =>
-            page.evaluate(async () => {
-              const cluster = (window as DemoWindow).webraft!;
-              const s = await cluster.status();
-              return {
-                applied: s.appliedIndex,
-                commit: s.commitIndex,
-                entries: JSON.stringify(await cluster.kv.entries()),
-                log: JSON.stringify(await cluster.recentLog(250)),
-              };
-            }),
-          ),
-        );
-        const same = all.every(
-          (v) => v.applied === all[0]!.applied && v.log === all[0]!.log && v.applied === v.commit,
-        );
-        return same ? all : null;
-      }, 'three tabs to converge');
-      expect(JSON.parse(views[0]!.entries)).toHaveLength(200);
-      expect(new Set(views.map((v) => v.entries)).size).toBe(1);
+      await cluster.expectConverged();
+      expect(cluster.expectLinearizable().opsChecked).toBe(200);
+      const entries = await tabs[2]!.page.evaluate(() =>
+        (window as DemoWindow).webraft!.kv.entries(),
+      );
+      expect(entries).toHaveLength(200);
       // A refused write reaches the page as its own class, with its code.
-      const refused = await pages[1]!.evaluate(() =>
+      const refused = await tabs[1]!.page.evaluate(() =>
         (window as DemoWindow).webraft!.kv.put('', 1).then(
           () => null,
           (error: Error & { code?: string }) => ({ name: error.name, code: error.code ?? null }),
@@ -275,7 +257,7 @@ describe('the demo in Chromium: three tabs, one replicated state', () => {
       );
       expect(refused).toEqual({ name: 'InvalidKvCommandError', code: 'BAD_COMMAND' });
     } finally {
-      await done(context, profile);
+      await cluster.close();
     }
   });
 });

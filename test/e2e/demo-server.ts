@@ -16,13 +16,18 @@ export interface DemoServers {
   close(): Promise<void>;
 }
 
-export async function startDemoServers(): Promise<DemoServers> {
+/** `signalingUrl`: a signaling server run elsewhere (an edge host); no Node one is started. */
+export async function startDemoServers(
+  options: { readonly signalingUrl?: string } = {},
+): Promise<DemoServers> {
   let signaling: Awaited<ReturnType<typeof startSignalingServer>> | null =
-    // A first start names bootstrappers at once; a restart keeps the default grace, in which the
-    // tabs of a cluster reconnect before any new tab could start a second one.
-    await startSignalingServer({ port: 0, limits: { bootstrapGraceMs: 0 } });
-  const signalingUrl = signaling.url;
-  const signalingPort = signaling.port;
+    options.signalingUrl !== undefined
+      ? null
+      : // A first start names bootstrappers at once; a restart keeps the default grace, in which
+        // the tabs of a cluster reconnect before any new tab could start a second one.
+        await startSignalingServer({ port: 0, limits: { bootstrapGraceMs: 0 } });
+  const signalingUrl = options.signalingUrl ?? signaling?.url ?? '';
+  const signalingPort = signaling?.port ?? 0;
   const web = await createServer({
     configFile: fileURLToPath(new URL('../../vite.config.ts', import.meta.url)),
     logLevel: 'silent',
@@ -41,6 +46,7 @@ export async function startDemoServers(): Promise<DemoServers> {
       signaling = null;
     },
     startSignaling: async () => {
+      if (options.signalingUrl !== undefined) throw new Error('the signaling server is not ours');
       signaling ??= await startSignalingServer({ port: signalingPort });
     },
     close: async () => {

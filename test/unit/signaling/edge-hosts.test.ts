@@ -25,7 +25,8 @@ beforeAll(async () => {
   for (const kind of EDGE_HOST_KINDS) {
     const host = await startEdgeHost(kind, build, {
       SIGNAL_ROOM_SECRETS: JSON.stringify({ locked: SECRET }),
-      SIGNAL_BOOTSTRAP_GRACE_MS: '0',
+      // workerd keeps the default grace: its rooms skip it when nobody was in them.
+      ...(kind === 'deno' ? { SIGNAL_BOOTSTRAP_GRACE_MS: '0' } : {}),
     });
     hosts.set(kind, host);
     const openedAtMs = Date.now();
@@ -139,7 +140,7 @@ describe.each(EDGE_HOST_KINDS)('the signaling server on %s', (kind) => {
     for (const socket of sockets) socket.terminate();
   });
 
-  it('introduces two members of a room and relays a signal between them', async () => {
+  it('introduces two members of a new room, the first as bootstrapper at once, and relays between them', async () => {
     const a = await join('board', 'a');
     expect(a.bootstrapper).toBe(true);
     const b = await join('board', 'b');

@@ -9,10 +9,13 @@ import { connect } from '../src/client/connect.js';
 import type { Cluster, ClusterStatus } from '../src/client/connect.js';
 import { checkVotersTarget } from '../src/client/autopilot.js';
 import type { JsonValue } from '../src/state/kv-types.js';
+import { TimelinePanel } from './timeline.js';
 
 declare global {
   interface Window {
     webraft?: Cluster;
+    /** The message timeline panel: `exportShiViz()` gathers this browser's tabs of the room. */
+    webraftTimeline?: TimelinePanel;
   }
 }
 
@@ -75,6 +78,7 @@ async function main(): Promise<void> {
   });
   wireForm(cluster);
   wireControls(cluster);
+  window.webraftTimeline = new TimelinePanel(cluster, room);
   // Hidden or reloading: hand over and stop, but let the grace period decide about removal.
   addEventListener('pagehide', () => void cluster.close({ leave: false }));
 }

@@ -51,7 +51,7 @@ export function ownCount(event: TimelineEvent): number {
  */
 export function toShiViz(events: readonly TimelineEvent[]): string {
   const lines = [SHIVIZ_PARSER, ''];
-  for (const { event, clock } of exactClocks(events)) {
+  for (const { event, clock } of causalOrder(events)) {
     lines.push(`${clockTime(event.timeMs)} ${oneLine(describeEvent(event))}`);
     lines.push(`${hostName(event.member)} ${JSON.stringify(clock)}`);
   }
@@ -107,12 +107,17 @@ interface Node {
   clock: Record<string, number> | null;
 }
 
-/** Each event with its exact clock, in an order where every event follows its causes. */
-function exactClocks(
+/**
+ * Each event (duplicates once) with its exact ShiViz clock, in an order where every event
+ * follows its causes: the order the log and the demo's timeline draw in.
+ */
+export function causalOrder(
   events: readonly TimelineEvent[],
 ): { event: TimelineEvent; clock: Record<string, number> }[] {
   const nodes = buildNodes(events);
-  const ready = nodes.filter((node) => node.waiting === 0);
+  // Among the events whose causes are placed, the earliest by wall clock goes next: the order
+  // reads like time where the clocks agree (tabs of one browser), and is causal where not.
+  const ready = new EarliestFirst(nodes.filter((node) => node.waiting === 0));
   const ordered: { event: TimelineEvent; clock: Record<string, number> }[] = [];
   let done = 0;
   while (done < nodes.length) {
@@ -129,6 +134,49 @@ function exactClocks(
       if (--successor.waiting === 0 && successor.clock === null) ready.push(successor);
   }
   return ordered;
+}
+
+/** A binary heap of nodes, earliest wall-clock time (then own count) on top. */
+class EarliestFirst {
+  private readonly heap: Node[] = [];
+
+  constructor(nodes: readonly Node[]) {
+    for (const node of nodes) this.push(node);
+  }
+
+  push(node: Node): void {
+    const heap = this.heap;
+    heap.push(node);
+    for (let i = heap.length - 1; i > 0;) {
+      const parent = (i - 1) >> 1;
+      if (!earlier(heap[i]!, heap[parent]!)) break;
+      [heap[i], heap[parent]] = [heap[parent]!, heap[i]!];
+      i = parent;
+    }
+  }
+
+  pop(): Node | undefined {
+    const heap = this.heap;
+    const top = heap[0];
+    const last = heap.pop();
+    if (top === undefined || last === undefined || heap.length === 0) return top;
+    heap[0] = last;
+    for (let i = 0; ;) {
+      const left = 2 * i + 1;
+      const right = left + 1;
+      let first = i;
+      if (left < heap.length && earlier(heap[left]!, heap[first]!)) first = left;
+      if (right < heap.length && earlier(heap[right]!, heap[first]!)) first = right;
+      if (first === i) return top;
+      [heap[i], heap[first]] = [heap[first]!, heap[i]!];
+      i = first;
+    }
+  }
+}
+
+function earlier(a: Node, b: Node): boolean {
+  const byTime = a.event.timeMs - b.event.timeMs;
+  return byTime !== 0 ? byTime < 0 : a.position < b.position;
 }
 
 function buildNodes(events: readonly TimelineEvent[]): Node[] {

@@ -7,6 +7,10 @@
  * Environment: SIGNAL_PORT (default 8787; 0 picks a free one), SIGNAL_HOST (default 127.0.0.1),
  * SIGNAL_ROOM_SECRETS and SIGNAL_BOOTSTRAP_GRACE_MS as for Node (host-config.ts). On Deno Deploy
  * the platform chooses the address and the port settings are ignored.
+ *
+ * Rooms live in this process's memory, so every tab of a room must reach the same process: one
+ * `deno run` does; a platform that spreads connections over several isolates or regions (Deno
+ * Deploy) splits a room whose tabs land apart, and each part could bootstrap a cluster of its own.
  */
 import {
   createHostRooms,
@@ -84,12 +88,17 @@ export function serveSignalingOnDeno(deno: DenoRuntime): void {
       return response;
     },
   );
+  const shutdown = (): void => {
+    stopSweeps();
+    rooms.closeAll(GOING_AWAY, 'server shutting down');
+    void server.shutdown().finally(() => deno.exit(0));
+  };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-    deno.addSignalListener(signal, () => {
-      stopSweeps();
-      rooms.closeAll(GOING_AWAY, 'server shutting down');
-      void server.shutdown().finally(() => deno.exit(0));
-    });
+    try {
+      deno.addSignalListener(signal, shutdown);
+    } catch (_unsupported) {
+      // A platform that manages the process (Deno Deploy) may not offer signals; it stops us.
+    }
   }
 }
 

@@ -26,7 +26,7 @@ export interface EdgeHost {
   readonly url: string;
   /** What the process printed so far (for failure messages). */
   output(): string;
-  /** SIGTERM, then SIGKILL if it has not exited within 5 s. */
+  /** Stops it (see `stopChild`), with SIGKILL if it has not exited within 5 s. */
   stop(): Promise<void>;
 }
 
@@ -81,7 +81,9 @@ export async function startEdgeHost(
     kind,
     url: `ws://127.0.0.1:${port}`,
     output: () => printed,
-    stop: () => stopChild(child),
+    // workerd drains on SIGTERM, waiting for open WebSockets to end; SIGINT stops it at once.
+    // Deno closes its sockets with 1001 on SIGTERM (deno.ts).
+    stop: () => stopChild(child, kind === 'workerd' ? 'SIGINT' : 'SIGTERM'),
   };
   try {
     // Both answer a plain GET with 426 once they serve; nothing else listens on that port.
@@ -109,10 +111,10 @@ function withoutSettings(env: NodeJS.ProcessEnv): Record<string, string> {
   return kept;
 }
 
-async function stopChild(child: ChildProcess): Promise<void> {
+async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<void> {
   if (child.exitCode !== null || child.signalCode !== null) return;
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  child.kill('SIGTERM');
+  child.kill(signal);
   const killer = setTimeout(() => child.kill('SIGKILL'), 5_000);
   await exited;
   clearTimeout(killer);

@@ -27,7 +27,8 @@ describe.each(EDGE_HOST_KINDS)('the demo with signaling on %s', (kind) => {
   beforeAll(async () => {
     // Deno, like Node, waits its start grace in every room: off here. workerd keeps the default
     // 8 s, which its Durable Object skips for a room that storage says nobody was in.
-    const settings = kind === 'deno' ? { SIGNAL_BOOTSTRAP_GRACE_MS: '0' } : {};
+    const settings: Record<string, string> =
+      kind === 'deno' ? { SIGNAL_BOOTSTRAP_GRACE_MS: '0' } : {};
     host = await startEdgeHost(kind, build!, settings);
     servers = await startDemoServers({ signalingUrl: host.url });
   });

@@ -4,7 +4,7 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import { SignalingClient } from '../../../src/signaling/client.js';
+import { SignalingClient, urlWithRoom } from '../../../src/signaling/client.js';
 import { SignalingTimeoutError } from '../../../src/signaling/errors.js';
 import type { SignalingError } from '../../../src/signaling/errors.js';
 import { encodeServerMessage } from '../../../src/signaling/protocol.js';
@@ -63,6 +63,15 @@ describe('SignalingClient', () => {
     const attempt = connect(url);
     await expect(attempt).rejects.toBeInstanceOf(SignalingTimeoutError);
     await expect(attempt).rejects.toMatchObject({ code: 'SIGNALING_TIMEOUT' });
+  });
+
+  it('names its room in the URL it opens, keeping the query it was given', async () => {
+    let requested = '';
+    const url = await scripted(welcoming);
+    servers[0]!.once('connection', (_socket, request) => (requested = request.url ?? ''));
+    await connect(`${url}/signal?token=t&room=old`);
+    expect(requested).toBe('/signal?token=t&room=r');
+    expect(urlWithRoom('wss://example.com', 'board')).toBe('wss://example.com/?room=board');
   });
 
   it('refuses a welcome for another member', async () => {

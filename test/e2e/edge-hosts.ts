@@ -6,7 +6,7 @@
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -40,21 +40,26 @@ export async function buildEdgeForTest(): Promise<EdgeBuild & { remove(): void }
   return { ...built, remove: () => rmSync(outDir, { recursive: true, force: true }) };
 }
 
-/** Starts `kind` from `built` with `settings` (SIGNAL_*) and waits until it answers. */
+/**
+ * Starts `kind` from `built` with `settings` (SIGNAL_*) and waits until it answers.
+ * `storageDir` (workerd): Durable Object storage on disk there, so that a restart remembers.
+ */
 export async function startEdgeHost(
   kind: EdgeHostKind,
   built: EdgeBuild,
   settings: Readonly<Record<string, string>> = {},
+  storageDir?: string,
 ): Promise<EdgeHost> {
   const port = await freePort();
   const env = { ...withoutSettings(process.env), ...settings };
+  const config =
+    storageDir === undefined ? built.workerdConfig : withDiskStorage(built, storageDir);
   const child =
     kind === 'workerd'
-      ? spawn(
-          join(BIN, 'workerd'),
-          ['serve', built.workerdConfig, '--socket-addr', `http=127.0.0.1:${port}`],
-          { env, stdio: ['ignore', 'pipe', 'pipe'] },
-        )
+      ? spawn(join(BIN, 'workerd'), ['serve', config, '--socket-addr', `http=127.0.0.1:${port}`], {
+          env,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        })
       : spawn(
           join(BIN, 'deno'),
           [
@@ -101,6 +106,26 @@ export async function startEdgeHost(
     throw new Error(`${kind} did not start: ${String(error)}\n${printed}`, { cause: error });
   }
   return host;
+}
+
+/** A copy of the built workerd config whose Durable Objects store on disk in `storageDir`. */
+function withDiskStorage(built: EdgeBuild, storageDir: string): string {
+  const shipped = readFileSync(built.workerdConfig, 'utf8');
+  const services = 'services = [(name = "signaling", worker = .signalingWorker)],';
+  const storage = 'durableObjectStorage = (inMemory = void),';
+  if (!shipped.includes(services) || !shipped.includes(storage)) {
+    throw new Error('edge/workerd.capnp changed: update withDiskStorage');
+  }
+  const onDisk = shipped
+    .replace(
+      services,
+      'services = [(name = "signaling", worker = .signalingWorker), ' +
+        `(name = "room-storage", disk = (path = ${JSON.stringify(storageDir)}, writable = true))],`,
+    )
+    .replace(storage, 'durableObjectStorage = (localDisk = "room-storage"),');
+  const path = join(built.outDir, 'workerd-on-disk.capnp');
+  writeFileSync(path, onDisk);
+  return path;
 }
 
 function withoutSettings(env: NodeJS.ProcessEnv): Record<string, string> {

@@ -4,6 +4,9 @@
  * are refused as on Node, room secrets come from the settings, floods are rate limited, a silent
  * connection times out on the runtime's own clock — and workerd routes by the room in the URL.
  */
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join as joinPath } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { SignalingClient } from '../../../src/signaling/client.js';
@@ -236,4 +239,48 @@ describe.each(EDGE_HOST_KINDS)('the signaling server on %s', (kind) => {
     expect(elapsedMs).toBeGreaterThanOrEqual(9_500);
     expect(elapsedMs).toBeLessThan(13_000);
   }, 20_000);
+});
+
+describe('the signaling server on workerd, restarted', () => {
+  const clients: SignalingClient[] = [];
+  const hosts: EdgeHost[] = [];
+  const storageDir = mkdtempSync(joinPath(tmpdir(), 'webraft-rooms-'));
+
+  afterAll(async () => {
+    for (const client of clients) client.close();
+    for (const host of hosts) await host.stop();
+    rmSync(storageDir, { recursive: true, force: true });
+  });
+
+  const start = async (): Promise<EdgeHost> => {
+    const host = await startEdgeHost(
+      'workerd',
+      build!,
+      { SIGNAL_BOOTSTRAP_GRACE_MS: '1500' },
+      storageDir,
+    );
+    hosts.push(host);
+    return host;
+  };
+  const join = async (host: EdgeHost, room: string, memberId: string) => {
+    const client = await SignalingClient.connect({ url: host.url, room, memberId, WebSocket });
+    clients.push(client);
+    return client;
+  };
+
+  it('waits the grace in a room that had members, and not in a room that had none', async () => {
+    const before = await start();
+    expect((await join(before, 'kept', 'a')).bootstrapper).toBe(true);
+    // The room's object writes that it has members on its next sweep (every second).
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    await before.stop();
+
+    const after = await start();
+    const startedAtMs = Date.now();
+    const newcomer = await join(after, 'kept', 'b');
+    expect(newcomer.bootstrapper).toBe(false);
+    await new Promise<void>((resolve) => newcomer.on('bootstrap', resolve));
+    expect(Date.now() - startedAtMs).toBeGreaterThanOrEqual(1_000);
+    expect((await join(after, 'fresh', 'c')).bootstrapper).toBe(true);
+  });
 });

@@ -79,10 +79,14 @@ export function serveSignalingOnDeno(deno: DenoRuntime): void {
           headers: { upgrade: 'websocket' },
         });
       }
-      // Deno pings for us: a dead TCP connection (a closed laptop lid) is found as on Node.
-      const { socket, response } = deno.upgradeWebSocket(request, {
-        idleTimeout: IDLE_TIMEOUT_S,
-      });
+      let upgraded: ReturnType<DenoRuntime['upgradeWebSocket']>;
+      try {
+        // Deno pings for us: a dead TCP connection (a closed laptop lid) is found as on Node.
+        upgraded = deno.upgradeWebSocket(request, { idleTimeout: IDLE_TIMEOUT_S });
+      } catch (_notAHandshake) {
+        return new Response('not a WebSocket handshake\n', { status: 400 });
+      }
+      const { socket, response } = upgraded;
       // Sending before the socket opens throws in Deno; no message can arrive before it either.
       socket.addEventListener('open', () => mountWebSocket(rooms, socket, counters));
       return response;

@@ -79,7 +79,7 @@ export interface Harness {
 }
 
 export function createHarness(
-  options: { secrets?: RoomSecrets; limits?: Partial<SignalingLimits> } = {},
+  options: { secrets?: RoomSecrets; limits?: Partial<SignalingLimits>; room?: string } = {},
 ): Harness {
   let nowMs = 1_000;
   let nonceCounter = 0;

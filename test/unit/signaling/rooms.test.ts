@@ -67,6 +67,18 @@ describe('joining a room', () => {
     expect(a.errorCodes()).toEqual(['BAD_MESSAGE']);
     expect(a.closed).toBeNull();
   });
+
+  it('serving one room (a Durable Object), refuses a hello for another and admits its own', async () => {
+    const { connect, rooms } = createHarness({ room: 'board' });
+    const elsewhere = connect();
+    elsewhere.deliver({ type: 'hello', room: 'other', memberId: 'a' });
+    await rooms.whenIdle();
+    expect(elsewhere.errorCodes()).toEqual(['BAD_MESSAGE']);
+    expect(rooms.stats()).toMatchObject({ rooms: 0, members: 0 });
+    elsewhere.deliver({ type: 'hello', room: 'board', memberId: 'a' });
+    await rooms.whenIdle();
+    expect(elsewhere.ofType('welcome')[0]).toMatchObject({ room: 'board', bootstrapper: true });
+  });
 });
 
 describe('bootstrap after a restart of the server (issue 8)', () => {

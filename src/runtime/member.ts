@@ -185,10 +185,7 @@ export class Member<Result, Query, QueryResult> {
     this.votesWithheldStored = core.status().votesWithheld;
     this.durableVote = { term: durable.term, vote: durable.vote };
     this.incarnationTag = [0, 1, 2].map(() => options.random.int(2 ** 30).toString(36)).join('');
-    this.tracing = new TimelineControl(options.id, options.wallClock, () => {
-      const { role, term, leaderId, commit } = this.core.status();
-      return { role, term, leaderId, commit };
-    });
+    this.tracing = new TimelineControl(options.id, options.wallClock, () => this.core.status());
   }
 
   /**
@@ -713,8 +710,7 @@ export class Member<Result, Query, QueryResult> {
   /** Before a Ready's messages leave: elections and commits, then an installed snapshot. */
   private traceReady(snapshot: Ready['snapshot']): void {
     const recorder = this.tracing.active!;
-    const { role, term, leaderId, commit } = this.core.status();
-    recorder.observe({ role, term, leaderId, commit });
+    recorder.observe(this.core.status());
     if (snapshot !== null)
       recorder.record({ kind: 'snapshot', action: 'installed', index: snapshot.meta.index });
   }

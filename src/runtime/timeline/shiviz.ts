@@ -58,6 +58,42 @@ export function toShiViz(events: readonly TimelineEvent[]): string {
   return `${lines.join('\n')}\n`;
 }
 
+/** One event of a ShiViz log, as ShiViz's parser reads it. */
+export interface ShiVizEvent {
+  readonly event: string;
+  readonly host: string;
+  readonly clock: Readonly<Record<string, number>>;
+}
+
+/**
+ * Reads `file` back as ShiViz's upload does: line 1 the parser (here ShiViz's default), line 2
+ * the delimiter (none), the rest the log, read with the parser under ShiViz's flags ("gm"). For
+ * tests and tools that check an export; throws a RangeError naming the first line that fails.
+ */
+export function readShiViz(file: string): ShiVizEvent[] {
+  const [parser, delimiter, ...rest] = file.split('\n');
+  if (parser !== SHIVIZ_PARSER || delimiter !== '')
+    throw new RangeError('lines 1 and 2 are not the default parser and no delimiter');
+  const log = rest.join('\n').trim();
+  const lines = log.split('\n');
+  const events: ShiVizEvent[] = [];
+  for (const match of log.matchAll(new RegExp(SHIVIZ_PARSER, 'gm'))) {
+    const { event, host, clock } = match.groups as Record<'event' | 'host' | 'clock', string>;
+    const line = 3 + 2 * events.length;
+    if (event !== lines[2 * events.length]) throw new RangeError(`line ${line} does not parse`);
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(clock);
+    } catch {
+      throw new RangeError(`line ${line + 1}: the clock is not JSON`);
+    }
+    events.push({ event, host, clock: parsed as Record<string, number> });
+  }
+  if (events.length * 2 !== lines.length)
+    throw new RangeError(`line ${3 + 2 * events.length} does not parse`);
+  return events;
+}
+
 /** One event in words, as the log and the demo show it. */
 export function describeEvent(event: TimelineEvent): string {
   switch (event.kind) {

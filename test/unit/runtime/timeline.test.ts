@@ -11,7 +11,13 @@ import { LocalCluster } from '../../../src/runtime/local-cluster.js';
 import type { KvMember, LocalClusterOptions } from '../../../src/runtime/local-cluster.js';
 import type { TimelineEvent } from '../../../src/runtime/timeline/events.js';
 import { TimelineRecorder } from '../../../src/runtime/timeline/recorder.js';
-import { SHIVIZ_PARSER, toShiViz } from '../../../src/runtime/timeline/shiviz.js';
+import {
+  causalOrder,
+  readShiViz,
+  SHIVIZ_PARSER,
+  toShiViz,
+} from '../../../src/runtime/timeline/shiviz.js';
+import type { ShiVizEvent } from '../../../src/runtime/timeline/shiviz.js';
 import { MemoryNetwork } from '../../../src/transport/memory.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { CLOCK_ENTRIES_MAX, clockOf, withClock } from '../../../src/transport/vector-clock.js';
@@ -42,31 +48,6 @@ async function writes(c: LocalCluster, count: number, prefix = 'k'): Promise<voi
   for (let i = 0; i < count; i++) await session.put(`${prefix}${i}`, i);
 }
 
-interface ShiVizEvent {
-  readonly text: string;
-  readonly host: string;
-  readonly clock: Record<string, number>;
-}
-
-/**
- * What ShiViz does with an uploaded file: line 1 is the parser, line 2 the delimiter, the rest
- * the log, read with the parser (flags "gm", as its NamedRegExp). Every line pair must parse.
- */
-function parseShiViz(file: string): ShiVizEvent[] {
-  const [parser, delimiter, ...rest] = file.split('\n');
-  expect(parser).toBe(SHIVIZ_PARSER);
-  expect(delimiter).toBe('');
-  const log = rest.join('\n').trim();
-  const lines = log.split('\n');
-  const events = [...log.matchAll(new RegExp(SHIVIZ_PARSER, 'gm'))].map((match) => {
-    const { event, host, clock } = match.groups!;
-    return { text: event!, host: host!, clock: JSON.parse(clock!) as Record<string, number> };
-  });
-  expect(events.length * 2).toBe(lines.length);
-  events.forEach((event, i) => expect(event.text).toBe(lines[2 * i]));
-  return events;
-}
-
 const lessThan = (a: Record<string, number>, b: Record<string, number>) =>
   Object.entries(a).every(([host, count]) => (b[host] ?? 0) >= count) &&
   Object.entries(b).some(([host, count]) => count > (a[host] ?? 0));
@@ -77,15 +58,15 @@ function checkShiVizRules(events: readonly ShiVizEvent[]): number {
   const sends = new Map<string, ShiVizEvent>();
   let pairs = 0;
   for (const event of events) {
-    expect(event.clock[event.host], `${event.text}: own entry`).toBeDefined();
+    expect(event.clock[event.host], `${event.event}: own entry`).toBeDefined();
     const previous = latest.get(event.host);
-    expect(event.clock[event.host], event.text).toBe((previous?.clock[event.host] ?? 0) + 1);
-    const id = / \[msg (\S+)\]$/.exec(event.text)?.[1];
+    expect(event.clock[event.host], event.event).toBe((previous?.clock[event.host] ?? 0) + 1);
+    const id = / \[msg (\S+)\]$/.exec(event.event)?.[1];
     const send = id === undefined ? undefined : sends.get(id);
-    if (/^\S+ send /.test(event.text) && id !== undefined) sends.set(id, event);
-    const isReceive = /^\S+ receive /.test(event.text);
+    if (/^\S+ send /.test(event.event) && id !== undefined) sends.set(id, event);
+    const isReceive = /^\S+ receive /.test(event.event);
     if (isReceive && send !== undefined) {
-      expect(lessThan(send.clock, event.clock), `${send.text} -> ${event.text}`).toBe(true);
+      expect(lessThan(send.clock, event.clock), `${send.event} -> ${event.event}`).toBe(true);
       pairs++;
     }
     // Exact: the join of the previous event on this host and the matched send, plus one.
@@ -94,7 +75,7 @@ function checkShiVizRules(events: readonly ShiVizEvent[]): number {
       for (const [host, count] of Object.entries(send.clock))
         expected[host] = Math.max(expected[host] ?? 0, count);
     expected[event.host] = (previous?.clock[event.host] ?? 0) + 1;
-    expect(event.clock, event.text).toEqual(expected);
+    expect(event.clock, event.event).toEqual(expected);
     latest.set(event.host, event);
   }
   return pairs;
@@ -167,10 +148,10 @@ describe('the message timeline of a 3-member cluster, in ShiViz', () => {
     await cluster.crash(first.status().id);
     await leaderOf(cluster, first);
     await writes(cluster, 10, 'b');
-    const events = parseShiViz(cluster.timeline.exportShiViz());
+    const events = readShiViz(cluster.timeline.exportShiViz());
     expect(new Set(events.map((event) => event.host))).toEqual(new Set(cluster.ids));
     expect(checkShiVizRules(events)).toBeGreaterThan(40);
-    const texts = events.map((event) => event.text);
+    const texts = events.map((event) => event.event);
     expect(texts.filter((text) => text.includes('election: candidate')).length).toBeGreaterThan(0);
     expect(texts.filter((text) => text.includes('elected leader')).length).toBeGreaterThanOrEqual(
       2,
@@ -187,8 +168,8 @@ describe('the message timeline of a 3-member cluster, in ShiViz', () => {
       expect(cluster.member(id).timeline.events().length).toBeLessThanOrEqual(40);
       expect(cluster.member(id).timeline.stats().overwritten).toBeGreaterThan(0);
     }
-    checkShiVizRules(parseShiViz(cluster.timeline.exportShiViz()));
-    const alone = parseShiViz(cluster.member('m1').timeline.exportShiViz());
+    checkShiVizRules(readShiViz(cluster.timeline.exportShiViz()));
+    const alone = readShiViz(cluster.member('m1').timeline.exportShiViz());
     expect(new Set(alone.map((event) => event.host))).toEqual(new Set(['m1']));
     checkShiVizRules(alone);
   });
@@ -203,7 +184,7 @@ describe('the message timeline of a 3-member cluster, in ShiViz', () => {
     cluster.timeline.start({ heartbeats: true });
     await sleep(100);
     expect(cluster.timeline.events().some(heartbeat)).toBe(true);
-    checkShiVizRules(parseShiViz(cluster.timeline.exportShiViz()));
+    checkShiVizRules(readShiViz(cluster.timeline.exportShiViz()));
   });
 });
 
@@ -246,6 +227,30 @@ describe('the timeline recorder', () => {
     expect(() => new TimelineRecorder('m1', () => 0, { eventsMax: 3 })).toThrow(RangeError);
   });
 
+  it('keeps each event one line with no braces, and hosts free of white space', () => {
+    const recorder = new TimelineRecorder('m 1', () => 0);
+    recorder.end('failed: {"code":"X"}\nat line 2');
+    const [event] = readShiViz(toShiViz(recorder.events()));
+    expect(event).toMatchObject({ host: 'm_1', clock: { m_1: 1 } });
+    expect(event!.event).not.toMatch(/[{}\n]/);
+    expect(() => readShiViz(`${SHIVIZ_PARSER}\n\nan event with no clock line\n`)).toThrow(
+      RangeError,
+    );
+  });
+
+  it('orders the log by wall clock wherever causality allows', () => {
+    const a = new TimelineRecorder('a', () => 10);
+    const b = new TimelineRecorder('b', () => 5);
+    a.record({ kind: 'commit', index: 1 });
+    b.record({ kind: 'commit', index: 1 });
+    const [sent] = a.stamp([{ ...vote, from: 'a', to: 'b' }]);
+    b.received(sent!); // At time 5 by b's clock, yet after the send at 10: causality wins.
+    const order = causalOrder([...a.events(), ...b.events()]).map(
+      ({ event }) => `${event.member}:${event.kind}`,
+    );
+    expect(order).toEqual(['b:commit', 'a:commit', 'a:send', 'b:receive']);
+  });
+
   it('exports gathered events that claim a causal cycle without failing', () => {
     const at = (member: string, clock: Record<string, number>) => ({ member, timeMs: 0, clock });
     const cyclic: TimelineEvent[] = [
@@ -270,6 +275,6 @@ describe('the timeline recorder', () => {
       },
       { ...at('b', { b: 2, a: 2 }), kind: 'send', type: 'vote', to: 'a', term: 1, detail: '' },
     ];
-    checkShiVizRules(parseShiViz(toShiViz(cyclic)));
+    checkShiVizRules(readShiViz(toShiViz(cyclic)));
   });
 });

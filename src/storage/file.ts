@@ -35,17 +35,14 @@ import {
   InvalidPersistUpdateError,
   StorageClosedError,
 } from './checks.js';
-import { crc32 } from './crc32.js';
 import { StorageCorruptError, StorageLostError, StorageUnavailableError } from './errors.js';
 import {
   decodeSealedRecords,
   encodeBatch,
   encodeSealedRecords,
-  JournalMirror,
   journalOp,
-  readJournal,
 } from './file-journal.js';
-import type { JournalOp, MetaName } from './file-journal.js';
+import type { JournalMirror, JournalOp, MetaName } from './file-journal.js';
 import {
   errorCode,
   fileSystemError,
@@ -54,7 +51,6 @@ import {
   writeFileAtomically,
 } from './file-system.js';
 import {
-  chunkKeyTag,
   decodeIdentity,
   encodeCompactionPoint,
   encodeHardState,
@@ -63,12 +59,15 @@ import {
   encodeSnapshotRecord,
   metaKeyTag,
   seal,
+  sealSnapshot,
   unseal,
 } from './records.js';
-import type { SealedRecord, SnapshotRecord } from './records.js';
-import { recover } from './recovery.js';
+import type { SnapshotRecord } from './records.js';
+import { journalName, JOURNAL_PATTERN, readDisk, snapshotName } from './file-recovery.js';
+import type { DiskState } from './file-recovery.js';
 import type { RecoveryReport } from './recovery.js';
-import { SegmentLayout } from './segment-layout.js';
+import { definedOnly } from './options.js';
+import type { SegmentLayout } from './segment-layout.js';
 import type { LayoutLimits } from './segment-layout.js';
 import type { PersistedState, PersistUpdate, Storage, StorageInfo } from './storage.js';
 
@@ -110,11 +109,6 @@ const DEFAULTS: Required<FileStorageOptions> = {
 /** Batches written with one fsync at most; the rest wait for the next. */
 const GROUP_BATCHES_MAX = 256;
 const IDENTITY_FILE = 'identity';
-const JOURNAL_PATTERN = /^journal-(\d{10})\.wal$/;
-const SNAPSHOT_PATTERN = /^snapshot-(\d{16})\.snap$/;
-const journalName = (file: number): string => `journal-${String(file).padStart(10, '0')}.wal`;
-const snapshotName = (index: number): string => `snapshot-${String(index).padStart(16, '0')}.snap`;
-
 interface PlannedWrite {
   readonly ops: JournalOp[];
   /** Runs before the batch is appended (a snapshot file that must be durable first). */
@@ -126,19 +120,6 @@ interface PlannedWrite {
 interface QueuedWrite extends PlannedWrite {
   readonly resolve: () => void;
   readonly reject: (error: unknown) => void;
-}
-
-/** What reading the directory found. */
-interface DiskState {
-  readonly state: PersistedState;
-  readonly layout: SegmentLayout;
-  readonly mirror: JournalMirror;
-  readonly journalFiles: number[];
-  /** A torn tail cut from the last journal file (already truncated), or null. */
-  readonly torn: { readonly file: number; readonly reason: string } | null;
-  readonly repair: RecoveryReport | null;
-  /** Segment records recovery found torn, to delete. */
-  readonly tornSegmentKeys: readonly number[];
 }
 
 export class FileStorage implements Storage {
@@ -357,21 +338,7 @@ export class FileStorage implements Storage {
     file: Pick<PlannedWrite, 'before' | 'after'>;
   } {
     const { meta } = snapshot;
-    const data = snapshot.data.slice(); // The caller may reuse its buffer before this is written.
-    const chunkBytes = this.options.snapshotChunkBytes;
-    const chunks: SealedRecord[] = [];
-    for (let chunk = 0; chunk * chunkBytes < data.length; chunk++) {
-      const bytes = data.subarray(chunk * chunkBytes, (chunk + 1) * chunkBytes);
-      chunks.push(seal(chunkKeyTag(meta.index, chunk), bytes));
-    }
-    const record: SnapshotRecord = {
-      index: meta.index,
-      term: meta.term,
-      config: { voters: [...meta.config.voters], learners: [...meta.config.learners] },
-      byteLength: data.length,
-      chunkCount: chunks.length,
-      dataCrc: crc32(data),
-    };
+    const { record, chunks } = sealSnapshot(snapshot, this.options.snapshotChunkBytes);
     const previous = this.layout.snapshot;
     const directory = this.directory;
     return {
@@ -527,89 +494,4 @@ function limitsOf(options: Required<FileStorageOptions>): LayoutLimits {
     runRecordsMax: options.segmentRunRecordsMax,
     segmentBytesMax: options.segmentBytesMax,
   };
-}
-
-/**
- * Replays the journal, cuts a torn tail off the last file, verifies every record (recovery.ts)
- * and deletes what no record names (temporary files, snapshots replaced before a crash).
- */
-async function readDisk(directory: string, limits: LayoutLimits): Promise<DiskState> {
-  const names = await readdir(directory);
-  const journalFiles = names
-    .map((name) => JOURNAL_PATTERN.exec(name)?.[1])
-    .filter((digits) => digits !== undefined)
-    .map(Number)
-    .sort((a, b) => a - b);
-  const mirror = new JournalMirror(true);
-  let torn: DiskState['torn'] = null;
-  for (const file of journalFiles) {
-    const name = journalName(file);
-    const read = readJournal(name, await readFile(join(directory, name)));
-    for (const batch of read.batches) for (const op of batch) mirror.apply(op, file);
-    if (read.damage === null) continue;
-    const last = file === journalFiles.at(-1);
-    if (!last || read.damage.followedByGood) {
-      const where = last ? 'and a good batch follows' : 'in a journal file that was complete';
-      throw new StorageCorruptError(directory, `${name}: ${read.damage.reason}, ${where}`);
-    }
-    await cutFile(join(directory, name), read.end);
-    torn = { file, reason: `${name}: ${read.damage.reason}` };
-  }
-  const meta = (name: MetaName): unknown => mirror.meta.get(name);
-  const recovery = await recover(directory, {
-    hardState: meta('hardState'),
-    snapshot: meta('snapshot'),
-    compaction: meta('compaction'),
-    repair: meta('repair'),
-    segmentKeys: mirror.segmentKeys,
-    segmentValues: mirror.segmentRecords,
-    readChunks: async (index) =>
-      decodeSealedRecords(
-        await readFile(join(directory, snapshotName(index))).catch(() => new Uint8Array(0)),
-      ),
-  });
-  const keptSnapshot = recovery.snapshot?.meta.index;
-  for (const name of names) {
-    const index = SNAPSHOT_PATTERN.exec(name)?.[1];
-    const stray = name.endsWith('.tmp') || (index !== undefined && Number(index) !== keptSnapshot);
-    if (stray) await unlink(join(directory, name)).catch(() => undefined);
-  }
-  const log = recovery.log;
-  const truncatedAfter = log.entries.at(-1)?.index ?? log.point.index;
-  const repair =
-    recovery.tornSegmentKeys.length > 0 || torn === null
-      ? recovery.repair
-      : { truncatedAfter, reason: `torn journal tail: ${torn.reason}` };
-  const votesWithheld = recovery.votesWithheld || torn !== null;
-  return {
-    state: {
-      hardState: { ...log.hardState },
-      snapshot: recovery.snapshot,
-      entries: log.entries.filter((entry) => entry.index > log.point.index),
-      votesWithheld,
-    },
-    layout: SegmentLayout.recovered(limits, log),
-    mirror: mirror.dropRecords(),
-    journalFiles,
-    torn,
-    repair,
-    tornSegmentKeys: recovery.tornSegmentKeys,
-  };
-}
-
-/** Cuts a torn tail off, durably, before anything is appended after it. */
-async function cutFile(path: string, length: number): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await handle.truncate(length);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
-}
-
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(options).filter(([, value]) => value !== undefined),
-  ) as Partial<T>;
 }

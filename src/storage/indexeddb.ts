@@ -25,7 +25,6 @@ import {
   InvalidPersistUpdateError,
   StorageClosedError,
 } from './checks.js';
-import { crc32 } from './crc32.js';
 import {
   StorageCorruptError,
   StorageLostError,
@@ -33,7 +32,6 @@ import {
   StorageUnavailableError,
 } from './errors.js';
 import {
-  chunkKeyTag,
   decodeIdentity,
   encodeCompactionPoint,
   encodeHardState,
@@ -42,12 +40,14 @@ import {
   encodeSnapshotRecord,
   metaKeyTag,
   seal,
+  sealSnapshot,
   segmentKeyTag,
   unseal,
 } from './records.js';
 import type { SnapshotRecord } from './records.js';
 import { recover } from './recovery.js';
 import type { RecoveryReport } from './recovery.js';
+import { definedOnly } from './options.js';
 import { SegmentLayout } from './segment-layout.js';
 import type { LayoutLimits, SegmentWrite } from './segment-layout.js';
 import type { PersistedState, PersistUpdate, Storage, StorageInfo } from './storage.js';
@@ -439,9 +439,7 @@ export class IndexedDbStorage implements Storage {
     previous: SnapshotRecord | null,
     records: RecordWrite[],
   ): SnapshotRecord {
-    const { data, meta } = snapshot;
-    const chunkBytes = this.options.snapshotChunkBytes;
-    const chunkCount = Math.ceil(data.length / chunkBytes);
+    const { record, chunks } = sealSnapshot(snapshot, this.options.snapshotChunkBytes);
     if (previous !== null) {
       records.push({
         store: CHUNKS,
@@ -449,22 +447,9 @@ export class IndexedDbStorage implements Storage {
         value: null,
       });
     }
-    for (let chunk = 0; chunk < chunkCount; chunk++) {
-      const bytes = data.slice(chunk * chunkBytes, (chunk + 1) * chunkBytes);
-      records.push({
-        store: CHUNKS,
-        key: [meta.index, chunk],
-        value: seal(chunkKeyTag(meta.index, chunk), bytes),
-      });
-    }
-    const record: SnapshotRecord = {
-      index: meta.index,
-      term: meta.term,
-      config: { voters: [...meta.config.voters], learners: [...meta.config.learners] },
-      byteLength: data.length,
-      chunkCount,
-      dataCrc: crc32(data),
-    };
+    chunks.forEach((value, chunk) => {
+      records.push({ store: CHUNKS, key: [record.index, chunk], value });
+    });
     records.push(metaRecord('snapshot', encodeSnapshotRecord(record)));
     return record;
   }
@@ -562,10 +547,4 @@ export async function requestPersistentStorage(): Promise<PersistencePermission>
   } catch {
     return 'denied';
   }
-}
-
-function definedOnly<T extends object>(options: T): Partial<T> {
-  return Object.fromEntries(
-    Object.entries(options).filter(([, value]) => value !== undefined),
-  ) as Partial<T>;
 }

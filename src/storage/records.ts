@@ -9,7 +9,7 @@
  * is a torn tail (truncate) or corruption (refuse to start).
  */
 import { decodeConfig, encodeConfig } from '../core/membership.js';
-import type { ClusterConfig, Entry, EntryKind, HardState } from '../core/types.js';
+import type { ClusterConfig, Entry, EntryKind, HardState, Snapshot } from '../core/types.js';
 import { crc32 } from './crc32.js';
 
 export const FORMAT_VERSION = 1;
@@ -261,6 +261,32 @@ export interface SnapshotRecord {
   readonly byteLength: number;
   readonly chunkCount: number;
   readonly dataCrc: number;
+}
+
+/**
+ * A snapshot as stored: its data in sealed chunks of `chunkBytes` (each under its place, so a
+ * chunk in the wrong place fails), and the record that names them and checks them as a whole.
+ */
+export function sealSnapshot(
+  snapshot: Snapshot,
+  chunkBytes: number,
+): { readonly record: SnapshotRecord; readonly chunks: readonly SealedRecord[] } {
+  const { data, meta } = snapshot;
+  const chunks: SealedRecord[] = [];
+  for (let chunk = 0; chunk * chunkBytes < data.length; chunk++) {
+    // Copies: the caller may reuse its buffer before the chunks are written.
+    const bytes = data.slice(chunk * chunkBytes, (chunk + 1) * chunkBytes);
+    chunks.push(seal(chunkKeyTag(meta.index, chunk), bytes));
+  }
+  const record: SnapshotRecord = {
+    index: meta.index,
+    term: meta.term,
+    config: { voters: [...meta.config.voters], learners: [...meta.config.learners] },
+    byteLength: data.length,
+    chunkCount: chunks.length,
+    dataCrc: crc32(data),
+  };
+  return { record, chunks };
 }
 
 export function encodeSnapshotRecord(record: SnapshotRecord): Uint8Array {

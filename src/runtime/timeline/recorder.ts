@@ -151,8 +151,13 @@ export class TimelineRecorder {
     );
   }
 
+  /**
+   * Its own entry is never taken from a peer: no peer knows more of this member's events than it
+   * does, and a hostile one could otherwise push its count to the end of the safe integers.
+   */
   private merge(remote: VectorClock): void {
     for (const id of Object.keys(remote)) {
+      if (id === this.self) continue;
       const count = remote[id]!;
       const mine = this.clock.get(id);
       if (mine !== undefined) {

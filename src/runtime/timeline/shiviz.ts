@@ -27,16 +27,23 @@ export function sendsByKey(events: readonly TimelineEvent[]): Map<string, Timeli
   return sends;
 }
 
-/** The send that `receive` answers to, if it is among `sends` and was addressed to it. */
+/**
+ * The send that `receive` answers to, if it is among `sends`: addressed to it, of its type, and
+ * before it by the clocks (a send's clock is at most its receive's, entry by entry). The last
+ * check keeps a receive from an earlier life of a restarted member, which counted from 1 too,
+ * off a send of its new life.
+ */
 export function matchingSend(
   receive: TimelineEvent,
   sends: ReadonlyMap<string, TimelineEvent>,
 ): TimelineEvent | null {
   if (receive.kind !== 'receive' || receive.sentAt === null) return null;
   const send = sends.get(eventKey(receive.from, receive.sentAt));
-  return send?.kind === 'send' && send.to === receive.member && send.type === receive.type
-    ? send
-    : null;
+  if (send?.kind !== 'send' || send.to !== receive.member || send.type !== receive.type)
+    return null;
+  for (const id of Object.keys(send.clock))
+    if ((receive.clock[id] ?? 0) < send.clock[id]!) return null;
+  return send;
 }
 
 export function ownCount(event: TimelineEvent): number {

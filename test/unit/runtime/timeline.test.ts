@@ -13,7 +13,9 @@ import type { TimelineEvent } from '../../../src/runtime/timeline/events.js';
 import { TimelineRecorder } from '../../../src/runtime/timeline/recorder.js';
 import {
   causalOrder,
+  matchingSend,
   readShiViz,
+  sendsByKey,
   SHIVIZ_PARSER,
   toShiViz,
 } from '../../../src/runtime/timeline/shiviz.js';
@@ -207,6 +209,26 @@ describe('the timeline recorder', () => {
     expect(event!.clock).toEqual({ m1: 1, m2: 5, m3: 2 });
   });
 
+  it('never takes its own count from a peer', () => {
+    const recorder = new TimelineRecorder('m1', () => 0);
+    recorder.received(withClock(vote, { m2: 1, m1: Number.MAX_SAFE_INTEGER }));
+    expect(recorder.events()[0]!.clock).toEqual({ m1: 1, m2: 1 });
+  });
+
+  it('links a receive only to a send that came before it by the clocks', () => {
+    const sender = new TimelineRecorder('m2', () => 0);
+    sender.record({ kind: 'commit', index: 1 });
+    const [sent] = sender.stamp([vote]);
+    const receiver = new TimelineRecorder('m1', () => 0);
+    receiver.received(sent!);
+    const [send] = sender.events().filter((event) => event.kind === 'send');
+    const [receive] = receiver.events();
+    expect(matchingSend(receive!, sendsByKey([send!]))).toBe(send);
+    // The same count from a later life of m2, which knows of m1 events this receive preceded.
+    const later = { ...send!, clock: { m2: send!.clock['m2']!, m1: 5 } };
+    expect(matchingSend(receive!, sendsByKey([later]))).toBeNull();
+  });
+
   it('bounds its clock: entries past CLOCK_ENTRIES_MAX are refused and counted', () => {
     const recorder = new TimelineRecorder('m1', () => 0);
     const wide = Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`p${i}`, 1]));
@@ -263,7 +285,8 @@ describe('the timeline recorder', () => {
         detail: '',
         sentAt: 2,
       },
-      { ...at('a', { a: 2, b: 2 }), kind: 'send', type: 'vote', to: 'b', term: 1, detail: '' },
+      // Clocks that go back on a host: each send is within its receive's clock, yet a cycle.
+      { ...at('a', { a: 2, b: 0 }), kind: 'send', type: 'vote', to: 'b', term: 1, detail: '' },
       {
         ...at('b', { b: 1, a: 2 }),
         kind: 'receive',
@@ -273,8 +296,12 @@ describe('the timeline recorder', () => {
         detail: '',
         sentAt: 2,
       },
-      { ...at('b', { b: 2, a: 2 }), kind: 'send', type: 'vote', to: 'a', term: 1, detail: '' },
+      { ...at('b', { b: 2, a: 0 }), kind: 'send', type: 'vote', to: 'a', term: 1, detail: '' },
     ];
-    checkShiVizRules(readShiViz(toShiViz(cyclic)));
+    const sends = sendsByKey(cyclic);
+    expect(cyclic.filter((event) => matchingSend(event, sends) !== null)).toHaveLength(2);
+    const events = readShiViz(toShiViz(cyclic));
+    expect(checkShiVizRules(events)).toBe(1); // One link of the cycle dropped, one kept.
+    expect(events).toHaveLength(4);
   });
 });

@@ -14,8 +14,8 @@
  * record.
  */
 import { crc32 } from './crc32.js';
-import { seal, segmentKeyTag } from './records.js';
-import type { SealedRecord } from './records.js';
+import { META_NAMES, seal, segmentKeyTag } from './records.js';
+import type { MetaName, SealedRecord } from './records.js';
 import type { SegmentWrite } from './segment-layout.js';
 
 /** One change in a batch: a segment write as the layout plans it (sealed), or a meta record. */
@@ -34,9 +34,6 @@ export function journalOp(write: SegmentWrite): JournalOp {
     record: seal(segmentKeyTag(write.first), write.body),
   };
 }
-
-export const META_NAMES = ['hardState', 'snapshot', 'compaction', 'repair'] as const;
-export type MetaName = (typeof META_NAMES)[number];
 
 const MAGIC = 0x5746_5254; // 'TRFW' little-endian: a frame starts here.
 export const FRAME_HEADER_BYTES = 12;

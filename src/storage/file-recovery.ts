@@ -12,7 +12,7 @@ import { open, readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageCorruptError } from './errors.js';
 import { decodeSealedRecords, JournalMirror, readJournal } from './file-journal.js';
-import type { MetaName } from './file-journal.js';
+import type { MetaName } from './records.js';
 import { recover } from './recovery.js';
 import type { RecoveryReport } from './recovery.js';
 import { SegmentLayout } from './segment-layout.js';

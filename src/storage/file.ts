@@ -28,13 +28,7 @@ import type { FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError } from '../core/errors.js';
 import type { MemberId, Snapshot } from '../core/types.js';
-import {
-  findCompactionViolation,
-  findPersistUpdateViolation,
-  InvalidCompactionError,
-  InvalidPersistUpdateError,
-  StorageClosedError,
-} from './checks.js';
+import { StorageClosedError } from './checks.js';
 import { StorageCorruptError, StorageLostError, StorageUnavailableError } from './errors.js';
 import {
   decodeSealedRecords,
@@ -42,7 +36,7 @@ import {
   encodeSealedRecords,
   journalOp,
 } from './file-journal.js';
-import type { JournalMirror, JournalOp, MetaName } from './file-journal.js';
+import type { JournalMirror, JournalOp } from './file-journal.js';
 import {
   errorCode,
   fileSystemError,
@@ -52,21 +46,20 @@ import {
 } from './file-system.js';
 import {
   decodeIdentity,
-  encodeCompactionPoint,
-  encodeHardState,
   encodeIdentity,
   encodeRepair,
   encodeSnapshotRecord,
   metaKeyTag,
   seal,
-  sealSnapshot,
   unseal,
 } from './records.js';
-import type { SnapshotRecord } from './records.js';
+import type { MetaName } from './records.js';
 import { journalName, JOURNAL_PATTERN, readDisk, snapshotName } from './file-recovery.js';
 import type { DiskState } from './file-recovery.js';
 import type { RecoveryReport } from './recovery.js';
 import { definedOnly } from './options.js';
+import { planCompaction, planPersist } from './plan.js';
+import type { StorageChange } from './plan.js';
 import type { SegmentLayout } from './segment-layout.js';
 import type { LayoutLimits } from './segment-layout.js';
 import type { PersistedState, PersistUpdate, Storage, StorageInfo } from './storage.js';
@@ -260,42 +253,17 @@ export class FileStorage implements Storage {
   }
 
   persist(update: PersistUpdate): Promise<void> {
-    return this.enqueue(() => {
-      const violation = findPersistUpdateViolation(this.layout, update);
-      if (violation !== null) throw new InvalidPersistUpdateError(violation);
-      const ops: JournalOp[] = [];
-      let snapshotFile: Pick<PlannedWrite, 'before' | 'after'> = {};
-      if (update.snapshot !== null) {
-        const stored = this.storeSnapshot(update.snapshot);
-        snapshotFile = stored.file;
-        ops.push(...this.layout.planInstall(update.snapshot, stored.record).map(journalOp));
-        ops.push(...stored.ops, this.compactionOp());
-      }
-      ops.push(...this.layout.planEntries(update.entries).map(journalOp));
-      if (update.hardState !== null) {
-        this.layout.hardState = { ...update.hardState };
-        ops.push(metaOp('hardState', encodeHardState(update.hardState)));
-      }
-      return { ops, ...snapshotFile };
-    });
+    return this.enqueue(() =>
+      this.batchOf(planPersist(this.layout, update, this.options.snapshotChunkBytes)),
+    );
   }
 
   compact(snapshot: Snapshot, compactThrough: number): Promise<void> {
-    return this.enqueue(() => {
-      const violation = findCompactionViolation(this.layout, snapshot, compactThrough);
-      if (violation !== null) throw new InvalidCompactionError(violation);
-      const ops: JournalOp[] = [];
-      let snapshotFile: Pick<PlannedWrite, 'before' | 'after'> = {};
-      if (snapshot.meta.index > this.layout.snapshotIndex) {
-        const stored = this.storeSnapshot(snapshot);
-        snapshotFile = stored.file;
-        this.layout.snapshot = stored.record;
-        ops.push(...stored.ops);
-      }
-      ops.push(...this.layout.planCompaction(compactThrough).map(journalOp));
-      if (compactThrough > 0) ops.push(this.compactionOp());
-      return { ops, ...snapshotFile };
-    });
+    return this.enqueue(() =>
+      this.batchOf(
+        planCompaction(this.layout, snapshot, compactThrough, this.options.snapshotChunkBytes),
+      ),
+    );
   }
 
   releaseVotes(): Promise<void> {
@@ -331,32 +299,33 @@ export class FileStorage implements Storage {
     };
   }
 
-  /** The snapshot's file (written before its batch) and the meta record that names it. */
-  private storeSnapshot(snapshot: Snapshot): {
-    record: SnapshotRecord;
-    ops: JournalOp[];
-    file: Pick<PlannedWrite, 'before' | 'after'>;
-  } {
-    const { meta } = snapshot;
-    const { record, chunks } = sealSnapshot(snapshot, this.options.snapshotChunkBytes);
-    const previous = this.layout.snapshot;
+  /**
+   * The journal batch that carries out `changes`; a snapshot's chunks go to a file of their own,
+   * durable before the batch that names it, and the file it replaces goes once that batch is.
+   */
+  private batchOf(changes: readonly StorageChange[]): PlannedWrite {
+    const ops: JournalOp[] = [];
+    let snapshotFile: Pick<PlannedWrite, 'before' | 'after'> = {};
     const directory = this.directory;
-    return {
-      record,
-      ops: [metaOp('snapshot', encodeSnapshotRecord(record))],
-      file: {
-        before: () =>
-          writeFileAtomically(directory, snapshotName(meta.index), encodeSealedRecords(chunks)),
-        after: async () => {
-          if (previous === null || previous.index === meta.index) return;
-          await unlink(join(directory, snapshotName(previous.index))).catch(() => undefined);
-        },
-      },
-    };
-  }
-
-  private compactionOp(): JournalOp {
-    return metaOp('compaction', encodeCompactionPoint(this.layout.point));
+    for (const change of changes) {
+      if (change.kind === 'segment') {
+        ops.push(journalOp(change.write));
+      } else if (change.kind === 'meta') {
+        ops.push(metaOp(change.name, change.body));
+      } else {
+        const { record, chunks, previous } = change;
+        ops.push(metaOp('snapshot', encodeSnapshotRecord(record)));
+        snapshotFile = {
+          before: () =>
+            writeFileAtomically(directory, snapshotName(record.index), encodeSealedRecords(chunks)),
+          after: async () => {
+            if (previous === null || previous.index === record.index) return;
+            await unlink(join(directory, snapshotName(previous.index))).catch(() => undefined);
+          },
+        };
+      }
+    }
+    return { ops, ...snapshotFile };
   }
 
   /**

@@ -18,13 +18,7 @@ import { openDB, unwrap } from 'idb';
 import { describeError } from '../core/errors.js';
 import type { IDBPDatabase } from 'idb';
 import type { Snapshot } from '../core/types.js';
-import {
-  findCompactionViolation,
-  findPersistUpdateViolation,
-  InvalidCompactionError,
-  InvalidPersistUpdateError,
-  StorageClosedError,
-} from './checks.js';
+import { StorageClosedError } from './checks.js';
 import {
   StorageCorruptError,
   StorageLostError,
@@ -33,18 +27,16 @@ import {
 } from './errors.js';
 import {
   decodeIdentity,
-  encodeCompactionPoint,
-  encodeHardState,
   encodeIdentity,
   encodeRepair,
   encodeSnapshotRecord,
   metaKeyTag,
   seal,
-  sealSnapshot,
   segmentKeyTag,
   unseal,
 } from './records.js';
-import type { SnapshotRecord } from './records.js';
+import { planCompaction, planPersist } from './plan.js';
+import type { StorageChange } from './plan.js';
 import { recover } from './recovery.js';
 import type { RecoveryReport } from './recovery.js';
 import { definedOnly } from './options.js';
@@ -253,39 +245,17 @@ export class IndexedDbStorage implements Storage {
   }
 
   persist(update: PersistUpdate): Promise<void> {
-    return this.enqueue(() => {
-      const violation = findPersistUpdateViolation(this.layout, update);
-      if (violation !== null) throw new InvalidPersistUpdateError(violation);
-      const writes: SegmentWrite[] = [];
-      const records: RecordWrite[] = [];
-      if (update.snapshot !== null) {
-        const previous = this.layout.snapshot;
-        const record = this.snapshotRecords(update.snapshot, previous, records);
-        writes.push(...this.layout.planInstall(update.snapshot, record));
-        records.push(this.compactionRecord());
-      }
-      writes.push(...this.layout.planEntries(update.entries));
-      if (update.hardState !== null) {
-        this.layout.hardState = { ...update.hardState };
-        records.push(metaRecord('hardState', encodeHardState(update.hardState)));
-      }
-      return { writes, records };
-    });
+    return this.enqueue(() =>
+      this.transactionOf(planPersist(this.layout, update, this.options.snapshotChunkBytes)),
+    );
   }
 
   compact(snapshot: Snapshot, compactThrough: number): Promise<void> {
-    return this.enqueue(() => {
-      const violation = findCompactionViolation(this.layout, snapshot, compactThrough);
-      if (violation !== null) throw new InvalidCompactionError(violation);
-      const records: RecordWrite[] = [];
-      const previous = this.layout.snapshot;
-      if (snapshot.meta.index > (previous?.index ?? 0)) {
-        this.layout.snapshot = this.snapshotRecords(snapshot, previous, records);
-      }
-      const writes = this.layout.planCompaction(compactThrough);
-      if (compactThrough > 0) records.push(this.compactionRecord());
-      return { writes, records };
-    });
+    return this.enqueue(() =>
+      this.transactionOf(
+        planCompaction(this.layout, snapshot, compactThrough, this.options.snapshotChunkBytes),
+      ),
+    );
   }
 
   releaseVotes(): Promise<void> {
@@ -433,29 +403,31 @@ export class IndexedDbStorage implements Storage {
     await done;
   }
 
-  /** Records storing `snapshot` in chunks and deleting `previous`'s chunks; returns its record. */
-  private snapshotRecords(
-    snapshot: Snapshot,
-    previous: SnapshotRecord | null,
-    records: RecordWrite[],
-  ): SnapshotRecord {
-    const { record, chunks } = sealSnapshot(snapshot, this.options.snapshotChunkBytes);
-    if (previous !== null) {
-      records.push({
-        store: CHUNKS,
-        key: IDBKeyRange.bound([previous.index, 0], [previous.index, Infinity]),
-        value: null,
-      });
+  /** The segment writes and records that carry out `changes` in one transaction. */
+  private transactionOf(changes: readonly StorageChange[]): {
+    writes: SegmentWrite[];
+    records: RecordWrite[];
+  } {
+    const writes: SegmentWrite[] = [];
+    const records: RecordWrite[] = [];
+    for (const change of changes) {
+      if (change.kind === 'segment') {
+        writes.push(change.write);
+      } else if (change.kind === 'meta') {
+        records.push(metaRecord(change.name, change.body));
+      } else {
+        const { record, chunks, previous } = change;
+        if (previous !== null) {
+          const stored = IDBKeyRange.bound([previous.index, 0], [previous.index, Infinity]);
+          records.push({ store: CHUNKS, key: stored, value: null });
+        }
+        chunks.forEach((value, chunk) => {
+          records.push({ store: CHUNKS, key: [record.index, chunk], value });
+        });
+        records.push(metaRecord('snapshot', encodeSnapshotRecord(record)));
+      }
     }
-    chunks.forEach((value, chunk) => {
-      records.push({ store: CHUNKS, key: [record.index, chunk], value });
-    });
-    records.push(metaRecord('snapshot', encodeSnapshotRecord(record)));
-    return record;
-  }
-
-  private compactionRecord(): RecordWrite {
-    return metaRecord('compaction', encodeCompactionPoint(this.layout.point));
+    return { writes, records };
   }
 
   private throwIfUnusable(): void {

@@ -43,6 +43,10 @@ export function unseal(key: string, raw: unknown): Uint8Array | string {
   return record.body;
 }
 
+/** The meta records besides the identity: what recovery reads besides segments and chunks. */
+export const META_NAMES = ['hardState', 'snapshot', 'compaction', 'repair'] as const;
+export type MetaName = (typeof META_NAMES)[number];
+
 /** Record keys as text for the checksum: a segment's first index, a meta name, a chunk's place. */
 export const segmentKeyTag = (first: number): string => `segment/${first}`;
 export const metaKeyTag = (name: string): string => `meta/${name}`;

@@ -3,11 +3,12 @@
  * describing each event, then a line `host {"host": n, "peer": m, …}`, which its default parser
  * `(?<event>.*)\n(?<host>\S*) (?<clock>{.*})` reads.
  *
- * ShiViz accepts only exact clocks: each host counts its events 1, 2, 3 … in steps of one, and
- * every clock is exactly the join of its host's previous event and the sends it received. A ring
- * that overwrote its oldest events, or the rings of some members but not all, break both. So the
- * export renumbers each host's events and rebuilds every clock from the send → receive links the
- * recorded clocks identify; a receive whose send is not in the log shows as a local event.
+ * ShiViz refuses a log in which a host's events are not counted 1, 2, 3 … in steps of one, or a
+ * clock names an event the log does not hold (js/model/modelGraph.js); it also has a check, not
+ * called today, that every clock is exactly the join of its causes. A ring that overwrote its
+ * oldest events, or the rings of some members but not all, break the first two. So the export
+ * renumbers each host's events and rebuilds every clock, exactly, from the send → receive links
+ * the recorded clocks identify; a receive whose send is not in the log shows as a local event.
  */
 import type { TimelineEvent } from './events.js';
 

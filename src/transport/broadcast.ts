@@ -72,6 +72,11 @@ export class BroadcastChannelTransport implements Transport {
     return { ...this.decoder.drops(), ...Object.fromEntries(this.localDrops) };
   }
 
+  /** Timeline clocks left off their messages because they were unsound (see vector-clock.ts). */
+  clocksIgnored(): number {
+    return this.decoder.clocksIgnored();
+  }
+
   private receive(data: unknown): void {
     if (this.closed) return;
     if (!(data instanceof Uint8Array)) return this.count('notBytes');

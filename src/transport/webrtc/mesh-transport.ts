@@ -148,6 +148,11 @@ export class MeshTransport implements Transport {
     return { ...this.decoder.drops(), ...Object.fromEntries(this.localDrops) };
   }
 
+  /** Timeline clocks left off their messages because they were unsound (see vector-clock.ts). */
+  clocksIgnored(): number {
+    return this.decoder.clocksIgnored();
+  }
+
   private receive(peer: MemberId, frame: Uint8Array | null): void {
     if (this.closed) return;
     if (frame === null) return this.count('notBytes');

@@ -18,6 +18,7 @@ import {
   clockOf,
   withClock,
 } from '../../../src/transport/vector-clock.js';
+import { MeshTransport } from '../../../src/transport/webrtc/mesh-transport.js';
 
 /** Messages and their frames as the codec encoded them before it knew of clocks (commit 901d3a9). */
 const GOLDEN: readonly [Message, string][] = [
@@ -127,5 +128,36 @@ describe('timeline clocks on the wire', () => {
     const clock = clockOf(decoded as Message)!;
     expect(Object.getPrototypeOf(clock)).toBe(Object.prototype);
     expect(Object.keys(clock)).toEqual(['m1', '__proto__']);
+  });
+});
+
+describe('timeline clocks from a hostile peer over the mesh', () => {
+  it('every message arrives; unsound clocks are left off and counted, sound ones kept', () => {
+    const mesh = new MeshTransport({ cluster: 'room', self: 'm2' });
+    let deliver: (frame: Uint8Array | null) => void = () => undefined;
+    mesh.attach('m1', {
+      send: () => undefined,
+      bufferedAmount: 0,
+      onFrame: (handler) => (deliver = handler),
+      onDrain: () => undefined,
+      onClose: () => undefined,
+      close: () => undefined,
+    });
+    const received: Message[] = [];
+    mesh.onMessage((message) => received.push(message));
+    const hostile: unknown[] = [
+      ['m1', Number.MAX_SAFE_INTEGER + 1],
+      Array.from({ length: 200 }, (_, i) => [`x${i}`, 1]).flat(),
+      ['m1', 1, 'y'.repeat(100_000), 1],
+      ['m1', 1, 'm2', Number.NaN],
+      ['m1', 1, 7, 1],
+    ];
+    for (const clock of hostile) deliver(withTrailing(vote, clock));
+    deliver(withTrailing(vote, ['m1', 3, '__proto__', 2]));
+    expect(received).toHaveLength(hostile.length + 1);
+    expect(received.slice(0, -1).every((message) => clockOf(message) === undefined)).toBe(true);
+    expect(clockOf(received.at(-1)!)).toEqual({ m1: 3, ['__proto__']: 2 });
+    expect(mesh.clocksIgnored()).toBe(hostile.length);
+    expect(mesh.drops()).toEqual({});
   });
 });

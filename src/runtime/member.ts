@@ -4,6 +4,7 @@
  * the tick timer, and turns applied entries and read states into settled client promises.
  */
 import { NotLeaderError, OverloadedError, assert, describeError } from '../core/errors.js';
+import { decodeConfig } from '../core/membership.js';
 import { RaftNode } from '../core/raft.js';
 import type { RaftInspection } from '../core/raft.js';
 import type { RaftOptions } from '../core/config.js';
@@ -34,7 +35,6 @@ import {
 import type { Scheduler, TimerHandle } from './scheduler.js';
 import { TimelineControl } from './timeline/control.js';
 import type { MemberTimeline, TimelineOptions } from './timeline/events.js';
-import { decodeConfig } from '../core/membership.js';
 
 /** How a read is served. `local` reads this member's applied state and may be stale. */
 export type ReadConsistency = ReadMode | 'local';

@@ -432,6 +432,9 @@ export function supervise(
     const ended = life.whenStopped.then(() => {
       throw new MemberStoppedError(`member ${life.memberId} stopped`);
     });
+    // Only the race reads it: once the question is answered first, its rejection at the end of
+    // this life goes unheard (an unhandled rejection, which ends a Node process).
+    ended.catch(() => undefined);
     return Promise.race([question(life.host), ended]);
   };
   const status = async (): Promise<ClusterStatus> => {

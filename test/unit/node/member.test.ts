@@ -70,6 +70,20 @@ describe('startNodeMember', () => {
     expect((await again.status()).storage).toMatchObject({ kind: 'file', directory: dataDir });
   });
 
+  it('restarts itself from its data directory after a write it could not make durable', async () => {
+    const room = `node-unit-${++rooms}`;
+    const cluster = await started(room, join(root, room));
+    await cluster.kv.put('before', 1);
+    await cluster.setStorageFault('quota');
+    await expect(cluster.kv.put('refused', 2)).rejects.toThrow();
+    const restarted = await eventually(async () => {
+      const status = await cluster.status();
+      return status.restarts.count === 1 && status.failure === null ? status : null;
+    }, 'the member to restart');
+    expect(restarted.restarts.last).toMatchObject({ code: 'STORAGE_QUOTA', to: cluster.id });
+    expect((await cluster.kv.get('before'))?.value).toBe(1);
+  });
+
   it('refuses a data directory a running member holds: StorageLockedError', async () => {
     const room = `node-unit-${++rooms}`;
     const dataDir = join(root, room);

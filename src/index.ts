@@ -30,7 +30,21 @@ export {
 export { realScheduler, wallClock } from './runtime/scheduler.js';
 export type { Scheduler } from './runtime/scheduler.js';
 export { LocalCluster } from './runtime/local-cluster.js';
-export type { LocalClusterOptions, KvMember } from './runtime/local-cluster.js';
+export type {
+  LocalClusterOptions,
+  LocalClusterTimeline,
+  KvMember,
+} from './runtime/local-cluster.js';
+export type * from './runtime/timeline/events.js';
+export {
+  SHIVIZ_PARSER,
+  causalOrder,
+  describeEvent,
+  readShiViz,
+  toShiViz,
+} from './runtime/timeline/shiviz.js';
+export type { ShiVizEvent } from './runtime/timeline/shiviz.js';
+export { CLOCK_ENTRIES_MAX, CLOCK_ID_LENGTH_MAX } from './transport/vector-clock.js';
 export { KvSession, KvSessionPool, KvCommandError } from './client/kv-session.js';
 export type { KvSessionOptions } from './client/kv-session.js';
 export * from './state/index.js';
@@ -92,6 +106,12 @@ export {
 export { proveRoomSecret, verifyRoomProof } from './signaling/auth.js';
 // The browser API: one member per tab, in a worker (see README "Using webraft in a page").
 export { connect } from './client/connect.js';
-export type { Cluster, ClusterKv, ClusterStatus, ConnectOptions } from './client/connect.js';
+export type {
+  Cluster,
+  ClusterKv,
+  ClusterStatus,
+  ClusterTimeline,
+  ConnectOptions,
+} from './client/connect.js';
 export { MemberHost } from './client/member-host.js';
 export type { HostStartOptions, HostStatus, LogLine } from './client/member-host.js';

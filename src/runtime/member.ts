@@ -212,7 +212,7 @@ export class Member<Result, Query, QueryResult> {
       persisted.hardState.term === 0;
     if (options.bootstrap !== undefined && empty) core.bootstrap(options.bootstrap);
     const member = new Member(options, core, persisted.hardState);
-    if (options.timeline !== undefined) member.tracing.start(options.timeline);
+    if (options.timeline !== undefined) member.tracing.start(options.timeline, 'member started');
     options.transport.onMessage((message) => member.receive(message));
     member.scheduleTick();
     member.scheduleProcess();

@@ -24,13 +24,14 @@ export class TimelineControl implements MemberTimeline {
     return this.active !== null;
   }
 
-  start(options: TimelineOptions = {}): void {
+  /** `reason` goes into the `start` event (the member's own start, when it records from it). */
+  start(options: TimelineOptions = {}, reason = 'recording'): void {
     if (this.recorder === null)
       this.recorder = new TimelineRecorder(this.self, this.wallClock, options);
     else this.recorder.configure(options);
     if (this.active !== null) return;
     this.active = this.recorder;
-    this.active.begin(this.state(), 'recording');
+    this.active.begin(this.state(), reason);
   }
 
   stop(reason = 'recording stopped'): void {

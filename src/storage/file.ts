@@ -5,45 +5,29 @@
  * It keeps the records the IndexedDB storage keeps (records.ts), planned by the same segment
  * layout and verified by the same recovery (recovery.ts), in a journal (file-journal.ts): every
  * `persist` or `compact` is one checksummed batch appended to `journal-<n>.wal`, and resolves
- * only after fdatasync. Hard state travels in the batch of the entries it came with, so "entries,
- * then hard state" is atomic without a second file and a second fsync per write. Concurrent
- * writes are group-committed: one fsync for every batch waiting at that moment, in order.
+ * only after fdatasync (file-writer.ts, which also group-commits and rotates journal files). Hard
+ * state travels in the batch of the entries it came with, so "entries, then hard state" is
+ * atomic without a second file and a second fsync per write.
  *
  * Files written whole — the identity and each snapshot (`snapshot-<index>.snap`, sealed chunks)
  * — are replaced atomically: temporary file, fsync, rename, fsync of the directory. A snapshot
  * file is durable before the batch that names it.
  *
- * A journal file past `journalFileBytesMax` is closed and the next starts with a copy of the meta
- * records; the oldest files are then deleted as long as no live segment record is in them.
- *
- * Recovery: a bad batch at the end of the last journal file is a torn tail (a crash during an
- * append that was never acknowledged): it is cut, and the member withholds its vote until it
- * caught up (PersistedState.votesWithheld), as the other storages do. A bad batch followed by a
- * good one, or in an older file, is a StorageCorruptError. A LOCK file keeps a second process
- * out (StorageLockedError); a full disk is a StorageQuotaError; any other failed write stops the
- * storage with StorageUnavailableError, and nothing acknowledged is lost.
+ * Recovery (file-recovery.ts): a bad batch at the end of the last journal file is a torn tail,
+ * cut, and the member withholds its vote until it caught up (PersistedState.votesWithheld), as
+ * with the other storages; damage anywhere else is a StorageCorruptError. A LOCK file keeps a
+ * second process out (StorageLockedError); a full disk is a StorageQuotaError; any other failed
+ * write stops the storage with StorageUnavailableError, and nothing acknowledged is lost.
  */
-import { mkdir, open, readdir, readFile, stat, unlink } from 'node:fs/promises';
-import type { FileHandle } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describeError } from '../core/errors.js';
 import type { MemberId, Snapshot } from '../core/types.js';
 import { StorageClosedError } from './checks.js';
 import { StorageCorruptError, StorageLostError, StorageUnavailableError } from './errors.js';
-import {
-  decodeSealedRecords,
-  encodeBatch,
-  encodeSealedRecords,
-  journalOp,
-} from './file-journal.js';
-import type { JournalMirror, JournalOp } from './file-journal.js';
-import {
-  errorCode,
-  fileSystemError,
-  fsyncDirectory,
-  lockDirectory,
-  writeFileAtomically,
-} from './file-system.js';
+import { decodeSealedRecords, encodeSealedRecords, journalOp } from './file-journal.js';
+import type { JournalOp } from './file-journal.js';
+import { errorCode, fileSystemError, lockDirectory, writeFileAtomically } from './file-system.js';
 import {
   decodeIdentity,
   encodeIdentity,
@@ -54,7 +38,9 @@ import {
   unseal,
 } from './records.js';
 import type { MetaName } from './records.js';
-import { journalName, JOURNAL_PATTERN, readDisk, snapshotName } from './file-recovery.js';
+import { JOURNAL_PATTERN, readDisk, snapshotName } from './file-recovery.js';
+import { JournalWriter } from './file-writer.js';
+import type { JournalWrite } from './file-writer.js';
 import type { DiskState } from './file-recovery.js';
 import type { RecoveryReport } from './recovery.js';
 import { definedOnly } from './options.js';
@@ -99,31 +85,10 @@ const DEFAULTS: Required<FileStorageOptions> = {
   journalFileBytesMax: 16 * 1024 * 1024,
 };
 
-/** Batches written with one fsync at most; the rest wait for the next. */
-const GROUP_BATCHES_MAX = 256;
 const IDENTITY_FILE = 'identity';
-interface PlannedWrite {
-  readonly ops: JournalOp[];
-  /** Runs before the batch is appended (a snapshot file that must be durable first). */
-  readonly before?: () => Promise<void>;
-  /** Runs once the batch is durable (deleting the snapshot file it replaced). */
-  readonly after?: () => Promise<void>;
-}
-
-interface QueuedWrite extends PlannedWrite {
-  readonly resolve: () => void;
-  readonly reject: (error: unknown) => void;
-}
 
 export class FileStorage implements Storage {
   private layout: SegmentLayout;
-  private mirror: JournalMirror;
-  private journalFiles: number[];
-  private journal: FileHandle | null = null;
-  private journalBytes = 0;
-  private readonly queue: QueuedWrite[] = [];
-  private writing: Promise<void> | null = null;
-  private failure: Error | null = null;
   private closed = false;
   private repair: RecoveryReport | null;
   private votesWithheld: boolean;
@@ -135,11 +100,10 @@ export class FileStorage implements Storage {
     readonly memberId: MemberId,
     private readonly options: Required<FileStorageOptions>,
     private readonly unlock: () => Promise<void>,
+    private readonly writer: JournalWriter,
     disk: DiskState,
   ) {
     this.layout = disk.layout;
-    this.mirror = disk.mirror;
-    this.journalFiles = disk.journalFiles;
     this.repair = disk.repair;
     this.votesWithheld = disk.state.votesWithheld === true;
     this.opened = disk.state;
@@ -229,8 +193,14 @@ export class FileStorage implements Storage {
     const options = { ...DEFAULTS, ...definedOnly(partial) };
     try {
       const disk = await readDisk(directory, limitsOf(options));
-      const storage = new FileStorage(directory, memberId, options, unlock, disk);
-      await storage.openJournal();
+      const { mirror, journalFiles } = disk;
+      const writer = await JournalWriter.open(
+        directory,
+        mirror,
+        journalFiles,
+        options.journalFileBytesMax,
+      );
+      const storage = new FileStorage(directory, memberId, options, unlock, writer, disk);
       await storage.recordRepair(disk);
       return storage;
     } catch (error) {
@@ -245,10 +215,9 @@ export class FileStorage implements Storage {
     const opened = this.opened;
     this.opened = null;
     if (opened !== null) return opened; // Read at open and nothing written since.
-    await this.writing;
+    await this.writer.idle();
     const disk = await readDisk(this.directory, limitsOf(this.options));
     this.layout = disk.layout;
-    this.mirror = disk.mirror;
     return disk.state;
   }
 
@@ -276,9 +245,7 @@ export class FileStorage implements Storage {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.writing; // Writes already issued complete, as on IndexedDB.
-    await this.journal?.close().catch(() => undefined);
-    this.journal = null;
+    await this.writer.close(); // Writes already issued complete, as on IndexedDB.
     await this.unlock();
   }
 
@@ -288,14 +255,14 @@ export class FileStorage implements Storage {
       directory: this.directory,
       memberId: this.memberId,
       persistence: 'unsupported',
-      journalFiles: this.journalFiles.length,
+      journalFiles: this.writer.fileCount,
       segments: this.layout.segmentCount,
       firstIndex: this.layout.point.index + 1,
       lastIndex: this.layout.lastIndex,
       snapshotIndex: this.layout.snapshotIndex,
       repair: this.repair,
       votesWithheld: this.votesWithheld,
-      failure: this.failure === null ? null : describeError(this.failure),
+      failure: this.writer.failure === null ? null : describeError(this.writer.failure),
     };
   }
 
@@ -303,9 +270,9 @@ export class FileStorage implements Storage {
    * The journal batch that carries out `changes`; a snapshot's chunks go to a file of their own,
    * durable before the batch that names it, and the file it replaces goes once that batch is.
    */
-  private batchOf(changes: readonly StorageChange[]): PlannedWrite {
+  private batchOf(changes: readonly StorageChange[]): JournalWrite {
     const ops: JournalOp[] = [];
-    let snapshotFile: Pick<PlannedWrite, 'before' | 'after'> = {};
+    let snapshotFile: Pick<JournalWrite, 'before' | 'after'> = {};
     const directory = this.directory;
     for (const change of changes) {
       if (change.kind === 'segment') {
@@ -329,104 +296,6 @@ export class FileStorage implements Storage {
   }
 
   /**
-   * Plans a write synchronously (so the checks see every earlier write) and queues it; the
-   * writer appends what is queued in order, one fsync per group.
-   */
-  private enqueue(plan: () => PlannedWrite): Promise<void> {
-    let planned: PlannedWrite;
-    this.opened = null;
-    try {
-      this.throwIfUnusable();
-      planned = plan();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    return new Promise<void>((resolve, reject) => {
-      this.queue.push({ ...planned, resolve, reject });
-      this.writing ??= this.drain();
-    });
-  }
-
-  private async drain(): Promise<void> {
-    while (this.queue.length > 0) {
-      const group = this.queue.splice(0, GROUP_BATCHES_MAX);
-      try {
-        if (this.failure !== null) throw this.failure;
-        await this.append(group);
-      } catch (error) {
-        const failure = this.fail(fileSystemError(this.directory, error));
-        for (const write of group) write.reject(failure);
-        continue;
-      }
-      for (const write of group) write.resolve();
-    }
-    this.writing = null;
-  }
-
-  private async append(group: readonly QueuedWrite[]): Promise<void> {
-    if (this.journalBytes >= this.options.journalFileBytesMax) await this.rotate();
-    for (const write of group) await write.before?.();
-    const file = this.journalFiles.at(-1)!;
-    const frames = group
-      .filter((write) => write.ops.length > 0)
-      .map((write) => encodeBatch(journalName(file), write.ops));
-    if (frames.length > 0) {
-      const bytes = Buffer.concat(frames);
-      await this.journal!.write(bytes);
-      await this.journal!.datasync();
-      this.journalBytes += bytes.length;
-    }
-    for (const write of group) for (const op of write.ops) this.mirror.apply(op, file);
-    for (const write of group) await write.after?.();
-  }
-
-  /**
-   * Starts the next journal file with the live meta records, then deletes the oldest files as
-   * long as no live segment record is in them: always a prefix, so replaying what is left gives
-   * the same records (a delete in a remaining file never needs a record of a deleted one).
-   */
-  private async rotate(): Promise<void> {
-    await this.journal?.close();
-    this.journal = null;
-    const next = (this.journalFiles.at(-1) ?? 0) + 1;
-    this.journalFiles.push(next);
-    await this.openJournal();
-    const metaOps = [...this.mirror.meta].map(([name, record]): JournalOp => ({
-      op: 'putMeta',
-      name,
-      record,
-    }));
-    if (metaOps.length > 0) {
-      const frame = encodeBatch(journalName(next), metaOps);
-      await this.journal!.write(frame);
-      await this.journal!.datasync();
-      this.journalBytes += frame.length;
-    }
-    const oldestInUse = this.mirror.oldestFileInUse() ?? next;
-    let deleted = 0;
-    for (const file of this.journalFiles) {
-      if (file >= oldestInUse || file === next) break;
-      await unlink(join(this.directory, journalName(file)));
-      deleted++;
-    }
-    this.journalFiles.splice(0, deleted);
-    if (deleted > 0) await fsyncDirectory(this.directory);
-  }
-
-  /** Opens the last journal file for appending, creating the first one. */
-  private async openJournal(): Promise<void> {
-    if (this.journalFiles.length === 0) this.journalFiles.push(1);
-    const path = join(this.directory, journalName(this.journalFiles.at(-1)!));
-    const existed = await stat(path).then(
-      () => true,
-      () => false,
-    );
-    this.journal = await open(path, 'a');
-    this.journalBytes = (await this.journal.stat()).size;
-    if (!existed) await fsyncDirectory(this.directory);
-  }
-
-  /**
    * A cut log is marked before anything else is written, so a crash before the member caught up
    * does not forget it; torn segment records recovery found are deleted in the same batch.
    */
@@ -438,18 +307,26 @@ export class FileStorage implements Storage {
       first,
     }));
     ops.push(metaOp('repair', encodeRepair(repair)));
-    await this.append([{ ops, resolve: () => undefined, reject: () => undefined }]);
+    await this.writer.write({ ops });
+  }
+
+  /**
+   * Plans a write synchronously (so the checks see every earlier write) and hands it to the
+   * writer, which appends in planning order.
+   */
+  private enqueue(plan: () => JournalWrite): Promise<void> {
+    this.opened = null;
+    try {
+      this.throwIfUnusable();
+      return this.writer.write(plan());
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   private throwIfUnusable(): void {
     if (this.closed) throw new StorageClosedError();
-    if (this.failure !== null) throw this.failure;
-  }
-
-  /** From now on every write fails with `error` (the first failure wins). */
-  private fail(error: Error): Error {
-    this.failure ??= error;
-    return this.failure;
+    if (this.writer.failure !== null) throw this.writer.failure;
   }
 }
 

@@ -239,7 +239,9 @@ describe('FileStorage: the data directory', () => {
   it('a full disk rejects that write and every later one, and loses nothing acknowledged', async () => {
     const storage = await created();
     await storage.persist({ hardState: null, snapshot: null, entries: entries(1, 3, 1) });
-    const journal = (storage as unknown as { journal: { datasync: () => Promise<void> } }).journal;
+    // The disk fills up under the open journal file: its next fdatasync fails with ENOSPC.
+    type Internals = { writer: { journal: { datasync: () => Promise<void> } } };
+    const journal = (storage as unknown as Internals).writer.journal;
     journal.datasync = () =>
       Promise.reject(Object.assign(new Error('no space left on device'), { code: 'ENOSPC' }));
     const full = storage.persist({ hardState: null, snapshot: null, entries: entries(4, 4, 1) });

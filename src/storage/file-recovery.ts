@@ -8,10 +8,11 @@
  * up, as with a torn IndexedDB segment. A bad batch with a good one after it, or in a journal file
  * that was complete (a later one exists), is a StorageCorruptError: never skipped.
  */
-import { open, readdir, readFile, unlink } from 'node:fs/promises';
+import { readdir, readFile, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { StorageCorruptError } from './errors.js';
 import { decodeSealedRecords, JournalMirror, readJournal } from './file-journal.js';
+import { truncateDurably } from './file-system.js';
 import type { MetaName } from './records.js';
 import { recover } from './recovery.js';
 import type { RecoveryReport } from './recovery.js';
@@ -63,7 +64,7 @@ export async function readDisk(directory: string, limits: LayoutLimits): Promise
       const where = last ? 'and a good batch follows' : 'in a journal file that was complete';
       throw new StorageCorruptError(directory, `${name}: ${read.damage.reason}, ${where}`);
     }
-    await cutFile(join(directory, name), read.end);
+    await truncateDurably(join(directory, name), read.end);
     torn = { file, reason: `${name}: ${read.damage.reason}` };
   }
   const meta = (name: MetaName): unknown => mirror.meta.get(name);
@@ -106,15 +107,4 @@ export async function readDisk(directory: string, limits: LayoutLimits): Promise
     repair,
     tornSegmentKeys: recovery.tornSegmentKeys,
   };
-}
-
-/** Cuts a torn tail off, durably, before anything is appended after it. */
-async function cutFile(path: string, length: number): Promise<void> {
-  const handle = await open(path, 'r+');
-  try {
-    await handle.truncate(length);
-    await handle.sync();
-  } finally {
-    await handle.close();
-  }
 }

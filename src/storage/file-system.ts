@@ -5,18 +5,36 @@
  * processes never open one data directory, and Node's error codes as the storage's typed errors.
  */
 import { open, readFile, rename, unlink } from 'node:fs/promises';
+import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { StorageLockedError, StorageQuotaError, StorageUnavailableError } from './errors.js';
 
-/** Makes the directory's entries (files created, renamed, deleted) durable. */
-export async function fsyncDirectory(directory: string): Promise<void> {
-  const handle = await open(directory, 'r');
+/** Opens `path` with `flags`, runs `use` on it, and closes it whatever happens. */
+async function withFile(
+  path: string,
+  flags: string,
+  use: (handle: FileHandle) => Promise<void>,
+): Promise<void> {
+  const handle = await open(path, flags);
   try {
-    await handle.sync();
+    await use(handle);
   } finally {
     await handle.close();
   }
+}
+
+/** Makes the directory's entries (files created, renamed, deleted) durable. */
+export async function fsyncDirectory(directory: string): Promise<void> {
+  await withFile(directory, 'r', (handle) => handle.sync());
+}
+
+/** Cuts `path` to `length` bytes, durably (a torn tail goes before anything follows it). */
+export async function truncateDurably(path: string, length: number): Promise<void> {
+  await withFile(path, 'r+', async (handle) => {
+    await handle.truncate(length);
+    await handle.sync();
+  });
 }
 
 /** Replaces `directory/name` with `bytes` atomically and durably. */
@@ -26,13 +44,10 @@ export async function writeFileAtomically(
   bytes: Uint8Array,
 ): Promise<void> {
   const temporary = join(directory, `${name}.tmp`);
-  const handle = await open(temporary, 'w');
-  try {
+  await withFile(temporary, 'w', async (handle) => {
     await handle.writeFile(bytes);
     await handle.sync();
-  } finally {
-    await handle.close();
-  }
+  });
   await rename(temporary, join(directory, name));
   await fsyncDirectory(directory);
 }

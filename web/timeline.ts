@@ -33,6 +33,8 @@ const TOP = 18;
 
 type ChannelMessage =
   | { readonly kind: 'record'; readonly on: boolean }
+  /** A new tab asks whether the others record, so it joins them. */
+  | { readonly kind: 'recording?' }
   | { readonly kind: 'ask'; readonly nonce: string; readonly limit: number }
   | { readonly kind: 'ring'; readonly nonce: string; readonly events: readonly unknown[] };
 
@@ -65,6 +67,7 @@ export class TimelinePanel {
     });
     this.download.addEventListener('click', () => void this.saveShiViz());
     document.addEventListener('visibilitychange', () => this.schedule(0));
+    this.channel.postMessage({ kind: 'recording?' } satisfies ChannelMessage);
   }
 
   /** Every gathered member's events (this tab's and the other tabs'), as one ShiViz log. */
@@ -94,6 +97,10 @@ export class TimelinePanel {
     switch (message.kind) {
       case 'record':
         return this.set(message.on);
+      case 'recording?':
+        if (this.on)
+          this.channel.postMessage({ kind: 'record', on: true } satisfies ChannelMessage);
+        return;
       case 'ask': {
         if (!this.on) return;
         const events = (await this.cluster.timeline.events()).slice(-message.limit);
@@ -112,7 +119,9 @@ export class TimelinePanel {
 
   /** The other tabs' events: those that answer within REPLIES_WAIT_MS. */
   private async othersEvents(limit: number): Promise<TimelineEvent[]> {
-    const nonce = crypto.randomUUID();
+    // Not crypto.randomUUID: it exists only in secure contexts, and the demo may be served over
+    // plain http on a LAN address.
+    const nonce = `${Date.now()}-${Math.random()}`;
     const gathered: TimelineEvent[] = [];
     this.replies.set(nonce, gathered);
     this.channel.postMessage({ kind: 'ask', nonce, limit } satisfies ChannelMessage);

@@ -22,12 +22,17 @@ export class WebRtcUnavailableError extends RaftError {
   }
 }
 
-/** The platform's RTCPeerConnection if it has one, else `@roamhq/wrtc`'s. */
-export function loadRTCPeerConnection(): RTCPeerConnectionConstructor {
+/**
+ * The platform's RTCPeerConnection if it has one, else `@roamhq/wrtc`'s, loaded with `load`
+ * (Node's require; a test passes one that fails).
+ */
+export function loadRTCPeerConnection(
+  load: (name: string) => unknown = createRequire(import.meta.url),
+): RTCPeerConnectionConstructor {
   if (typeof globalThis.RTCPeerConnection === 'function') return globalThis.RTCPeerConnection;
   let loaded: { readonly RTCPeerConnection?: unknown };
   try {
-    loaded = createRequire(import.meta.url)(WEBRTC_PACKAGE) as typeof loaded;
+    loaded = (load(WEBRTC_PACKAGE) ?? {}) as typeof loaded;
   } catch (error) {
     throw new WebRtcUnavailableError(error instanceof Error ? error.message : String(error));
   }

@@ -10,6 +10,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../../src/client/connect.js';
 import { startNodeMember } from '../../../src/node/member.js';
 import { startSignalingServer } from '../../../src/signaling/node-server.js';
+import { loadRTCPeerConnection, WebRtcUnavailableError } from '../../../src/node/webrtc.js';
 import { StorageLockedError } from '../../../src/storage/errors.js';
 
 let server: Awaited<ReturnType<typeof startSignalingServer>>;
@@ -91,5 +92,20 @@ describe('startNodeMember', () => {
     await expect(
       startNodeMember({ room, signalingUrl: server.url, dataDir }),
     ).rejects.toBeInstanceOf(StorageLockedError);
+  });
+});
+
+describe('WebRTC in Node', () => {
+  it('comes from @roamhq/wrtc', () => {
+    expect(typeof loadRTCPeerConnection()).toBe('function');
+  });
+
+  it('without it, a typed error says what to install', () => {
+    const missing = (): never => {
+      throw new Error("Cannot find module '@roamhq/wrtc'");
+    };
+    expect(() => loadRTCPeerConnection(missing)).toThrow(WebRtcUnavailableError);
+    expect(() => loadRTCPeerConnection(missing)).toThrow(/npm install @roamhq\/wrtc/);
+    expect(() => loadRTCPeerConnection(() => ({}))).toThrow(/has no RTCPeerConnection/);
   });
 });

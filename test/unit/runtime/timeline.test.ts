@@ -142,6 +142,22 @@ describe('the message timeline when off', () => {
   });
 });
 
+describe('the message timeline of a LocalCluster', () => {
+  it('records on members that start while it is on, from their start', async () => {
+    cluster = await LocalCluster.start({ size: 3, tickMs: 5 });
+    await leaderOf(cluster);
+    cluster.timeline.start({ eventsMax: 100 });
+    const newcomer = await cluster.join('m4');
+    expect(newcomer.timeline.recording).toBe(true);
+    expect(newcomer.timeline.events()[0]).toMatchObject({ kind: 'start', member: 'm4' });
+    expect((newcomer.timeline.events()[0] as { reason: string }).reason).toContain(
+      'member started',
+    );
+    cluster.timeline.stop();
+    expect(cluster.ids.every((id) => !cluster!.member(id).timeline.recording)).toBe(true);
+  });
+});
+
 describe('the message timeline of a 3-member cluster, in ShiViz', () => {
   it('records an election and writes, across a leader crash, as a log ShiViz accepts', async () => {
     cluster = await LocalCluster.start({ size: 3, tickMs: 5, timeline: {} });

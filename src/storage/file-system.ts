@@ -4,7 +4,7 @@
  * the new one, never a mix), the directory fsynced after files come and go, a lock file so two
  * processes never open one data directory, and Node's error codes as the storage's typed errors.
  */
-import { open, readFile, rename, unlink } from 'node:fs/promises';
+import { link, open, readFile, rename, unlink } from 'node:fs/promises';
 import type { FileHandle } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -55,31 +55,68 @@ export async function writeFileAtomically(
 const LOCK_FILE = 'LOCK';
 
 /**
- * Takes the data directory's lock: a file naming this process, created only if absent. A lock
- * left by a process that is gone (a crash, a kill -9) is taken over; one held by a live process,
- * or by another host (a shared file system, where liveness cannot be checked), is refused.
- * Returns the release.
+ * Takes the data directory's lock: a file naming this process (pid@host), which exists only while
+ * a process holds it. A lock left by a process that is gone (a crash, a kill -9) is taken over;
+ * one held by a live process, or by another host (a shared file system, where liveness cannot be
+ * checked), is refused with StorageLockedError. Returns the release.
+ *
+ * The lock file is linked into place already written (a hard link fails if the name exists), so
+ * nobody ever reads a lock that does not yet name its holder and takes it for a torn one.
  */
 export async function lockDirectory(directory: string): Promise<() => Promise<void>> {
   const path = join(directory, LOCK_FILE);
   const self = `${process.pid}@${hostname()}`;
-  for (let attempt = 0; attempt < 2; attempt++) {
-    try {
-      const handle = await open(path, 'wx');
-      await handle.writeFile(self);
-      await handle.sync();
-      await handle.close();
-      return async () => {
-        await unlink(path).catch(() => undefined);
-      };
-    } catch (error) {
-      if (errorCode(error) !== 'EEXIST') throw fileSystemError(directory, error);
+  const mine = join(directory, `${LOCK_FILE}.${process.pid}.${randomHex()}.lock-tmp`);
+  await withFile(mine, 'w', async (handle) => {
+    await handle.writeFile(self);
+    await handle.sync();
+  }).catch((error: unknown) => {
+    throw fileSystemError(directory, error);
+  });
+  try {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      try {
+        await link(mine, path);
+        await fsyncDirectory(directory);
+        return async () => {
+          await unlink(path).catch(() => undefined);
+        };
+      } catch (error) {
+        if (errorCode(error) !== 'EEXIST') throw fileSystemError(directory, error);
+      }
+      const holder = await readFile(path, 'utf8').catch(() => null);
+      if (holder === null) continue; // Released in between.
+      if (holderIsAlive(holder)) throw new StorageLockedError(directory, `process ${holder}`);
+      await moveStaleLock(directory, holder);
     }
-    const holder = await readFile(path, 'utf8').catch(() => '');
-    if (holderIsAlive(holder)) throw new StorageLockedError(directory, `process ${holder}`);
-    await unlink(path).catch(() => undefined); // Stale: its process is gone.
+    throw new StorageLockedError(directory, 'other processes that keep taking the lock');
+  } finally {
+    await unlink(mine).catch(() => undefined);
   }
-  throw new StorageLockedError(directory, 'another process that keeps taking the lock');
+}
+
+/**
+ * Moves the stale lock `stale` out of the way. Another process may have taken it over since it
+ * was read: what was moved is then that process's lock, and it goes back.
+ */
+async function moveStaleLock(directory: string, stale: string): Promise<void> {
+  const path = join(directory, LOCK_FILE);
+  const moved = join(directory, `${LOCK_FILE}.${process.pid}.${randomHex()}.stale`);
+  try {
+    await rename(path, moved);
+  } catch (error) {
+    if (errorCode(error) === 'ENOENT') return; // Someone else moved it first.
+    throw fileSystemError(directory, error);
+  }
+  if ((await readFile(moved, 'utf8').catch(() => stale)) !== stale) {
+    await link(moved, path).catch(() => undefined);
+  }
+  await unlink(moved).catch(() => undefined);
+}
+
+function randomHex(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(6));
+  return Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 function holderIsAlive(holder: string): boolean {

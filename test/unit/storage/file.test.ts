@@ -204,6 +204,29 @@ describe('FileStorage: the data directory', () => {
     opened.push(await FileStorage.open(storage.directory));
   });
 
+  it('lets exactly one of two opens at once take the lock', async () => {
+    const storage = await created();
+    await storage.close();
+    for (let round = 0; round < 10; round++) {
+      const both = await Promise.allSettled([
+        FileStorage.open(storage.directory),
+        FileStorage.open(storage.directory),
+      ]);
+      const winners = both.filter((result) => result.status === 'fulfilled');
+      expect(winners).toHaveLength(1);
+      const loser = both.find((result) => result.status === 'rejected');
+      expect(loser?.reason).toBeInstanceOf(StorageLockedError);
+      await winners[0]!.value.close();
+    }
+  });
+
+  it('takes over a lock file left empty or unreadable (torn while written)', async () => {
+    const storage = await created();
+    await storage.close();
+    await writeFile(join(storage.directory, 'LOCK'), '');
+    opened.push(await FileStorage.open(storage.directory));
+  });
+
   it('takes over the lock of a process that is gone', async () => {
     const storage = await created();
     await storage.close();

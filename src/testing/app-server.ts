@@ -7,6 +7,7 @@
 import { existsSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:http';
+import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,7 +38,7 @@ export async function startDemoApp(): Promise<AppServer> {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.ts')) {
     // src/testing/app-server.ts: a checkout, with vite among its dev dependencies.
-    return startViteDevServer(fileURLToPath(new URL('../../vite.config.ts', import.meta.url)));
+    return startViteDevServer();
   }
   // dist/src/testing/app-server.js: an installed package, with the demo built beside it.
   const built = fileURLToPath(new URL('../../web/', import.meta.url));
@@ -49,7 +50,10 @@ export async function startDemoApp(): Promise<AppServer> {
   return serveStatic(built);
 }
 
-async function startViteDevServer(configFile: string): Promise<AppServer> {
+/** The demo from its sources, through vite (a checkout's tests; hot reload and watching off). */
+export async function startViteDevServer(
+  configFile = fileURLToPath(new URL('../../vite.config.ts', import.meta.url)),
+): Promise<AppServer> {
   const { createServer: createVite } = await import('vite');
   const vite = await createVite({
     configFile,
@@ -80,6 +84,11 @@ async function serveStatic(root: string): Promise<AppServer> {
       () => response.writeHead(404).end(),
     );
   });
+  return listenOnLoopback(server);
+}
+
+/** Starts `server` on 127.0.0.1 on a free port; its close does not wait for idle keep-alives. */
+export async function listenOnLoopback(server: Server): Promise<AppServer> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as AddressInfo;
   return {

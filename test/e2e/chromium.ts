@@ -4,7 +4,7 @@
  */
 import { createServer } from 'node:http';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenOnLoopback } from '../../src/testing/app-server.js';
 import { build } from 'vite';
 import type { Rollup } from 'vite';
 
@@ -56,15 +56,5 @@ export async function serveLab(
       response.end(html);
     }
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return {
-    url: `http://127.0.0.1:${port}/`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections(); // A browser keeps connections alive; do not wait for it.
-        server.close(() => resolve());
-      }),
-  };
+  return listenOnLoopback(server);
 }
-

@@ -2,9 +2,8 @@
  * The demo's two servers for browser tests: the signaling server and the vite dev server of the
  * web app, each on a free port on 127.0.0.1. Pages open `url` (which names the signaling server).
  */
-import { fileURLToPath } from 'node:url';
-import { createServer } from 'vite';
 import { startSignalingServer } from '../../src/signaling/node-server.js';
+import { startViteDevServer } from '../../src/testing/app-server.js';
 
 export interface DemoServers {
   /** The page for `room`, pointed at this signaling server. */
@@ -28,17 +27,8 @@ export async function startDemoServers(
         await startSignalingServer({ port: 0, limits: { bootstrapGraceMs: 0 } });
   const signalingUrl = options.signalingUrl ?? signaling?.url ?? '';
   const signalingPort = signaling?.port ?? 0;
-  const web = await createServer({
-    configFile: fileURLToPath(new URL('../../vite.config.ts', import.meta.url)),
-    logLevel: 'silent',
-    // No file watching: an edit to the source during a run must not reload the tabs under test.
-    server: { host: '127.0.0.1', port: 0, hmr: false, watch: null },
-  });
-  await web.listen();
-  const address = web.httpServer?.address();
-  if (address === null || address === undefined || typeof address === 'string')
-    throw new Error('vite did not listen');
-  const base = `http://127.0.0.1:${address.port}/`;
+  const web = await startViteDevServer();
+  const base = web.url;
   return {
     pageUrl: (room) => `${base}?room=${room}&signal=${encodeURIComponent(signalingUrl)}`,
     stopSignaling: async () => {

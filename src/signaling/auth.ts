@@ -20,8 +20,11 @@
  */
 import { ID_PATTERN, TOKEN_PATTERN } from './protocol.js';
 
-/** What a proof is for; a proof made for one purpose never verifies for another. */
-export type RoomProofPurpose = 'signaling' | 'peer';
+/**
+ * What a proof is for; a proof made for one purpose never verifies for another. 'socket' is a
+ * raft WebSocket to an edge member (src/transport/websocket/handshake.ts).
+ */
+export type RoomProofPurpose = 'signaling' | 'peer' | 'socket';
 
 const PROOF_LABEL = 'webraft-room-proof-v1';
 const HMAC = { name: 'HMAC', hash: 'SHA-256' } as const;

@@ -1,18 +1,27 @@
 /**
  * The autopilot's rules: add newcomers, promote caught-up learners toward an odd voter count,
- * replace a silent voter by a healthy learner (promote first, then demote), remove the departed.
+ * replace a silent voter by a healthy learner (promote first, then demote), remove the departed;
+ * with edge members (issue 13), stable members vote before tabs and never-vote members never do.
  */
 import { describe, expect, it } from 'vitest';
-import { checkVotersTarget, nextMembershipChange } from '../../../src/client/autopilot.js';
-import type { MembershipView } from '../../../src/client/autopilot.js';
+import {
+  AUTOPILOT_DEFAULTS,
+  checkVotersTarget,
+  nextMembershipChange,
+} from '../../../src/client/autopilot.js';
+import type {
+  AutopilotPolicy,
+  MembershipView,
+  VoterPreferences,
+} from '../../../src/client/autopilot.js';
 
 function view(
   voters: string[],
   learners: string[] = [],
-  options: { matches?: [string, number][]; silence?: [string, number][] } = {},
+  options: { matches?: [string, number][]; silence?: [string, number][]; self?: string } = {},
 ): MembershipView {
   return {
-    self: 'a',
+    self: options.self ?? 'a',
     voters,
     learners,
     matches: new Map(options.matches ?? [...voters, ...learners].map((id) => [id, 10])),
@@ -155,5 +164,216 @@ describe('autopilot', () => {
   it('accepts voter targets 1, 3, 5 and 7 only', () => {
     expect(checkVotersTarget(5)).toBe(5);
     expect(() => checkVotersTarget(4)).toThrow(RangeError);
+  });
+});
+
+/** Preferred (edge) members and members that must never vote. */
+const prefer = (preferred: string[], neverVote: string[] = []): VoterPreferences => ({
+  preferred: new Set(preferred),
+  neverVote: new Set(neverVote),
+});
+const target = (votersTarget: 1 | 3 | 5 | 7): AutopilotPolicy => ({
+  ...AUTOPILOT_DEFAULTS,
+  votersTarget,
+});
+/** The one change the autopilot makes with these preferences and the default timings. */
+const edgeChange = (
+  v: MembershipView,
+  room: Set<string>,
+  preferences: VoterPreferences,
+  policy: AutopilotPolicy = AUTOPILOT_DEFAULTS,
+  absent: (id: string) => number = here,
+) => nextMembershipChange(v, room, absent, policy, preferences)?.change ?? null;
+
+describe('autopilot with edge members', () => {
+  it('decides as before when no member is preferred or barred', () => {
+    const silent: [string, number][] = [['c', 5000]];
+    const v = view(['a', 'b', 'c'], ['d'], { silence: silent });
+    const all = present('a', 'b', 'c', 'd');
+    expect(edgeChange(v, all, prefer([]))).toEqual(change(v, all, here));
+  });
+
+  it('adds a preferred newcomer first and promotes preferred learners first', () => {
+    expect(edgeChange(view(['a']), present('a', 'b', 'e-1'), prefer(['e-1']))).toEqual({
+      type: 'addLearner',
+      member: 'e-1',
+    });
+    const growing = view(['a'], ['b', 'c', 'e-1']);
+    expect(edgeChange(growing, present('a', 'b', 'c', 'e-1'), prefer(['e-1']))).toEqual({
+      type: 'promote',
+      member: 'e-1',
+    });
+  });
+
+  it('replaces a silent voter by a preferred learner before a tab', () => {
+    const v = view(['a', 'b', 'c'], ['d', 'e-1'], { silence: [['c', 5000]] });
+    const result = nextMembershipChange(
+      v,
+      present('a', 'b', 'c', 'd', 'e-1'),
+      here,
+      AUTOPILOT_DEFAULTS,
+      prefer(['e-1']),
+    );
+    expect(result?.change).toEqual({ type: 'promote', member: 'e-1' });
+    expect(result?.reason).toContain('replaces c');
+  });
+
+  it('demotes tabs before preferred members above the target', () => {
+    const all = present('a', 'b', 'e-1', 'e-2');
+    // By id alone e-2 would go (the highest id); the tab b goes instead.
+    expect(edgeChange(view(['a', 'b', 'e-1', 'e-2']), all, prefer(['e-1', 'e-2']))).toEqual({
+      type: 'demote',
+      member: 'b',
+    });
+    // Only preferred members besides the leading tab: the leader demotes itself.
+    expect(
+      edgeChange(
+        view(['a', 'e-1', 'e-2', 'e-3']),
+        present('a', 'e-1', 'e-2', 'e-3'),
+        prefer(['e-1', 'e-2', 'e-3']),
+      ),
+    ).toEqual({ type: 'demote', member: 'a' });
+    // All preferred: the highest id that is not the leader, as among tabs.
+    const edges = prefer(['e-1', 'e-2', 'e-3', 'e-4']);
+    const edgeView = view(['e-1', 'e-2', 'e-3', 'e-4'], [], { self: 'e-1' });
+    expect(edgeChange(edgeView, present('e-1', 'e-2', 'e-3', 'e-4'), edges)).toEqual({
+      type: 'demote',
+      member: 'e-4',
+    });
+  });
+
+  it('never demotes its own leader among equals', () => {
+    // Two tabs and the leader a (a tab): the even count loses b, not a.
+    expect(edgeChange(view(['a', 'b']), present('a', 'b'), prefer(['e-9']))).toEqual({
+      type: 'demote',
+      member: 'b',
+    });
+  });
+
+  it('swaps a preferred learner in for a tab: promote first, then demote, one at a time', () => {
+    const edges = prefer(['e-1']);
+    const room = present('a', 'b', 'c', 'e-1');
+    const first = nextMembershipChange(
+      view(['a', 'b', 'c'], ['e-1']),
+      room,
+      here,
+      AUTOPILOT_DEFAULTS,
+      edges,
+    );
+    expect(first?.change).toEqual({ type: 'promote', member: 'e-1' });
+    expect(first?.reason).toContain('preferred over c');
+    expect(edgeChange(view(['a', 'b', 'c', 'e-1'], []), room, edges)).toEqual({
+      type: 'demote',
+      member: 'c',
+    });
+    // Settled: the demoted tab is a ready learner, and nothing more happens.
+    expect(edgeChange(view(['a', 'b', 'e-1'], ['c']), room, edges)).toBeNull();
+  });
+
+  it('swaps below the target too, ending at an odd count', () => {
+    // Target 5, three tabs and one edge member: four could vote, three do, the edge among them.
+    const five = target(5);
+    const edges = prefer(['e-1']);
+    const room = present('a', 'b', 'c', 'e-1');
+    expect(edgeChange(view(['a', 'b', 'c'], ['e-1']), room, edges, five)).toEqual({
+      type: 'promote',
+      member: 'e-1',
+    });
+    expect(edgeChange(view(['a', 'b', 'c', 'e-1']), room, edges, five)).toEqual({
+      type: 'demote',
+      member: 'c',
+    });
+    expect(edgeChange(view(['a', 'b', 'e-1'], ['c']), room, edges, five)).toBeNull();
+  });
+
+  it('swaps a preferred learner in even for the leading tab, never a behind or silent one', () => {
+    // The swap then demotes a, the leader and the only tab: e-3 is the more stable voter.
+    const edges = prefer(['e-1', 'e-2', 'e-3']);
+    const room = present('a', 'e-1', 'e-2', 'e-3');
+    expect(edgeChange(view(['a', 'e-1', 'e-2'], ['e-3']), room, edges)).toEqual({
+      type: 'promote',
+      member: 'e-3',
+    });
+    // A behind or silent preferred learner is not swapped in.
+    const behind = view(['a', 'b', 'c'], ['e-1'], { matches: [['e-1', 3]] });
+    expect(edgeChange(behind, present('a', 'b', 'c', 'e-1'), prefer(['e-1']))).toBeNull();
+    const quiet = view(['a', 'b', 'c'], ['e-1'], { silence: [['e-1', 5000]] });
+    expect(edgeChange(quiet, present('a', 'b', 'c', 'e-1'), prefer(['e-1']))).toBeNull();
+  });
+
+  it('never promotes a never-vote member, and does not wait for it to make a count odd', () => {
+    const barred = prefer([], ['e-1']);
+    expect(edgeChange(view(['a'], ['b', 'e-1']), present('a', 'b', 'e-1'), barred)).toBeNull();
+    expect(
+      edgeChange(
+        view(['a', 'b', 'c'], ['e-1'], { silence: [['c', 5000]] }),
+        present('a', 'b', 'c', 'e-1'),
+        barred,
+      ),
+    ).toBeNull();
+    // Two voters and a healthy never-vote learner: it will never make three, so b goes.
+    expect(edgeChange(view(['a', 'b'], ['e-1']), present('a', 'b', 'e-1'), barred)).toEqual({
+      type: 'demote',
+      member: 'b',
+    });
+    // Preferred and barred at once: barred wins.
+    const both = prefer(['e-1'], ['e-1']);
+    expect(
+      edgeChange(view(['a', 'b', 'c'], ['e-1']), present('a', 'b', 'c', 'e-1'), both),
+    ).toBeNull();
+  });
+
+  it('replaces a never-vote voter by a ready learner first, else demotes it at once', () => {
+    const barred = prefer([], ['e-1']);
+    const room = present('a', 'b', 'e-1', 'c');
+    expect(edgeChange(view(['a', 'b', 'e-1'], ['c']), room, barred)).toEqual({
+      type: 'promote',
+      member: 'c',
+    });
+    expect(edgeChange(view(['a', 'b', 'e-1', 'c']), room, barred)).toEqual({
+      type: 'demote',
+      member: 'e-1',
+    });
+    // Nobody to replace it: its configuration wins over the lost fault tolerance.
+    expect(edgeChange(view(['a', 'b', 'e-1']), present('a', 'b', 'e-1'), barred)).toEqual({
+      type: 'demote',
+      member: 'e-1',
+    });
+    // A never-vote leader demotes itself once another voter can carry on.
+    const leading = view(['e-1', 'a', 'b'], [], { self: 'e-1' });
+    expect(edgeChange(leading, present('a', 'b', 'e-1'), barred)).toEqual({
+      type: 'demote',
+      member: 'e-1',
+    });
+    // ... and never leaves the configuration without a voter.
+    expect(edgeChange(view(['e-1'], [], { self: 'e-1' }), present('e-1'), barred)).toBeNull();
+  });
+
+  it('keeps a quorum of laptop, edge member and phone when the laptop tab closes', () => {
+    const edge = prefer(['e-1']);
+    const room = present('m-laptop', 'e-1', 'm-phone');
+    // The laptop leads, the edge member and the phone joined: all three end up voting.
+    let v = view(['m-laptop'], ['e-1', 'm-phone'], { self: 'm-laptop' });
+    expect(edgeChange(v, room, edge)).toEqual({ type: 'promote', member: 'e-1' });
+    v = view(['m-laptop', 'e-1'], ['m-phone'], { self: 'm-laptop' });
+    expect(edgeChange(v, room, edge)).toEqual({ type: 'promote', member: 'm-phone' });
+    v = view(['m-laptop', 'e-1', 'm-phone'], [], { self: 'm-laptop' });
+    expect(edgeChange(v, room, edge)).toBeNull();
+    // The laptop closes (it hands leadership to the phone): two of three voters remain, a
+    // majority; the phone removes the laptop, then demotes itself so the edge member votes alone.
+    const phone = { self: 'm-phone', silence: [['m-laptop', 5000]] as [string, number][] };
+    const gone = (id: string) => (id === 'm-laptop' ? 5000 : 0);
+    const left = present('e-1', 'm-phone');
+    v = view(['m-laptop', 'e-1', 'm-phone'], [], phone);
+    expect(2 * v.voters.filter((id) => left.has(id)).length > v.voters.length).toBe(true);
+    expect(edgeChange(v, left, edge, AUTOPILOT_DEFAULTS, gone)).toEqual({
+      type: 'remove',
+      member: 'm-laptop',
+    });
+    v = view(['e-1', 'm-phone'], [], { self: 'm-phone' });
+    expect(edgeChange(v, left, edge)).toEqual({ type: 'demote', member: 'm-phone' });
+    // The edge member leads alone; the phone stays a learner and can close too.
+    v = view(['e-1'], ['m-phone'], { self: 'e-1' });
+    expect(edgeChange(v, left, edge)).toBeNull();
   });
 });

@@ -14,7 +14,7 @@ import { StorageCorruptError } from './errors.js';
 import { decodeSealedRecords, JournalMirror, readJournal } from './file-journal.js';
 import { truncateDurably } from './file-system.js';
 import type { MetaName } from './records.js';
-import { recover } from './recovery.js';
+import { persistedStateOf, recover } from './recovery.js';
 import type { RecoveryReport } from './recovery.js';
 import { SegmentLayout } from './segment-layout.js';
 import type { LayoutLimits } from './segment-layout.js';
@@ -94,12 +94,7 @@ export async function readDisk(directory: string, limits: LayoutLimits): Promise
       : { truncatedAfter, reason: `torn journal tail: ${torn.reason}` };
   const votesWithheld = recovery.votesWithheld || torn !== null;
   return {
-    state: {
-      hardState: { ...log.hardState },
-      snapshot: recovery.snapshot,
-      entries: log.entries.filter((entry) => entry.index > log.point.index),
-      votesWithheld,
-    },
+    state: persistedStateOf(recovery, votesWithheld),
     layout: SegmentLayout.recovered(limits, log),
     mirror: mirror.dropRecords(),
     journalFiles,

@@ -46,8 +46,8 @@ import type { RecoveryReport } from './recovery.js';
 import { definedOnly } from './options.js';
 import { planCompaction, planPersist } from './plan.js';
 import type { StorageChange } from './plan.js';
+import { layoutLimitsOf } from './segment-layout.js';
 import type { SegmentLayout } from './segment-layout.js';
-import type { LayoutLimits } from './segment-layout.js';
 import type { PersistedState, PersistUpdate, Storage, StorageInfo } from './storage.js';
 
 export interface FileStorageOptions {
@@ -192,7 +192,7 @@ export class FileStorage implements Storage {
   ): Promise<FileStorage> {
     const options = { ...DEFAULTS, ...definedOnly(partial) };
     try {
-      const disk = await readDisk(directory, limitsOf(options));
+      const disk = await readDisk(directory, layoutLimitsOf(options));
       const { mirror, journalFiles } = disk;
       const writer = await JournalWriter.open(
         directory,
@@ -216,7 +216,7 @@ export class FileStorage implements Storage {
     this.opened = null;
     if (opened !== null) return opened; // Read at open and nothing written since.
     await this.writer.idle();
-    const disk = await readDisk(this.directory, limitsOf(this.options));
+    const disk = await readDisk(this.directory, layoutLimitsOf(this.options));
     this.layout = disk.layout;
     return disk.state;
   }
@@ -332,12 +332,4 @@ export class FileStorage implements Storage {
 
 function metaOp(name: MetaName, body: Uint8Array): JournalOp {
   return { op: 'putMeta', name, record: seal(metaKeyTag(name), body) };
-}
-
-function limitsOf(options: Required<FileStorageOptions>): LayoutLimits {
-  return {
-    mergeBytes: options.segmentMergeBytes,
-    runRecordsMax: options.segmentRunRecordsMax,
-    segmentBytesMax: options.segmentBytesMax,
-  };
 }

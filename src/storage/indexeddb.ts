@@ -37,11 +37,11 @@ import {
 } from './records.js';
 import { planCompaction, planPersist } from './plan.js';
 import type { StorageChange } from './plan.js';
-import { recover } from './recovery.js';
+import { persistedStateOf, recover } from './recovery.js';
 import type { RecoveryReport } from './recovery.js';
 import { definedOnly } from './options.js';
-import { SegmentLayout } from './segment-layout.js';
-import type { LayoutLimits, SegmentWrite } from './segment-layout.js';
+import { layoutLimitsOf, SegmentLayout } from './segment-layout.js';
+import type { SegmentWrite } from './segment-layout.js';
 import type { PersistedState, PersistUpdate, Storage, StorageInfo } from './storage.js';
 
 const SCHEMA_VERSION = 1;
@@ -120,7 +120,7 @@ export class IndexedDbStorage implements Storage {
     readonly database: string,
     private readonly options: ResolvedOptions,
   ) {
-    this.layout = new SegmentLayout(this.layoutLimits());
+    this.layout = new SegmentLayout(layoutLimitsOf(this.options));
     // The browser closed the connection (site data cleared, storage evicted, disk error).
     unwrap(db).addEventListener('close', () =>
       this.fail(new StorageUnavailableError(database, 'the browser closed the database')),
@@ -290,14 +290,6 @@ export class IndexedDbStorage implements Storage {
     };
   }
 
-  private layoutLimits(): LayoutLimits {
-    return {
-      mergeBytes: this.options.segmentMergeBytes,
-      runRecordsMax: this.options.segmentRunRecordsMax,
-      segmentBytesMax: this.options.segmentBytesMax,
-    };
-  }
-
   /** Reads and verifies everything, deletes a torn tail, and rebuilds the layout from it. */
   private async loadLayout(): Promise<{ state: PersistedState }> {
     const tx = this.db.transaction(STORES, 'readonly');
@@ -341,16 +333,8 @@ export class IndexedDbStorage implements Storage {
     }
     this.repair = recovery.repair;
     this.votesWithheld = recovery.votesWithheld;
-    this.layout = SegmentLayout.recovered(this.layoutLimits(), recovery.log);
-    const pointIndex = recovery.log.point.index;
-    return {
-      state: {
-        hardState: { ...recovery.log.hardState },
-        snapshot: recovery.snapshot,
-        entries: recovery.log.entries.filter((e) => e.index > pointIndex),
-        votesWithheld: recovery.votesWithheld,
-      },
-    };
+    this.layout = SegmentLayout.recovered(layoutLimitsOf(this.options), recovery.log);
+    return { state: persistedStateOf(recovery) };
   }
 
   /**

@@ -7,6 +7,7 @@
  */
 import { EMPTY_HARD_STATE } from '../core/types.js';
 import type { Entry, Snapshot } from '../core/types.js';
+import type { PersistedState } from './storage.js';
 import { crc32 } from './crc32.js';
 import { StorageCorruptError } from './errors.js';
 import type { CompactionPoint, RepairRecord, SnapshotRecord } from './records.js';
@@ -95,6 +96,23 @@ export async function recover(database: string, raw: RawStoredLog): Promise<Reco
     tornSegmentKeys: torn === null ? [] : [torn.key],
     repair: repair ?? earlierRepair,
     votesWithheld: repair !== null || earlierRepair !== null,
+  };
+}
+
+/**
+ * What a member loads from a recovery: the entries after the compaction point, copies it may keep.
+ * `votesWithheld` is the recovery's unless the medium found more to withhold them for.
+ */
+export function persistedStateOf(
+  recovery: Recovery,
+  votesWithheld = recovery.votesWithheld,
+): PersistedState {
+  const { log } = recovery;
+  return {
+    hardState: { ...log.hardState },
+    snapshot: recovery.snapshot,
+    entries: log.entries.filter((entry) => entry.index > log.point.index),
+    votesWithheld,
   };
 }
 

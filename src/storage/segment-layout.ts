@@ -48,6 +48,19 @@ export interface LayoutLimits {
   readonly segmentBytesMax: number;
 }
 
+/** The layout limits a storage's options set (every segmented storage names them alike). */
+export function layoutLimitsOf(options: {
+  readonly segmentMergeBytes: number;
+  readonly segmentRunRecordsMax: number;
+  readonly segmentBytesMax: number;
+}): LayoutLimits {
+  return {
+    mergeBytes: options.segmentMergeBytes,
+    runRecordsMax: options.segmentRunRecordsMax,
+    segmentBytesMax: options.segmentBytesMax,
+  };
+}
+
 /** What recovery found on disk, ready to build a layout from. */
 export interface RecoveredLog {
   readonly hardState: HardState;

@@ -33,23 +33,36 @@ export async function buildEdgeBundles(outDir = join(repoRoot, 'dist/edge')): Pr
   // One build per entry: with two entries Rollup would split shared code into a third chunk,
   // which every deployment would then have to upload too.
   for (const [fileName, entry] of Object.entries(ENTRIES)) {
-    await build({
-      configFile: false,
-      logLevel: 'silent',
-      root: repoRoot,
-      build: {
-        outDir,
-        emptyOutDir: false,
-        minify: false,
-        target: 'es2022',
-        lib: { entry: join(repoRoot, entry), formats: ['es'], fileName: () => `${fileName}.js` },
-        rollupOptions: { output: { inlineDynamicImports: true } },
-      },
-    });
+    await bundleModule(entry, outDir, fileName);
   }
   const workerdConfig = join(outDir, 'workerd.capnp');
   copyFileSync(join(repoRoot, 'edge/workerd.capnp'), workerdConfig);
   return { outDir, denoEntry: join(outDir, 'signaling-deno.js'), workerdConfig };
+}
+
+/**
+ * Bundles `entry` (a path from the repository root) into one self-contained ES module,
+ * `<outDir>/<fileName>.js`: what workerd and Deno load. Tests bundle fixtures of their own with it.
+ */
+export async function bundleModule(
+  entry: string,
+  outDir: string,
+  fileName: string,
+): Promise<string> {
+  await build({
+    configFile: false,
+    logLevel: 'silent',
+    root: repoRoot,
+    build: {
+      outDir,
+      emptyOutDir: false,
+      minify: false,
+      target: 'es2022',
+      lib: { entry: join(repoRoot, entry), formats: ['es'], fileName: () => `${fileName}.js` },
+      rollupOptions: { output: { inlineDynamicImports: true } },
+    },
+  });
+  return join(outDir, `${fileName}.js`);
 }
 
 if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {

@@ -17,7 +17,7 @@ import {
   SignalingTimeoutError,
 } from '../signaling/errors.js';
 import type { SignalingError } from '../signaling/errors.js';
-import type { SignalPayload } from '../signaling/protocol.js';
+import type { PeerInfo, SignalPayload } from '../signaling/protocol.js';
 
 export interface RoomLinkOptions {
   readonly url: string;
@@ -31,6 +31,9 @@ export interface RoomLinkOptions {
    * on its own. Default false.
    */
   readonly hasLog?: boolean | (() => boolean);
+  /** Where this member accepts raft WebSockets, and its wish to vote (see PeerInfo). */
+  readonly endpoint?: string;
+  readonly voter?: boolean;
   /** Reconnect delays: from min, doubling, up to max. Default 250 ms .. 5 s. */
   readonly retryDelayMs?: { readonly min: number; readonly max: number };
   /** A WebSocket constructor, when the runtime has no global one (Node 20: `ws`). */
@@ -68,6 +71,7 @@ export class RoomLink {
     bootstrap: new Set(),
   };
   private lastPeers: MemberId[] = [];
+  private lastInfos = new Map<MemberId, PeerInfo>();
   private failures = 0;
   private retry: ReturnType<typeof setTimeout> | null = null;
   private closed = false;
@@ -148,6 +152,11 @@ export class RoomLink {
     return this.client?.peers() ?? [...this.lastPeers];
   }
 
+  /** What `peer` said of itself (endpoint, wish to vote), as last known while disconnected. */
+  peerInfo(peer: MemberId): PeerInfo {
+    return this.client?.peerInfo(peer) ?? this.lastInfos.get(peer) ?? { memberId: peer };
+  }
+
   on<E extends keyof RoomLinkEvents>(event: E, listener: RoomLinkEvents[E]): () => void {
     const set = this.listeners[event] as Set<RoomLinkEvents[E]>;
     set.add(listener);
@@ -183,6 +192,7 @@ export class RoomLink {
   private dropped(client: SignalingClient, error: SignalingError | null): void {
     if (this.client !== client) return;
     this.lastPeers = client.peers();
+    this.lastInfos = new Map(this.lastPeers.map((peer) => [peer, client.peerInfo(peer)]));
     this.client = null;
     this.lastFailure = error;
     if (this.closed || error === null || FATAL.has(error.code)) return;
@@ -228,7 +238,7 @@ export class RoomLink {
 
 /** A member named bootstrapper has, or is about to have, a log: it never needs naming again. */
 function clientOptions(options: RoomLinkOptions, named: boolean): SignalingClientOptions {
-  const { url, room, memberId, secret, WebSocket } = options;
+  const { url, room, memberId, secret, WebSocket, endpoint, voter } = options;
   const hasLog =
     named || (typeof options.hasLog === 'function' ? options.hasLog() : options.hasLog);
   return {
@@ -237,6 +247,8 @@ function clientOptions(options: RoomLinkOptions, named: boolean): SignalingClien
     memberId,
     ...(secret ? { secret } : {}),
     ...(hasLog === true ? { hasLog } : {}),
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(voter === undefined ? {} : { voter }),
     ...(WebSocket === undefined ? {} : { WebSocket }),
   };
 }

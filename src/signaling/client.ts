@@ -17,6 +17,7 @@ import {
 } from './protocol.js';
 import type {
   ClientMessage,
+  PeerInfo,
   ServerMessage,
   SignalingErrorCode,
   SignalPayload,
@@ -57,6 +58,12 @@ export interface SignalingClientOptions {
    * which means the same as absent, so servers that predate it still admit a new tab.
    */
   readonly hasLog?: boolean;
+  /**
+   * Where this member accepts raft WebSockets, and its wish to vote (PeerInfo), told to the room.
+   * Sent only when given: a server that predates them refuses a hello that carries them.
+   */
+  readonly endpoint?: string;
+  readonly voter?: boolean;
   /** A WebSocket constructor, when the runtime has no global one (Node 20: `ws`). */
   readonly WebSocket?: WebSocketConstructor;
   /** How long to wait for the welcome; default 10 s. */
@@ -95,6 +102,8 @@ export class SignalingClient {
   private state: 'handshake' | 'open' | 'closed' = 'handshake';
   private isBootstrapper = false;
   private readonly peerIds = new Set<string>();
+  /** What peers said of themselves (PeerInfo), for those that said anything. */
+  private readonly infos = new Map<string, PeerInfo>();
   private readonly listeners: Listeners = {
     'peer-joined': new Set(),
     'peer-left': new Set(),
@@ -151,6 +160,11 @@ export class SignalingClient {
   /** The other members in the room now, in order of joining. */
   peers(): string[] {
     return [...this.peerIds];
+  }
+
+  /** What `peer` said of itself (its endpoint, its wish to vote), or just its id. */
+  peerInfo(peer: string): PeerInfo {
+    return this.infos.get(peer) ?? { memberId: peer };
   }
 
   /** Messages from the server that failed to decode and were dropped. */
@@ -212,6 +226,9 @@ export class SignalingClient {
         return this.finish(new SignalingClosedError('the server welcomed another member'));
       }
       for (const peer of message.peers) if (peer !== this.memberId) this.peerIds.add(peer);
+      for (const info of message.members ?? []) {
+        if (this.peerIds.has(info.memberId)) this.infos.set(info.memberId, info);
+      }
       this.isBootstrapper = message.bootstrapper;
       this.state = 'open';
       this.startPings();
@@ -222,7 +239,7 @@ export class SignalingClient {
   }
 
   private async sendHello(nonce: string): Promise<void> {
-    const { room, memberId, secret, hasLog } = this.options;
+    const { room, memberId, secret, hasLog, endpoint, voter } = this.options;
     try {
       const proof =
         secret === undefined ? undefined : await proveRoomSecret(secret, nonce, room, memberId);
@@ -233,6 +250,8 @@ export class SignalingClient {
         memberId,
         ...(proof === undefined ? {} : { proof }),
         ...(hasLog === true ? { hasLog } : {}),
+        ...(endpoint === undefined ? {} : { endpoint }),
+        ...(voter === undefined ? {} : { voter }),
       });
     } catch (error) {
       this.finish(new SignalingClosedError(`could not prove the room secret: ${String(error)}`));
@@ -244,9 +263,15 @@ export class SignalingClient {
       case 'peer-joined':
         if (message.memberId === this.memberId) return;
         this.peerIds.add(message.memberId);
+        this.infos.delete(message.memberId); // A replacement says anew what it is.
+        if (message.endpoint !== undefined || message.voter !== undefined) {
+          const { type: _type, ...info } = message;
+          this.infos.set(message.memberId, info);
+        }
         return this.emit('peer-joined', message.memberId);
       case 'peer-left':
         if (!this.peerIds.delete(message.memberId)) return;
+        this.infos.delete(message.memberId);
         return this.emit('peer-left', message.memberId);
       case 'signal':
         return this.emit('signal', message.from, message.payload);

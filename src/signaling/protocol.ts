@@ -37,6 +37,21 @@ export const ERROR_TEXT_LENGTH_MAX = 512;
 /** Most peers a client accepts in one `welcome` (the server's own room bound is lower). */
 export const WELCOME_PEERS_MAX = 1024;
 
+/** Longest `endpoint` URL a member may announce, in UTF-16 code units. */
+export const ENDPOINT_LENGTH_MAX = 512;
+
+/**
+ * What a member says of itself beyond its id (issue 13), as the server passes it on: where it
+ * accepts raft WebSockets (an edge member, which has no WebRTC: the others dial it there), and
+ * whether it wants to vote (true: prefer it as a voter; false: never make it one; absent: no
+ * preference).
+ */
+export interface PeerInfo {
+  readonly memberId: string;
+  readonly endpoint?: string;
+  readonly voter?: boolean;
+}
+
 /** An opaque WebRTC signal (offer, answer, ICE candidate): any JSON value within bounds. */
 export type SignalPayload = JsonValue;
 
@@ -90,6 +105,10 @@ export interface HelloMessage {
    * clients that predate it keep working.
    */
   readonly hasLog?: boolean;
+  /** A ws:// or wss:// URL where this member accepts raft WebSockets (see PeerInfo). */
+  readonly endpoint?: string;
+  /** This member's wish to vote (see PeerInfo). */
+  readonly voter?: boolean;
 }
 
 /** Client -> server: relay `payload` to member `to` of the same room. */
@@ -123,6 +142,11 @@ export interface WelcomeMessage {
   readonly memberId: string;
   readonly peers: readonly string[];
   readonly bootstrapper: boolean;
+  /**
+   * What the peers that said more than their id said (PeerInfo); absent when none did, so
+   * clients that predate it read the welcome of a room with no edge member.
+   */
+  readonly members?: readonly PeerInfo[];
 }
 
 /**
@@ -134,10 +158,15 @@ export interface BootstrapMessage {
   readonly type: 'bootstrap';
 }
 
-/** Server -> client: a member joined this room (also after a replacement, see rooms.ts). */
+/**
+ * Server -> client: a member joined this room (also after a replacement, see rooms.ts), with
+ * what it said of itself (PeerInfo), those fields absent when it said nothing more.
+ */
 export interface PeerJoinedMessage {
   readonly type: 'peer-joined';
   readonly memberId: string;
+  readonly endpoint?: string;
+  readonly voter?: boolean;
 }
 
 /** Server -> client: a member left this room (also when a newer connection replaced it). */
@@ -285,7 +314,7 @@ export function decodeClientMessage(
 }
 
 function decodeHello(fields: Fields): DecodeResult<HelloMessage> {
-  const shape = checkFields(fields, ['room', 'memberId'], ['proof', 'hasLog']);
+  const shape = checkFields(fields, ['room', 'memberId'], ['proof', 'hasLog', ...INFO_FIELDS]);
   if (shape !== null) return shape;
   const { room, memberId, proof, hasLog } = fields;
   if (!isId(room)) return badId('room');
@@ -297,12 +326,15 @@ function decodeHello(fields: Fields): DecodeResult<HelloMessage> {
   if (hasLog !== undefined && typeof hasLog !== 'boolean') {
     return fail('badField', 'hasLog must be a boolean');
   }
+  const info = decodeInfo(fields);
+  if (!info.ok) return info;
   return ok({
     type: 'hello',
     room,
     memberId,
     ...(proof === undefined ? {} : { proof }),
     ...(hasLog === undefined ? {} : { hasLog }),
+    ...info.message,
   });
 }
 
@@ -328,12 +360,19 @@ export function decodeServerMessage(
       return decodeWelcome(fields);
     case 'bootstrap':
       return checkFields(fields, [], []) ?? ok({ type: 'bootstrap' });
-    case 'peer-joined':
+    case 'peer-joined': {
+      const shape = checkFields(fields, ['memberId'], INFO_FIELDS);
+      if (shape !== null) return shape;
+      if (!isId(fields.memberId)) return badId('memberId');
+      const info = decodeInfo(fields);
+      if (!info.ok) return info;
+      return ok({ type: 'peer-joined', memberId: fields.memberId, ...info.message });
+    }
     case 'peer-left': {
       const shape = checkFields(fields, ['memberId'], []);
       if (shape !== null) return shape;
       if (!isId(fields.memberId)) return badId('memberId');
-      return ok({ type: fields.type, memberId: fields.memberId });
+      return ok({ type: 'peer-left', memberId: fields.memberId });
     }
     case 'signal': {
       const shape = checkFields(fields, ['from', 'payload'], []);
@@ -354,7 +393,7 @@ export function decodeServerMessage(
 }
 
 function decodeWelcome(fields: Fields): DecodeResult<WelcomeMessage> {
-  const shape = checkFields(fields, ['room', 'memberId', 'peers', 'bootstrapper'], []);
+  const shape = checkFields(fields, ['room', 'memberId', 'peers', 'bootstrapper'], ['members']);
   if (shape !== null) return shape;
   if (!isId(fields.room)) return badId('room');
   if (!isId(fields.memberId)) return badId('memberId');
@@ -365,13 +404,79 @@ function decodeWelcome(fields: Fields): DecodeResult<WelcomeMessage> {
   if (!Array.isArray(peers) || peers.length > WELCOME_PEERS_MAX || !peers.every(isId)) {
     return fail('badField', `peers must be an array of at most ${WELCOME_PEERS_MAX} member ids`);
   }
+  const members = decodeMembers(fields.members, peers as string[]);
+  if (!members.ok) return members;
   return ok({
     type: 'welcome',
     room: fields.room,
     memberId: fields.memberId,
     peers: [...(peers as string[])],
     bootstrapper: fields.bootstrapper,
+    ...(members.message === undefined ? {} : { members: members.message }),
   });
+}
+
+/** A welcome's `members`: absent, or PeerInfo of listed peers, one each, with some info. */
+function decodeMembers(
+  value: unknown,
+  peers: readonly string[],
+): DecodeResult<PeerInfo[] | undefined> {
+  if (value === undefined) return ok(undefined);
+  const problem = fail('badField', 'members must list PeerInfo of distinct listed peers');
+  if (!Array.isArray(value) || value.length > peers.length) return problem;
+  const members: PeerInfo[] = [];
+  const seen = new Set<string>();
+  for (const item of value) {
+    if (!isPlainObject(item)) return problem;
+    const shape = checkFields(item, ['memberId'], INFO_FIELDS);
+    if (shape !== null) return shape;
+    if (!isId(item.memberId) || !peers.includes(item.memberId) || seen.has(item.memberId))
+      return problem;
+    seen.add(item.memberId);
+    const info = decodeInfo(item);
+    if (!info.ok) return info;
+    members.push({ memberId: item.memberId, ...info.message });
+  }
+  return ok(members);
+}
+
+/** The optional PeerInfo fields of a hello, a peer-joined or a welcome's member. */
+const INFO_FIELDS = ['endpoint', 'voter'] as const;
+
+function decodeInfo(fields: Fields): DecodeResult<Omit<PeerInfo, 'memberId'>> {
+  const { endpoint, voter } = fields;
+  if (endpoint !== undefined && !isEndpoint(endpoint)) {
+    return fail(
+      'badField',
+      `endpoint must be a ws:// or wss:// URL of at most ${ENDPOINT_LENGTH_MAX}`,
+    );
+  }
+  if (voter !== undefined && typeof voter !== 'boolean') {
+    return fail('badField', 'voter must be a boolean');
+  }
+  return ok({
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(voter === undefined ? {} : { voter }),
+  });
+}
+
+/**
+ * Whether `value` is an endpoint a member may announce: a ws:// or wss:// URL with a host, no
+ * credentials and no fragment, at most ENDPOINT_LENGTH_MAX long. Others would dial it, so it is
+ * checked before it reaches them.
+ */
+export function isEndpoint(value: unknown): value is string {
+  if (typeof value !== 'string' || value.length > ENDPOINT_LENGTH_MAX) return false;
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    return false;
+  }
+  const scheme = url.protocol === 'ws:' || url.protocol === 'wss:';
+  return (
+    scheme && url.hostname !== '' && url.username === '' && url.password === '' && url.hash === ''
+  );
 }
 
 function decodeError(fields: Fields): DecodeResult<ErrorMessage> {

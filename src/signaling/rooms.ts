@@ -37,6 +37,7 @@ import {
 import type {
   DecodeFailureReason,
   HelloMessage,
+  PeerInfo,
   ServerMessage,
   SignalingErrorCode,
   SignalRequest,
@@ -110,6 +111,8 @@ class Peer {
   memberId: string | null = null;
   /** It said `hasLog` in its hello: it belongs to a cluster already. */
   hasLog = false;
+  /** What it said of itself in its hello (an endpoint, a wish to vote), passed on to the room. */
+  info: Omit<PeerInfo, 'memberId'> = {};
   /** Whether the client was already told it is rate limited, since its last accepted message. */
   rateLimitNoticeSent = false;
 
@@ -294,6 +297,10 @@ export class SignalingRooms {
     peer.room = hello.room;
     peer.memberId = hello.memberId;
     peer.hasLog = hello.hasLog === true;
+    peer.info = {
+      ...(hello.endpoint === undefined ? {} : { endpoint: hello.endpoint }),
+      ...(hello.voter === undefined ? {} : { voter: hello.voter }),
+    };
     const handshake = this.authenticate(peer, hello)
       .then(
         (failure) =>
@@ -354,6 +361,10 @@ export class SignalingRooms {
     this.rooms.set(roomId, room);
     if (previous !== undefined) this.replace(room, previous);
     const peers = [...room.members.keys()];
+    // Only peers that said more than their id, and only when one did: old clients keep reading.
+    const members = [...room.members.values()]
+      .filter((other) => Object.keys(other.info).length > 0)
+      .map((other) => ({ memberId: other.memberId as string, ...other.info }));
     peer.state = 'joined';
     room.members.set(memberId, peer);
     this.counters.joins++;
@@ -365,8 +376,15 @@ export class SignalingRooms {
     const named = this.arbiter.joined(room, peer, this.now());
     if (named !== null) this.counters.bootstrappersNamed++;
     const bootstrapper = named === peer;
-    this.send(peer, { type: 'welcome', room: roomId, memberId, peers, bootstrapper });
-    this.broadcast(room, peer, { type: 'peer-joined', memberId });
+    this.send(peer, {
+      type: 'welcome',
+      room: roomId,
+      memberId,
+      peers,
+      bootstrapper,
+      ...(members.length === 0 ? {} : { members }),
+    });
+    this.broadcast(room, peer, { type: 'peer-joined', memberId, ...peer.info });
     // A room left without a cluster by the grace, joined before the host's sweep named anyone.
     if (named !== null && !bootstrapper) this.send(named, { type: 'bootstrap' });
   }

@@ -206,15 +206,16 @@ function balanceVoters(
   if (demotable !== undefined && rank(demotable) === Rank.NeverVote)
     return decide('demote', demotable, 'configured never to vote');
   // A ready preferred learner replaces a tab: promoted now, the tab demoted next (above the
-  // target, or by the odd-count rule below), so fault tolerance never dips.
+  // target, or by the odd-count rule below), so fault tolerance never dips. A lone voter is
+  // replaced too (sim seed 9, `--edge 1`): with two, it becomes the one to demote.
   const swapIn = ready[0];
   if (
     swapIn !== undefined &&
     rank(swapIn) === Rank.Preferred &&
-    demotable !== undefined &&
-    rank(demotable) < Rank.Preferred
+    worst !== undefined &&
+    rank(worst) < Rank.Preferred
   )
-    return decide('promote', swapIn, `preferred over ${demotable}`);
+    return decide('promote', swapIn, `preferred over ${worst}`);
   // An even count (a voter's tab left) that no learner can make odd: one voter fewer tolerates
   // as many failures and needs one ack fewer. A healthy learner still catching up is waited for.
   const evenForGood =

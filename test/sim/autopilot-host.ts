@@ -5,11 +5,16 @@
  * each member has been out of the room). When its member leads, it asks the real policy
  * (`nextMembershipChange`) for one change and waits for it before deciding again; the inputs are
  * the member's status, match indexes and silences, the room (tabs.ts) seen through the peers it
- * can reach, and its own absence clock.
+ * can reach, its own absence clock, and which members are edge members (preferred voters) or
+ * configured never to vote. Edge members run the same loop: an edge member leads as often as a tab.
  */
 import { membershipView, nextMembershipChange } from '../../src/client/autopilot.js';
 import { describeRefusal, refusalKind } from './refusals.js';
-import type { AutopilotDecision, AutopilotPolicy } from '../../src/client/autopilot.js';
+import type {
+  AutopilotDecision,
+  AutopilotPolicy,
+  VoterPreferences,
+} from '../../src/client/autopilot.js';
 import { RaftError } from '../../src/core/errors.js';
 import type { ConfigChange, MemberId } from '../../src/core/types.js';
 import type { Incarnation, SimCluster } from './cluster.js';
@@ -28,6 +33,8 @@ export interface AutopilotHostParts {
   /** The members whose tab is in the room now (the signaling server's list). */
   readonly inRoom: (id: MemberId) => boolean;
   readonly policy: AutopilotPolicy;
+  /** Edge members preferred as voters, and those configured never to vote. */
+  readonly preferences: VoterPreferences;
   readonly trace: Trace;
   /** Told about an error no caller should ever see, or a decision the policy must never make. */
   readonly onUnexpected: (message: string) => void;
@@ -46,6 +53,12 @@ export interface AutopilotStats {
   notLeader: number;
   /** Timed out, dropped, or the member stopped: the change may or may not have happened. */
   unknown: number;
+  /** Promotions of a preferred (edge) member. */
+  preferredPromoted: number;
+  /** Demotions of a member configured never to vote. */
+  neverVoteDemoted: number;
+  /** Demotions of the deciding leader itself (it ranked below every other voter). */
+  selfDemoted: number;
 }
 
 /** One tab's host: lives as long as one incarnation of its member. */
@@ -71,6 +84,9 @@ export class AutopilotHosts {
     inProgress: 0,
     notLeader: 0,
     unknown: 0,
+    preferredPromoted: 0,
+    neverVoteDemoted: 0,
+    selfDemoted: 0,
   };
 
   constructor(private readonly parts: AutopilotHostParts) {}
@@ -147,11 +163,12 @@ export class AutopilotHosts {
       present,
       (id) => now - (host.absentSince.get(id) ?? now),
       policy,
+      this.parts.preferences,
     );
     if (decision === null) return;
     this.checkDecision(host.id, status.voters, decision);
     const { change, reason } = decision;
-    this.stats[change.type]++;
+    this.count(host.id, change);
     host.changing = true;
     this.parts.trace.log(() => `autopilot ${host.id}: ${change.type} ${change.member} (${reason})`);
     member
@@ -165,10 +182,20 @@ export class AutopilotHosts {
       });
   }
 
+  private count(leader: MemberId, change: ConfigChange): void {
+    const { preferred, neverVote } = this.parts.preferences;
+    this.stats[change.type]++;
+    if (change.type === 'promote' && preferred.has(change.member)) this.stats.preferredPromoted++;
+    if (change.type === 'demote' && neverVote.has(change.member)) this.stats.neverVoteDemoted++;
+    if (change.type === 'demote' && change.member === leader) this.stats.selfDemoted++;
+  }
+
   /**
-   * What the policy promises of every single decision: it never removes or demotes the leader
-   * itself, and it grows the voters at most one past the target (one replacement at a time: the
-   * silent voter is demoted before another learner is promoted).
+   * What the policy promises of every single decision: it never removes the leader itself, and
+   * demotes it only when it ranks below every other voter (never-vote, then a tab, then a
+   * preferred member); it never promotes a never-vote member; and it grows the voters at most one
+   * past the target (one replacement at a time: the silent voter is demoted before another
+   * learner is promoted).
    */
   private checkDecision(
     leader: MemberId,
@@ -177,9 +204,17 @@ export class AutopilotHosts {
   ): void {
     const { change, reason } = decision;
     const { votersTarget } = this.parts.policy;
+    const { preferred, neverVote } = this.parts.preferences;
     const describe = `${leader} decided ${change.type} ${change.member} (${reason}) with voters {${voters.join(',')}}`;
-    if (change.member === leader && change.type !== 'promote' && change.type !== 'addLearner')
+    const rank = (id: MemberId): number => (neverVote.has(id) ? 0 : preferred.has(id) ? 2 : 1);
+    const outranked = voters.every((id) => id === leader || rank(id) > rank(leader));
+    const selfDemotion = change.type === 'demote' && outranked && voters.length >= 2;
+    const targetsItself =
+      change.member === leader && change.type !== 'promote' && change.type !== 'addLearner';
+    if (targetsItself && !selfDemotion)
       this.parts.onUnexpected(`autopilot targets its own leader: ${describe}`);
+    if (change.type === 'promote' && neverVote.has(change.member))
+      this.parts.onUnexpected(`autopilot promotes a member that must never vote: ${describe}`);
     if (change.type === 'promote' && voters.length > votersTarget)
       this.parts.onUnexpected(
         `autopilot grows the voters past target ${votersTarget} + 1: ${describe}`,

@@ -1,6 +1,6 @@
 /**
  * The simulator's command line (`npm run sim -- --seeds N [--start S] [--members 3|5|mixed]
- * [--membership churn|autopilot|mixed] [--bug NAME] [--verbose] [--jobs J]`). Seeds run in parallel in child processes, one per core;
+ * [--membership churn|autopilot|mixed] [--edge N] [--bug NAME] [--verbose] [--jobs J]`). Seeds run in parallel in child processes, one per core;
  * every failing seed is printed with the one-line command that replays it exactly, and the last
  * line printed is a JSON summary. Exit code 0 only when no seed had a violation.
  */
@@ -20,6 +20,7 @@ interface CliOptions {
   readonly start: number;
   readonly members: 3 | 5 | 'mixed';
   readonly membership: MembershipMode | 'mixed';
+  readonly edge: number;
   readonly bug: CoreBug | undefined;
   readonly storage: StorageBackend;
   readonly verbose: boolean;
@@ -32,6 +33,7 @@ interface Job {
   readonly seed: number;
   readonly members: 3 | 5;
   readonly membership: MembershipMode | 'mixed';
+  readonly edge: number;
   readonly bug: CoreBug | undefined;
   readonly storage: StorageBackend;
   readonly verbose: boolean;
@@ -41,7 +43,9 @@ interface Job {
 /** What a worker sends back: the result without the bulky parts nobody reads. */
 type Summary = Omit<SeedResult, 'options' | 'stats'> & { readonly crashedWorker?: string };
 
-const USAGE = `usage: npm run sim -- --seeds N [--start S] [--members 3|5|mixed] [--membership churn|autopilot|mixed] [--bug ${CORE_BUGS.join('|')}] [--storage memory|indexeddb] [--verbose] [--jobs J] [--stop-at-first]`;
+const USAGE = `usage: npm run sim -- --seeds N [--start S] [--members 3|5|mixed] [--membership churn|autopilot|mixed] [--edge N] [--bug ${CORE_BUGS.join('|')}] [--storage memory|indexeddb] [--verbose] [--jobs J] [--stop-at-first]`;
+/** Most edge members asked for (each seed caps it at its initial members less one). */
+const EDGE_MAX = 4;
 /** Seeds per invocation (10,000+ is fine; this only stops typos). */
 const SEEDS_MAX = 10_000_000;
 /** Failing seeds listed in the JSON line. */
@@ -80,7 +84,9 @@ function parseArgs(argv: readonly string[]): CliOptions {
   if (storage !== 'memory' && storage !== 'indexeddb')
     throw new Error(`--storage must be memory or indexeddb\n${USAGE}`);
   for (const name of values.keys()) {
-    if (!['seeds', 'start', 'members', 'membership', 'bug', 'jobs', 'storage'].includes(name))
+    if (
+      !['seeds', 'start', 'members', 'membership', 'edge', 'bug', 'jobs', 'storage'].includes(name)
+    )
       throw new Error(`unknown option --${name}\n${USAGE}`);
   }
   return {
@@ -88,6 +94,7 @@ function parseArgs(argv: readonly string[]): CliOptions {
     start: integer('start', 1, 0, 0xffffffff),
     members: members === 'mixed' ? 'mixed' : (Number(members) as 3 | 5),
     membership,
+    edge: integer('edge', 0, 0, EDGE_MAX),
     bug: bug as CoreBug | undefined,
     storage,
     verbose: flags.has('verbose'),
@@ -106,7 +113,8 @@ function membersFor(options: CliOptions, seed: number): 3 | 5 {
 function replayCommand(job: Job, membership: MembershipMode): string {
   const bug = job.bug === undefined ? '' : ` --bug ${job.bug}`;
   const storage = job.storage === 'memory' ? '' : ` --storage ${job.storage}`;
-  return `npm run sim -- --seeds 1 --start ${job.seed} --members ${job.members} --membership ${membership}${bug}${storage}`;
+  const edge = job.edge === 0 ? '' : ` --edge ${job.edge}`;
+  return `npm run sim -- --seeds 1 --start ${job.seed} --members ${job.members} --membership ${membership}${edge}${bug}${storage}`;
 }
 
 async function runJob(job: Job): Promise<Summary> {
@@ -117,6 +125,7 @@ async function runJob(job: Job): Promise<Summary> {
   } = await runSeed(job.seed, {
     members: job.members,
     membership: job.membership,
+    edge: job.edge,
     bug: job.bug,
     storage: job.storage,
     stopAtFirstViolation: job.stopAtFirstViolation,
@@ -198,7 +207,7 @@ async function runParallel(
 
 function printFailure(job: Job, summary: Summary, verbose: boolean): void {
   const lines = [
-    `FAIL seed ${job.seed} (members ${job.members}, ${summary.membership}${job.bug ? `, bug ${job.bug}` : ''}): ${summary.violationCount} violation(s)`,
+    `FAIL seed ${job.seed} (members ${job.members}, ${summary.membership}${job.edge > 0 ? `, edge ${job.edge}` : ''}${job.bug ? `, bug ${job.bug}` : ''}): ${summary.violationCount} violation(s)`,
   ];
   for (const violation of summary.violations.slice(0, VIOLATIONS_PRINTED)) {
     lines.push(
@@ -234,6 +243,7 @@ async function main(): Promise<number> {
       seed,
       members,
       membership: options.membership,
+      edge: options.edge,
       bug: options.bug,
       storage: options.storage,
       verbose: options.verbose,

@@ -4,7 +4,9 @@
  * or right after a write, or a snapshot write, TESTING.md 11) with restarts, pauses (frozen tabs)
  * and throttled timers (hidden tabs). Each fault class is a Poisson process whose rate the seed
  * drew (swarm testing); `heal` ends them all for the liveness phase. Faults strike every member
- * that exists and is not retired, members added by the churn included.
+ * that exists and is not retired, members added by the churn included — an edge member only
+ * rarely: a crash or pause drawn for it strikes with the seed's `edge.faultShare`, and it is never
+ * throttled (it is no hidden tab).
  */
 import type { Random } from '../../src/core/random.js';
 import type { MemberId } from '../../src/core/types.js';
@@ -27,6 +29,8 @@ export interface FaultStats {
   throttles: number;
   transfers: number;
   slowFollowers: number;
+  /** Crashes and pauses drawn for an edge member and skipped (it is rarely struck). */
+  edgeFaultsSkipped: number;
 }
 
 /** Injects the seed's faults during the safety phase; `heal` stops them all. */
@@ -43,7 +47,9 @@ export class FaultInjector {
     throttles: 0,
     transfers: 0,
     slowFollowers: 0,
+    edgeFaultsSkipped: 0,
   };
+  private readonly edgeIds: ReadonlySet<MemberId>;
 
   constructor(
     private readonly time: VirtualTime,
@@ -52,7 +58,9 @@ export class FaultInjector {
     private readonly cluster: SimCluster,
     private readonly network: SimNetwork,
     private readonly trace: Trace,
-  ) {}
+  ) {
+    this.edgeIds = new Set(options.edge.ids);
+  }
 
   /** Starts every fault process the seed enabled. */
   start(): void {
@@ -161,7 +169,7 @@ export class FaultInjector {
 
   private crash(): void {
     const id = this.pickUp();
-    if (id === null) return;
+    if (id === null || this.spared(id)) return;
     const kill = (): void => this.crashAndRestart(id);
     if (this.random.float() < this.options.process.boundaryCrashFraction) {
       const point = this.random.int(2) === 0 ? 'beforeWrite' : 'afterWrite';
@@ -179,7 +187,17 @@ export class FaultInjector {
   private crashAll(): void {
     this.stats.fullRestarts++;
     this.trace.log(() => 'crash every member');
-    for (const id of this.cluster.ids) this.crashAndRestart(id);
+    for (const id of this.cluster.ids) if (!this.spared(id)) this.crashAndRestart(id);
+  }
+
+  /**
+   * Whether a fault drawn for `id` passes it by: an edge member is struck only with the seed's
+   * `edge.faultShare` (a tab always, with no draw, so runs without edge members are unchanged).
+   */
+  private spared(id: MemberId): boolean {
+    if (!this.edgeIds.has(id) || this.random.float() < this.options.edge.faultShare) return false;
+    this.stats.edgeFaultsSkipped++;
+    return true;
   }
 
   /** Crashes `id` now (during the safety phase) and restarts it after a random delay. */
@@ -197,7 +215,7 @@ export class FaultInjector {
 
   private pause(): void {
     const id = this.pickUp();
-    if (id === null || this.time.isPaused(id)) return;
+    if (id === null || this.time.isPaused(id) || this.spared(id)) return;
     const duration = this.random.float() * this.options.process.pauseDurationMaxMs;
     this.time.pause(id);
     this.stats.pauses++;
@@ -210,7 +228,7 @@ export class FaultInjector {
 
   private throttle(): void {
     const id = this.pickUp();
-    if (id === null || this.time.isThrottled(id)) return;
+    if (id === null || this.time.isThrottled(id) || this.edgeIds.has(id)) return;
     const { tickMs } = this.options.timing;
     const { throttlePeriodMaxMs, throttleDurationMaxMs } = this.options.process;
     const period = tickMs + this.random.float() * (throttlePeriodMaxMs - tickMs);

@@ -2,8 +2,10 @@
  * The simulated network (TigerBeetle's packet simulator, for Raft messages): every message sent
  * through a member's `SimTransport` is delayed by a random one-way delay (which also reorders),
  * and may be lost, duplicated, replayed later, held on a clogged link and released in a burst,
- * or cut by a partition or by a long isolation of one member (a slow follower). All randomness comes from the seed; every delivery is a virtual-time event
- * owned by the recipient, so a paused member receives nothing until it resumes.
+ * or cut by a partition or by a long isolation of one member (a slow follower). A message to or
+ * from an edge member crosses a WAN hop instead: a higher, steadier delay (`EdgeLinks`), with the
+ * same faults. All randomness comes from the seed; every delivery is a virtual-time event owned by
+ * the recipient, so a paused member receives nothing until it resumes.
  */
 import type { Message } from '../../src/core/messages.js';
 import type { Random } from '../../src/core/random.js';
@@ -29,6 +31,17 @@ export interface NetworkStats {
   replayed: number;
   clogged: number;
   undeliverable: number;
+}
+
+/**
+ * The WAN hop to and from edge members (options.ts `EdgeOptions`): at least `delayMinMs`, plus an
+ * exponential tail of mean `delayJitterMeanMs` cut at `delayMaxMs`.
+ */
+export interface EdgeLinks {
+  readonly ids: ReadonlySet<MemberId>;
+  readonly delayMinMs: number;
+  readonly delayJitterMeanMs: number;
+  readonly delayMaxMs: number;
 }
 
 /** Called for every message a member sends, before any fault: used by the invariant checker. */
@@ -58,6 +71,7 @@ export class SimNetwork {
     private readonly random: Random,
     private readonly options: NetworkOptions,
     private readonly observeSend: SendObserver = () => undefined,
+    private readonly edge: EdgeLinks | null = null,
   ) {}
 
   /** Connects a new incarnation of member `id`; its previous transport must be closed. */
@@ -171,7 +185,7 @@ export class SimNetwork {
   }
 
   private scheduleDelivery(message: Message): void {
-    let at = this.time.now + this.drawDelay();
+    let at = this.time.now + this.drawDelay(message);
     const clogEnd = this.cloggedUntil.get(linkKey(message.from, message.to));
     if (clogEnd !== undefined && clogEnd > this.time.now) {
       this.stats.clogged++;
@@ -180,8 +194,13 @@ export class SimNetwork {
     this.time.schedule(at - this.time.now, message.to, 'message', () => this.deliver(message));
   }
 
-  /** Exponential delay above the minimum, cut at the maximum. */
-  private drawDelay(): number {
+  /** Exponential delay above the minimum, cut at the maximum: a tab's, or the edge's WAN hop. */
+  private drawDelay(message: Message): number {
+    const edge = this.edge;
+    if (edge !== null && (edge.ids.has(message.from) || edge.ids.has(message.to))) {
+      const jitter = -Math.log(1 - this.random.float()) * edge.delayJitterMeanMs;
+      return Math.min(edge.delayMaxMs, edge.delayMinMs + jitter);
+    }
     const { delayMinMs, delayMeanMs, delayMaxMs } = this.options;
     const tail = -Math.log(1 - this.random.float()) * (delayMeanMs - delayMinMs);
     return Math.min(delayMaxMs, delayMinMs + tail);

@@ -7,6 +7,7 @@ import type { VotersTarget } from '../../src/client/autopilot.js';
 import type { CoreBug } from '../../src/core/config.js';
 import { createSeededRandom } from '../../src/core/random.js';
 import type { Random } from '../../src/core/random.js';
+import type { MemberId } from '../../src/core/types.js';
 import type { PartitionMode } from './partitions.js';
 import { PARTITION_MODES } from './partitions.js';
 
@@ -139,6 +140,30 @@ export interface AutopilotOptions {
   readonly roomTabsMax: number;
 }
 
+/**
+ * Edge members (issue 13, `--edge N`): always-on members (a Durable Object, a server process) among
+ * the initial ones, with their own latency and durability profile. Every message to or from one
+ * crosses a WAN hop — a higher, steadier delay than between tabs (a narrow tail: WebSocket over
+ * TCP reorders little); its disk is a transactional store — a crash never tears a write (the
+ * unacknowledged tail is kept whole or lost whole, an acknowledged write is never lost) — but
+ * persists take longer; it is rarely crashed or paused and never throttled (no hidden tab), and
+ * as no tab it never closes, reloads or freezes. In autopilot mode the policy prefers edge members
+ * as voters, and one may be configured never to vote.
+ */
+export interface EdgeOptions {
+  /** The edge members: the last initial members, named e<N> instead of m<N>. */
+  readonly ids: readonly MemberId[];
+  /** Of `ids` (autopilot mode only): configured never to vote; the others are preferred voters. */
+  readonly neverVote: readonly MemberId[];
+  readonly delayMinMs: number;
+  readonly delayJitterMeanMs: number;
+  readonly delayMaxMs: number;
+  readonly writeLatencyMinMs: number;
+  readonly writeLatencyMeanMs: number;
+  /** Chance that a crash or pause drawn for an edge member strikes (else it is skipped). */
+  readonly faultShare: number;
+}
+
 export interface TimingOptions {
   readonly tickMs: number;
   readonly electionTimeoutTicksMin: number;
@@ -192,6 +217,7 @@ export interface SimOptions {
   readonly membership: MembershipOptions;
   readonly membershipMode: MembershipMode;
   readonly autopilot: AutopilotOptions;
+  readonly edge: EdgeOptions;
 }
 
 /** Tweaks a run may ask for; everything else comes from the seed. */
@@ -201,6 +227,8 @@ export interface SimOverrides {
   readonly storageBackend?: StorageBackend;
   /** `mixed` (the default): a share of the seeds, drawn from the seed, runs the autopilot. */
   readonly membership?: MembershipMode | 'mixed';
+  /** Initial members that are edge members (default 0); at most all but one of them. */
+  readonly edge?: number;
 }
 
 /** Share of the seeds that run the autopilot when the mode is `mixed`. */
@@ -233,6 +261,38 @@ export function drawSimOptions(seed: number, overrides: SimOverrides): SimOption
     membership: drawMembership(random),
     // Their own stream: churn seeds draw exactly what they drew before the autopilot mode existed.
     ...drawAutopilot(createSeededRandom(seed ^ 0x0a070b17), overrides.membership ?? 'mixed'),
+    // Their own stream too: a run without edge members draws exactly what it drew before them.
+    edge: drawEdge(createSeededRandom(seed ^ 0x0ed9e013), overrides.members, overrides.edge ?? 0),
+  };
+}
+
+/** The ids of a run's initial members: tabs m1..mK, then edge members e(K+1)..eN. */
+export function initialMemberIds(members: number, edge: number): MemberId[] {
+  const tabs = members - edgeCount(members, edge);
+  return Array.from({ length: members }, (_, i) => `${i < tabs ? 'm' : 'e'}${i + 1}`);
+}
+
+/** Edge members asked for, capped so that at least one initial member is a tab. */
+const edgeCount = (members: number, edge: number): number =>
+  Math.max(0, Math.min(edge, members - 1));
+
+/** Share of the edge members configured never to vote (autopilot mode reads it). */
+const EDGE_NEVER_VOTE_SHARE = 0.25;
+
+function drawEdge(random: Random, members: number, edge: number): EdgeOptions {
+  const ids = initialMemberIds(members, edge).filter((id) => id.startsWith('e'));
+  const delayMinMs = uniform(random, 5, 30);
+  const delayJitterMeanMs = uniform(random, 0.5, 3);
+  const writeLatencyMinMs = uniform(random, 1, 5);
+  return {
+    ids,
+    neverVote: ids.filter(() => random.float() < EDGE_NEVER_VOTE_SHARE),
+    delayMinMs,
+    delayJitterMeanMs,
+    delayMaxMs: delayMinMs + 8 * delayJitterMeanMs,
+    writeLatencyMinMs,
+    writeLatencyMeanMs: writeLatencyMinMs + uniform(random, 1, 8),
+    faultShare: uniform(random, 0.05, 0.2),
   };
 }
 

@@ -25,6 +25,8 @@ export interface RunSeedOptions {
   readonly bug?: CoreBug;
   /** Who changes the membership; `mixed` (the default) draws it from the seed. */
   readonly membership?: MembershipMode | 'mixed';
+  /** Initial members that are edge members (options.ts `EdgeOptions`); default 0. */
+  readonly edge?: number;
   /** Stop the run at the first violation (fast bug hunting). */
   readonly stopAtFirstViolation?: boolean;
   /** Keep a trace and return its tail with the result. */
@@ -77,6 +79,7 @@ export async function runSeed(seed: number, options: RunSeedOptions): Promise<Se
     bugs: options.bug === undefined ? [] : [options.bug],
     storageBackend: options.storage ?? 'memory',
     membership: options.membership ?? 'mixed',
+    edge: options.edge ?? 0,
   });
   const sim = new Simulation(
     simOptions,
@@ -222,8 +225,9 @@ function snapshotShippingMs(sim: Simulation): number {
   const chunks = Math.ceil(
     machine.inner.snapshot().length / sim.options.compaction.snapshotChunkBytes,
   );
-  const { network, timing } = sim.options;
-  return chunks * (2 * network.delayMaxMs + 4 * timing.tickMs);
+  const { network, timing, edge } = sim.options;
+  const delayMaxMs = Math.max(network.delayMaxMs, sim.edgeIds.size > 0 ? edge.delayMaxMs : 0);
+  return chunks * (2 * delayMaxMs + 4 * timing.tickMs);
 }
 
 /**
@@ -279,9 +283,11 @@ const oddFloor = (count: number): number => (count % 2 === 1 ? count : Math.max(
 
 /**
  * What the autopilot promises of a still room, or null once it holds: the members are exactly the
- * tabs in the room (newcomers added, departed removed), every tab running; the voters number the
- * target, or the largest odd count the tabs allow below it, and are all heard from; and
- * everything in the leader's log is committed (the last configuration included).
+ * tabs (and edge members) in the room (newcomers added, departed removed), every one running; the
+ * voters number the target, or the largest odd count the members that may vote allow below it,
+ * and are all heard from; no member configured never to vote votes, and as many preferred (edge)
+ * members vote as can; and everything in the leader's log is committed (the last configuration
+ * included).
  */
 export function autopilotShortfall(sim: Simulation): string | null {
   const tabs = sim.tabs?.present ?? [];
@@ -296,9 +302,17 @@ export function autopilotShortfall(sim: Simulation): string | null {
   const departed = members.filter((id) => !tabs.includes(id));
   if (departed.length > 0) return `members whose tab left: ${departed.join(',')}`;
   const { votersTarget, unhealthyAfterMs } = sim.options.autopilot;
-  const expected = oddFloor(Math.min(votersTarget, tabs.length));
+  const neverVote = new Set(sim.options.edge.neverVote);
+  const mayVote = tabs.filter((id) => !neverVote.has(id));
+  const expected = oddFloor(Math.min(votersTarget, mayVote.length));
   if (status.voters.length !== expected)
-    return `${status.voters.length} voters, expected ${expected} (target ${votersTarget}, ${tabs.length} tabs)`;
+    return `${status.voters.length} voters, expected ${expected} (target ${votersTarget}, ${mayVote.length} of ${tabs.length} in the room may vote)`;
+  const barred = status.voters.filter((id) => neverVote.has(id));
+  if (barred.length > 0) return `voters configured never to vote: ${barred.join(',')}`;
+  const preferred = mayVote.filter((id) => sim.edgeIds.has(id));
+  const preferredVoting = status.voters.filter((id) => preferred.includes(id)).length;
+  if (preferredVoting < Math.min(preferred.length, expected))
+    return `${preferredVoting} of ${preferred.length} edge members vote, with ${expected} voters`;
   const silence = leader.silenceMs();
   const silent = status.voters.filter((id) => (silence.get(id) ?? 0) >= unhealthyAfterMs);
   if (silent.length > 0) return `silent voters: ${silent.join(',')}`;

@@ -18,7 +18,8 @@ import { History } from './history.js';
 import { InvariantChecker } from './invariants.js';
 import type { ViolationKind } from './invariants.js';
 import { SimNetwork } from './network.js';
-import type { SimOptions } from './options.js';
+import { initialMemberIds } from './options.js';
+import type { SimOptions, StorageOptions } from './options.js';
 import { SimDisk } from './storage.js';
 import { Tabs } from './tabs.js';
 import { Trace, describeMessage } from './trace.js';
@@ -60,8 +61,10 @@ export class Simulation {
   /** In `autopilot` mode: the room's tabs and every tab's autopilot loop (null otherwise). */
   readonly tabs: Tabs | null = null;
   readonly autopilot: AutopilotHosts | null = null;
-  /** The members the run starts with (m1..mN). */
+  /** The members the run starts with (m1..mN; the last `--edge` of them edge members, eK..eN). */
   readonly initialIds: readonly MemberId[];
+  /** The edge members (options.ts `EdgeOptions`): a WAN hop away, on a transactional disk. */
+  readonly edgeIds: ReadonlySet<MemberId>;
   private readonly roles = new Map<MemberId, string>();
   /** The configuration the client directory was last built from. */
   private directoryConfig: ClusterConfig | null = null;
@@ -75,17 +78,25 @@ export class Simulation {
   ) {
     const { seed } = options;
     const now = (): number => this.time.now;
-    this.initialIds = Array.from({ length: options.members }, (_, i) => `m${i + 1}`);
+    this.initialIds = initialMemberIds(options.members, options.edge.ids.length);
+    this.edgeIds = new Set(options.edge.ids);
     this.trace = new Trace(verbose, now);
     this.invariants = new InvariantChecker({
       now,
       disk: (id) => this.cluster.diskOrNull(id)?.durable,
     });
-    this.network = new SimNetwork(this.time, streamRandom(seed, 1), options.network, (message) => {
-      this.trace.log(() => `send ${describeMessage(message)}`);
-      this.invariants.onSend(message);
-      if (message.type === 'forward') this.proposalsForwarded++;
-    });
+    const edgeLinks = this.edgeIds.size === 0 ? null : { ...options.edge, ids: this.edgeIds };
+    this.network = new SimNetwork(
+      this.time,
+      streamRandom(seed, 1),
+      options.network,
+      (message) => {
+        this.trace.log(() => `send ${describeMessage(message)}`);
+        this.invariants.onSend(message);
+        if (message.type === 'forward') this.proposalsForwarded++;
+      },
+      edgeLinks,
+    );
     this.applyLog = new ApplyLog(
       now,
       (member, context, command) => this.invariants.onApply(member, context, command),
@@ -140,12 +151,15 @@ export class Simulation {
     });
     if (options.membershipMode === 'autopilot') {
       const { votersTarget, removeAfterMs, unhealthyAfterMs } = options.autopilot;
+      const neverVote = new Set(options.edge.neverVote);
       const tabs = new Tabs({
         time: this.time,
         random: streamRandom(seed, 5),
         options: options.autopilot,
         cluster: this.cluster,
         trace: this.trace,
+        edge: this.edgeIds,
+        neverVote,
       });
       this.tabs = tabs;
       this.autopilot = new AutopilotHosts({
@@ -154,6 +168,10 @@ export class Simulation {
         network: this.network,
         inRoom: (id) => tabs.has(id),
         policy: { votersTarget, removeAfterMs, unhealthyAfterMs },
+        preferences: {
+          preferred: new Set([...this.edgeIds].filter((id) => !neverVote.has(id))),
+          neverVote,
+        },
         trace: this.trace,
         onUnexpected: (message) => this.report('autopilot', message),
       });
@@ -188,13 +206,18 @@ export class Simulation {
     }
     this.trace.log(
       () =>
-        `start ${this.initialIds.join(',')}: ${all ? 'all bootstrapped' : `only ${first} bootstrapped`}`,
+        `start ${this.initialIds.join(',')}: ${all ? 'all bootstrapped' : `only ${first} bootstrapped`}` +
+        (this.edgeIds.size === 0 ? '' : `; edge members ${[...this.edgeIds].join(',')}`),
     );
   }
 
-  /** The disk and skewed clock of the `ordinal`-th member created, each with its own randomness. */
+  /**
+   * The disk and skewed clock of the `ordinal`-th member created, each with its own randomness;
+   * an edge member's disk is transactional (never torn) and slower.
+   */
   private provision(id: MemberId, ordinal: number): MemberParts {
-    const { seed, timing, storage } = this.options;
+    const { seed, timing } = this.options;
+    const storage = this.edgeIds.has(id) ? this.edgeStorage() : this.options.storage;
     const clock = streamRandom(seed, 1000 + ordinal);
     const offset = clock.float() * 1000;
     const rate = timing.clockRates[ordinal] ?? 0.96 + clock.float() * 0.08;
@@ -215,6 +238,18 @@ export class Simulation {
       mirror,
     );
     return { disk, scheduler: new MemberScheduler(this.time, id, rate, offset) };
+  }
+
+  /** An edge member's disk: the seed's, but never torn, and with the edge's write latency. */
+  private edgeStorage(): StorageOptions {
+    const { storage, edge } = this.options;
+    return {
+      ...storage,
+      tornProbability: 0,
+      tornHardStateAlone: false,
+      writeLatencyMinMs: edge.writeLatencyMinMs,
+      writeLatencyMeanMs: edge.writeLatencyMeanMs,
+    };
   }
 
   /** Counters summed over the run's disks and state machines, for reports. */
@@ -239,6 +274,7 @@ export class Simulation {
       membersCreated: this.cluster.everyId.length,
       membersRetired: this.cluster.retiredCount,
       proposalsForwarded: this.proposalsForwarded,
+      ...this.edgeCounters(),
       ...this.autopilotCounters(),
       ...(this.mirrors.length === 0
         ? {}
@@ -246,6 +282,17 @@ export class Simulation {
             indexedDbWrites: sum(this.mirrors.map((mirror) => mirror.writes)),
             indexedDbRecoveries: sum(this.mirrors.map((mirror) => mirror.recoveries)),
           }),
+    };
+  }
+
+  /** Runs with edge members: how many, and the faults that passed them by. */
+  private edgeCounters(): Record<string, number> {
+    if (this.edgeIds.size === 0) return {};
+    return {
+      edgeMembers: this.edgeIds.size,
+      edgeNeverVote:
+        this.options.membershipMode === 'autopilot' ? this.options.edge.neverVote.length : 0,
+      edgeFaultsSkipped: this.faults.stats.edgeFaultsSkipped,
     };
   }
 
@@ -264,6 +311,9 @@ export class Simulation {
       autopilotRefusedInProgress: decisions.inProgress,
       autopilotNotLeader: decisions.notLeader,
       autopilotUnknown: decisions.unknown,
+      autopilotPreferredPromoted: decisions.preferredPromoted,
+      autopilotNeverVoteDemoted: decisions.neverVoteDemoted,
+      autopilotSelfDemoted: decisions.selfDemoted,
       tabsJoined: tabs.joined,
       tabsClosedAnnounced: tabs.closedAnnounced,
       tabsClosedVanished: tabs.closedVanished,

@@ -8,7 +8,9 @@
  * not; a snapshot install is one IndexedDB transaction, so a torn install keeps the snapshot with
  * all its entries or neither (its hard state may still be torn off). A compaction is never torn:
  * the disk keeps the old state or the new. A write whose promise resolved is never lost, and a
- * crashed incarnation's pending promises never settle.
+ * crashed incarnation's pending promises never settle. An edge member's disk is a transactional
+ * store (Durable Object storage): its options have `tornProbability` 0, so a crash keeps each
+ * in-flight write whole or loses it whole (oldest first), and its writes take longer.
  */
 import type { Random } from '../../src/core/random.js';
 import type { HardState, MemberId, Snapshot } from '../../src/core/types.js';

@@ -13,6 +13,11 @@
  * fewer than half of its voters are then closed. Every change the policy makes keeps that true:
  * it removes closed members, promotes present ones, and demotes a live voter only when no closed
  * one is left to demote instead.
+ *
+ * Edge members (`--edge N`) are in the room from the start and are no tabs: they never close,
+ * reload or freeze (crashes and pauses still strike them, rarely, from faults.ts). Every tab may
+ * close, so the room may be left with edge members only — but never with members that may not
+ * vote only (an edge member configured never to vote cannot carry a room alone).
  */
 import type { Random } from '../../src/core/random.js';
 import type { MemberId } from '../../src/core/types.js';
@@ -46,6 +51,10 @@ export interface TabsParts {
   readonly options: AutopilotOptions;
   readonly cluster: SimCluster;
   readonly trace: Trace;
+  /** Edge members: in the room, but no tabs. */
+  readonly edge: ReadonlySet<MemberId>;
+  /** Members configured never to vote. */
+  readonly neverVote: ReadonlySet<MemberId>;
 }
 
 /** The room's tabs and their lifecycle; see the module comment. */
@@ -76,9 +85,15 @@ export class Tabs {
     return this.room.has(id);
   }
 
-  /** The tabs in the room now, in id order. */
+  /** The members in the room now (tabs and edge members), in id order. */
   get present(): MemberId[] {
     return [...this.room].sort();
+  }
+
+  /** The tabs in the room now (no edge members), in id order. */
+  private get tabs(): MemberId[] {
+    const { edge } = this.parts;
+    return edge.size === 0 ? this.present : this.present.filter((id) => !edge.has(id));
   }
 
   /** Puts the tab of an initial member in the room. */
@@ -121,8 +136,11 @@ export class Tabs {
   private close(): void {
     const { cluster, random, trace, time, options } = this.parts;
     if (this.room.size < 2) return; // The room never empties.
-    const tabs = this.present;
+    const tabs = this.tabs;
+    if (tabs.length === 0) return;
     const id = tabs[random.int(tabs.length)]!;
+    const mayVote = (other: MemberId): boolean => !this.parts.neverVote.has(other);
+    if (!this.present.some((other) => other !== id && mayVote(other))) return;
     if (!this.mayClose(id)) {
       this.stats.closesDeferred++;
       return;
@@ -168,7 +186,7 @@ export class Tabs {
   /** A reload: out of the room and crashed, back with the same id and disk a moment later. */
   private reload(): void {
     const { cluster, random, trace, time, options } = this.parts;
-    const up = this.present.filter((id) => cluster.isUp(id));
+    const up = this.tabs.filter((id) => cluster.isUp(id));
     if (up.length === 0) return;
     const id = up[random.int(up.length)]!;
     const awayMs = random.float() * RELOAD_ABSENCE_SHARE * options.removeAfterMs;
@@ -194,7 +212,7 @@ export class Tabs {
   private freeze(): void {
     const { cluster, random, trace, time, options } = this.parts;
     if (this.frozenTab !== null) return;
-    const up = this.present.filter((id) => cluster.isUp(id) && !time.isPaused(id));
+    const up = this.tabs.filter((id) => cluster.isUp(id) && !time.isPaused(id));
     if (up.length === 0) return;
     const id = up[random.int(up.length)]!;
     const { unhealthyAfterMs, freezeDurationMaxMs } = options;

@@ -270,6 +270,21 @@ describe('autopilot with edge members', () => {
     expect(edgeChange(view(['a', 'b', 'e-1'], ['c']), room, edges)).toBeNull();
   });
 
+  it('swaps a preferred learner in for a lone voter, which then demotes itself (sim seed 9)', () => {
+    const one = target(1);
+    const edges = prefer(['e-1']);
+    const room = present('a', 'e-1');
+    expect(edgeChange(view(['a'], ['e-1']), room, edges, one)).toEqual({
+      type: 'promote',
+      member: 'e-1',
+    });
+    expect(edgeChange(view(['a', 'e-1']), room, edges, one)).toEqual({
+      type: 'demote',
+      member: 'a',
+    });
+    expect(edgeChange(view(['e-1'], ['a'], { self: 'e-1' }), room, edges, one)).toBeNull();
+  });
+
   it('swaps below the target too, ending at an odd count', () => {
     // Target 5, three tabs and one edge member: four could vote, three do, the edge among them.
     const five = target(5);

@@ -15,8 +15,8 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2022',
   },
-  // The member worker (worker/) and the library (src/) live outside `web/`; let the dev server
-  // read them. ES-module workers so the worker can import the library.
+  // The library and its member worker (src/) live outside `web/`; let the dev server read them.
+  // ES-module workers so the worker can import the library.
   server: { fs: { allow: [repoRoot] } },
   worker: { format: 'es' },
 });

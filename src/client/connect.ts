@@ -40,7 +40,10 @@ import {
 import type { KvLaneClient, KvLaneOp } from './kv-lane.js';
 import type { RoomLink } from './room-link.js';
 import { joinRoom } from './room-session.js';
-import type { RoomPlatform } from './room-session.js';
+import type { MeshLinks, RoomPlatform } from './room-session.js';
+import { hostTuning } from './in-process.js';
+import { memberKind } from './member-kind.js';
+import type { MemberKind } from './member-kind.js';
 import type { ClaimedIdentity } from './identity.js';
 import type { HostStatus, LogLine, MemberHost } from './member-host.js';
 
@@ -99,8 +102,15 @@ export interface ClusterStatus extends HostStatus {
       readonly to: MemberId;
     } | null;
   };
-  /** The other members of the room and the state of this tab's connection to each. */
-  readonly peers: readonly { readonly id: MemberId; readonly state: PeerState }[];
+  /**
+   * The other members of the room, the state of this tab's connection to each (WebRTC, or a
+   * raft WebSocket to an edge member), and what kind of member each is.
+   */
+  readonly peers: readonly {
+    readonly id: MemberId;
+    readonly state: PeerState;
+    readonly kind: MemberKind;
+  }[];
 }
 
 export interface ClusterKv {
@@ -178,7 +188,7 @@ export interface LaunchConfig {
 export interface Incarnation {
   readonly memberId: MemberId;
   readonly host: Remote<MemberHost>;
-  readonly mesh: PeerMesh;
+  readonly mesh: MeshLinks;
   readonly signaling: RoomLink;
   readonly lane: KvLaneClient;
   readonly persistence: { readonly answer: PersistencePermission };
@@ -189,7 +199,7 @@ export interface Incarnation {
 }
 
 const startDefaultWorker = (): Worker =>
-  new Worker(new URL('../../worker/member.worker.ts', import.meta.url), { type: 'module' });
+  new Worker(new URL('./member.worker.js', import.meta.url), { type: 'module' });
 
 /** Starts a member in a new worker, under an identity not in `avoid`. */
 async function launch(config: LaunchConfig, avoid: ReadonlySet<MemberId>): Promise<Incarnation> {
@@ -288,9 +298,7 @@ async function startHost(
     room,
     memberId: identity.memberId,
     existing: identity.existing,
-    ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
-    ...(options.timeoutMs === undefined ? {} : { writeTimeoutMs: options.timeoutMs }),
-    ...(options.votersTarget === undefined ? {} : { votersTarget: options.votersTarget }),
+    ...hostTuning(options),
   });
   return { hasLog };
 }
@@ -439,7 +447,6 @@ export function supervise(
   };
   const status = async (): Promise<ClusterStatus> => {
     const { mesh, signaling, persistence } = current;
-    const states = mesh.states();
     let hosted: HostStatus;
     try {
       hosted = await ask((host) => host.status());
@@ -456,7 +463,12 @@ export function supervise(
       signaling: signaling.connected ? 'connected' : 'offline',
       roomSecret,
       restarts: { ...restarts, restarting },
-      peers: Object.entries(states).map(([peer, state]) => ({ id: peer, state })),
+      // Edge members are linked by the member's own sockets, the others by the page's mesh.
+      peers: Object.entries({ ...mesh.states(), ...hosted.sockets }).map(([peer, state]) => ({
+        id: peer,
+        state,
+        kind: memberKind(peer, signaling.peerInfo(peer)),
+      })),
     };
   };
   const call = (op: KvLaneOp): Promise<unknown> => current.lane.call(op);

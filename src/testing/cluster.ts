@@ -450,7 +450,9 @@ export class TestCluster {
     });
     if (verdict.verdict === 'ok') return verdict;
     throw new NotLinearizableError(
-      'the history is not linearizable',
+      'the history is not linearizable (only operations recorded through tab.kv or ' +
+        'window.webraftRecord are judged: a write made any other way to a key read here ' +
+        'makes the read look illegal)',
       verdict.verdict === 'illegal'
         ? [
             `${verdict.failingPartition?.label ?? '?'}:`,

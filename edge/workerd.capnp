@@ -21,6 +21,8 @@ const signalingWorker :Workerd.Worker = (
     (name = "ROOMS", durableObjectNamespace = "SignalingRoom"),
     (name = "SIGNAL_ROOM_SECRETS", fromEnvironment = "SIGNAL_ROOM_SECRETS"),
     (name = "SIGNAL_BOOTSTRAP_GRACE_MS", fromEnvironment = "SIGNAL_BOOTSTRAP_GRACE_MS"),
+    (name = "EDGE_ROOMS", fromEnvironment = "EDGE_ROOMS"),
+    (name = "EDGE_ALARM_MS", fromEnvironment = "EDGE_ALARM_MS"),
   ],
   durableObjectNamespaces = [(className = "SignalingRoom", uniqueKey = "webraft-signaling-rooms")],
   durableObjectStorage = (inMemory = void),

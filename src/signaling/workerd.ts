@@ -18,6 +18,10 @@
  * object loses all of that. It would take serializing every connection into its socket attachment
  * and alarms for the timeouts, a second life for the room logic; for now an open room keeps its
  * object in memory, as a Node process would.
+ *
+ * Edge members: a room named by EDGE_ROOMS also runs a Raft member in its object, with its log in
+ * the object's storage (workerd-edge.ts); `/raft?room=` WebSockets go to it, `GET /edge?room=`
+ * shows its status, and the object's alarm starts it again after an eviction.
  */
 import { createHostRooms, mountWebSocket, newHostCounters, startSweeps } from './host.js';
 import type { ServerWebSocket } from './host.js';
@@ -25,6 +29,10 @@ import { readHostSettings } from './host-config.js';
 import type { HostSettings } from './host-config.js';
 import { ID_PATTERN } from './protocol.js';
 import type { SignalingRooms } from './rooms.js';
+import { secretLookup } from './room-secrets.js';
+import type { MemorySocket } from './memory-socket.js';
+import { EdgeMemberHost, edgeSettingsFor } from './workerd-edge.js';
+import type { EdgeObjectStorage, StartEdgeMember } from './workerd-edge.js';
 
 /** A server WebSocket of workerd: it must be accepted before use. */
 interface WorkerWebSocket extends ServerWebSocket {
@@ -46,9 +54,9 @@ export interface DurableObjectNamespace {
 
 /** The parts of a Durable Object's state the room uses. */
 export interface DurableObjectState {
-  readonly storage: {
+  readonly storage: EdgeObjectStorage & {
     get(key: string): Promise<unknown>;
-    put(key: string, value: boolean): Promise<void>;
+    put(key: string, value: boolean | string): Promise<void>;
   };
   blockConcurrencyWhile(callback: () => Promise<void>): Promise<void>;
 }
@@ -58,15 +66,22 @@ export interface SignalingEnv {
   readonly ROOMS: DurableObjectNamespace;
   readonly SIGNAL_ROOM_SECRETS?: string;
   readonly SIGNAL_BOOTSTRAP_GRACE_MS?: string;
+  /** Rooms with an edge member: `*`, `a,b` or JSON (see `edgeSettingsFor`). */
+  readonly EDGE_ROOMS?: string;
+  /** Milliseconds between the alarms that wake an evicted edge member; default 30000. */
+  readonly EDGE_ALARM_MS?: string;
 }
 
 /** Storage key: the room had members when this was last written. */
 const OCCUPIED_KEY = 'occupied';
+/** Storage key: the room this object serves (an alarm has no URL to read it from). */
+const ROOM_KEY = 'room';
 
 /** The Worker: routes a WebSocket upgrade to the Durable Object of the room in its URL. */
 export default {
   fetch(request: Request, env: SignalingEnv): Promise<Response> | Response {
-    if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+    const isStatus = new URL(request.url).pathname === '/edge' && request.method === 'GET';
+    if (!isStatus && request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
       return textResponse(426, 'webraft signaling server: connect with a WebSocket');
     }
     const room = roomOf(request);
@@ -78,8 +93,13 @@ export default {
   },
 };
 
-/** One room's signaling: the room logic for that room, with its sockets. */
+/** One room's signaling: the room logic for that room, with its sockets, and its edge member. */
 export class SignalingRoom {
+  /**
+   * Runs a room's edge member (the edge member module); null: EDGE_ROOMS starts none. A bundle
+   * that hosts edge members sets it (a subclass, or an assignment before the first request).
+   */
+  static startEdgeMember: StartEdgeMember | null = null;
   private readonly settings: HostSettings;
   private readonly counters = newHostCounters();
   private readonly startedAtMs = Date.now();
@@ -87,32 +107,100 @@ export class SignalingRoom {
   private stopSweeps: (() => void) | null = null;
   /** Whether storage says the room has members; null until read. */
   private occupied: boolean | null = null;
+  /** The room this object served, as storage remembers it (for an alarm); null until read. */
+  private storedRoom: string | null = null;
+  private edge: EdgeMemberHost | null = null;
 
   constructor(
     private readonly state: DurableObjectState,
-    env: SignalingEnv,
+    private readonly env: SignalingEnv,
   ) {
     this.settings = readHostSettings((name) => binding(env, name));
     void state.blockConcurrencyWhile(async () => {
       this.occupied = (await state.storage.get(OCCUPIED_KEY)) === true;
+      const room = await state.storage.get(ROOM_KEY);
+      this.storedRoom = typeof room === 'string' ? room : null;
     });
   }
 
-  /** Accepts one WebSocket for this room (the Worker checked the upgrade and the room). */
+  /**
+   * Accepts one WebSocket for this room (the Worker checked the upgrade and the room): signaling,
+   * or with `/raft` a raft socket for the edge member; `GET /edge` answers the member's status.
+   */
   fetch(request: Request): Response {
     const room = roomOf(request);
     if (room === null) return textResponse(400, 'name the room in the URL: ?room=NAME');
-    const rooms = (this.rooms ??= this.createRooms(room));
+    const rooms = this.roomsFor(room);
+    const url = new URL(request.url);
+    const edge = this.edgeFor(room, rooms);
+    if (url.pathname === '/edge') {
+      const status = edge?.status() ?? { room, memberId: null, running: false };
+      return new Response(JSON.stringify(status), {
+        headers: { 'content-type': 'application/json' },
+      });
+    }
+    if (url.pathname === '/raft' && edge === null) {
+      return textResponse(404, `room ${room} has no edge member`);
+    }
     const pair = new WebSocketPair();
     const server = pair[1];
     server.accept();
-    mountWebSocket(rooms, server, this.counters);
-    this.stopSweeps ??= startSweeps(
-      rooms,
-      this.startedAtMs + rooms.limits.bootstrapGraceMs - Date.now(),
-      () => this.afterSweep(rooms),
-    );
+    if (url.pathname === '/raft') void edge?.acceptSocket(server, url.origin);
+    else mountWebSocket(rooms, server, this.counters);
+    edge?.ensureRunning('request', url.origin).catch(() => undefined);
     return new Response(null, { status: 101, webSocket: pair[0] } as ResponseInit);
+  }
+
+  /** Wakes the edge member after an eviction or a restart (workerd-edge.ts). */
+  async alarm(): Promise<void> {
+    const room = this.storedRoom;
+    if (room === null) return;
+    const rooms = this.roomsFor(room);
+    await this.edgeFor(room, rooms)?.alarm(this.othersInRoom(rooms));
+  }
+
+  /** The room logic and its sweeps, made on the first request or alarm; the room remembered. */
+  private roomsFor(room: string): SignalingRooms {
+    if (this.rooms === null) {
+      const rooms = this.createRooms(room);
+      this.rooms = rooms;
+      this.stopSweeps ??= startSweeps(
+        rooms,
+        this.startedAtMs + rooms.limits.bootstrapGraceMs - Date.now(),
+        () => this.afterSweep(rooms),
+      );
+    }
+    if (this.storedRoom !== room) {
+      this.storedRoom = room;
+      this.state.storage.put(ROOM_KEY, room).catch(() => undefined);
+    }
+    return this.rooms;
+  }
+
+  /** The room's edge member host, when EDGE_ROOMS names the room and a member module is set. */
+  private edgeFor(room: string, rooms: SignalingRooms): EdgeMemberHost | null {
+    if (this.edge !== null) return this.edge;
+    const settings = edgeSettingsFor(room, this.env.EDGE_ROOMS);
+    const start = (this.constructor as typeof SignalingRoom).startEdgeMember;
+    if (settings === null || start === null) return null;
+    const alarmMs = Number(this.env.EDGE_ALARM_MS);
+    const lookup = secretLookup(this.settings.secrets);
+    this.edge = new EdgeMemberHost({
+      room,
+      settings,
+      storage: this.state.storage,
+      start,
+      connectSignaling: (server: MemorySocket) => mountWebSocket(rooms, server, this.counters),
+      secret: async () => lookup(room),
+      ...(Number.isFinite(alarmMs) && alarmMs > 0 ? { alarmIntervalMs: alarmMs } : {}),
+    });
+    return this.edge;
+  }
+
+  /** Whether members other than the edge member are in the room. */
+  private othersInRoom(rooms: SignalingRooms): boolean {
+    const edgeMembers = this.edge?.status().running === true ? 1 : 0;
+    return rooms.stats().members > edgeMembers;
   }
 
   /**
@@ -142,6 +230,7 @@ export class SignalingRoom {
         this.occupied = null; // written again on the next sweep
       });
     }
+    this.edge?.keepAlarm(this.othersInRoom(rooms)).catch(() => undefined);
     if (connections === 0) {
       this.stopSweeps?.();
       this.stopSweeps = null;

@@ -6,6 +6,7 @@
  *   POST /append?count=N&bytes=B&prefix=P&confirm=sync|outputGate  N persists of one entry each
  *   POST /compact?prefix=P                                        a snapshot at the last index
  *   GET  /state?prefix=P                                          what load() finds, checked
+ *   POST /ticks?source=alarm|timer&count=N&ms=M                   N ticks M ms apart, as timed
  *
  * Every entry's bytes are a function of its index (`entryData`), and so are the snapshot's, so the
  * read back can check every byte without the test sending them.
@@ -37,9 +38,42 @@ export default {
   },
 };
 
+/** The object's storage with its alarm. */
+interface ProbeStorage extends DurableObjectStorageLike {
+  setAlarm(scheduledTimeMs: number): Promise<void>;
+}
+
 export class StorageProbe {
   private readonly opened = new Map<string, Promise<DurableObjectStorage>>();
-  constructor(private readonly state: { readonly storage: DurableObjectStorageLike }) {}
+  /** Alarm ticks under way: when each came, how many are left, and who waits for them. */
+  private alarmTicks: { at: number[]; left: number; ms: number; done: () => void } | null = null;
+  constructor(private readonly state: { readonly storage: ProbeStorage }) {}
+
+  async alarm(): Promise<void> {
+    const ticks = this.alarmTicks;
+    if (ticks === null) return;
+    ticks.at.push(Date.now());
+    if (--ticks.left > 0) await this.state.storage.setAlarm(Date.now() + ticks.ms);
+    else ticks.done();
+  }
+
+  /** Intervals between `count` ticks meant to come `ms` apart, from alarms or from timers. */
+  private async ticks(source: string, count: number, ms: number): Promise<number[]> {
+    const at: number[] = [Date.now()];
+    if (source === 'alarm') {
+      await new Promise<void>((done) => {
+        this.alarmTicks = { at, left: count, ms, done };
+        void this.state.storage.setAlarm(Date.now() + ms);
+      });
+      this.alarmTicks = null;
+    } else {
+      for (let i = 0; i < count; i++) {
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        at.push(Date.now());
+      }
+    }
+    return at.slice(1).map((time, i) => time - at[i]!);
+  }
 
   async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url);
@@ -53,6 +87,11 @@ export class StorageProbe {
         return json(await append(storage, count, bytes));
       }
       if (url.pathname === '/compact') return json(await compact(storage));
+      if (url.pathname === '/ticks') {
+        const count = Number(url.searchParams.get('count') ?? '20');
+        const ms = Number(url.searchParams.get('ms') ?? '50');
+        return json(await this.ticks(url.searchParams.get('source') ?? 'timer', count, ms));
+      }
       if (url.pathname === '/state') return json(await readBack(storage));
       return new Response('not found', { status: 404 });
     } catch (error) {

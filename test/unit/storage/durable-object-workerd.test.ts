@@ -178,7 +178,7 @@ describe('DurableObjectStorage in workerd, on disk', () => {
     }
   }, 90_000);
 
-  it('measures a persist inside workerd: milliseconds, transactions and keys', async () => {
+  it('measures a persist inside workerd (milliseconds, transactions, keys) and alarm against timer ticks', async () => {
     const probe = await startProbe();
     try {
       const rows: string[] = [];
@@ -195,6 +195,14 @@ describe('DurableObjectStorage in workerd, on disk', () => {
             `${transactions} transactions, ${keysWritten} keys written, ${keysDeleted} deleted for 200 appends`,
         );
         expect(transactions).toBe(200);
+      }
+      // The tick source of an edge member: alarms (one storage write each) against timers.
+      for (const source of ['alarm', 'timer'] as const) {
+        const intervals = await probe.request<number[]>(`/ticks?source=${source}&count=40&ms=50`);
+        const sorted = [...intervals].sort((a, b) => a - b);
+        const at = (q: number): number => sorted[Math.floor(q * (sorted.length - 1))]!;
+        rows.push(`${source} ticks meant 50 ms apart: p50 ${at(0.5)} ms, max ${at(1)} ms`);
+        expect(intervals).toHaveLength(40);
       }
       console.log(`DurableObjectStorage in workerd (local disk):\n  ${rows.join('\n  ')}`);
     } finally {

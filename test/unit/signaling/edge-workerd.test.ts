@@ -1,0 +1,111 @@
+/**
+ * The edge member plumbing of the signaling Durable Object, in real workerd with its storage on
+ * disk and a stand-in member (edge-stand-in.ts): a room named by EDGE_ROOMS gets a member that
+ * joins the room's signaling in process, ticks on the object's timers, takes raft sockets at
+ * `/raft`, shows its status at `/edge`; other rooms get none; and after the process is stopped
+ * and started again the object's alarm starts the member from storage, under the same id, before
+ * any request arrives.
+ */
+import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { bundleModule } from '../../../scripts/build-edge.js';
+import type { EdgeBuild } from '../../../scripts/build-edge.js';
+import { SignalingClient } from '../../../src/signaling/client.js';
+import { startEdgeHost } from '../../e2e/edge-hosts.js';
+import type { EdgeHost } from '../../e2e/edge-hosts.js';
+import { waitFor } from '../../e2e/tabs.js';
+
+const SETTINGS = { EDGE_ROOMS: 'board', EDGE_ALARM_MS: '300', SIGNAL_BOOTSTRAP_GRACE_MS: '0' };
+let root = '';
+let built: EdgeBuild;
+let storageDir = '';
+
+interface EdgeStatus {
+  readonly memberId: string | null;
+  readonly running: boolean;
+  readonly wokenBy: 'request' | 'alarm' | null;
+  readonly endpoint: string | null;
+  readonly member: {
+    readonly term: number;
+    readonly ticks: number;
+    readonly peers: readonly string[];
+  } | null;
+}
+
+beforeAll(async () => {
+  root = mkdtempSync(join(tmpdir(), 'webraft-edge-plumbing-'));
+  await bundleModule('test/unit/signaling/edge-stand-in.ts', root, 'signaling-workerd');
+  const workerdConfig = join(root, 'workerd.capnp');
+  copyFileSync(
+    fileURLToPath(new URL('../../../edge/workerd.capnp', import.meta.url)),
+    workerdConfig,
+  );
+  built = { outDir: root, denoEntry: '', workerdConfig };
+  storageDir = mkdtempSync(join(root, 'storage-'));
+}, 60_000);
+
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+async function status(host: EdgeHost, room: string): Promise<EdgeStatus> {
+  const response = await fetch(`${host.url.replace('ws:', 'http:')}/edge?room=${room}`);
+  return (await response.json()) as EdgeStatus;
+}
+
+async function joinRoom(host: EdgeHost, room: string, memberId: string): Promise<SignalingClient> {
+  return SignalingClient.connect({ url: host.url, room, memberId, WebSocket });
+}
+
+describe('the edge member of a room on workerd', () => {
+  it('joins its room in process, ticks, takes raft sockets, and comes back by alarm after a restart', async () => {
+    let host = await startEdgeHost('workerd', built, SETTINGS, storageDir);
+    let tab: SignalingClient | null = null;
+    try {
+      tab = await joinRoom(host, 'board', 'tab-a');
+      const edgeId = await waitFor(
+        async () => tab!.peers().find((peer) => peer.startsWith('edge-')) ?? null,
+        'the edge member in the room',
+        10_000,
+      );
+      const first = await waitFor(
+        async () => {
+          const seen = await status(host, 'board');
+          return (seen.member?.ticks ?? 0) >= 5 ? seen : null;
+        },
+        'the edge member to tick',
+        10_000,
+      );
+      expect(first).toMatchObject({ memberId: edgeId, running: true, wokenBy: 'request' });
+      expect(first.member?.term).toBe(1);
+      expect(first.member?.peers).toContain('tab-a');
+      expect(first.endpoint).toBe(`${host.url}/raft?room=board`);
+
+      const raft = new WebSocket(first.endpoint!);
+      const echoed = new Promise<string>((resolve, reject) => {
+        raft.once('message', (data) => resolve(data.toString()));
+        raft.once('error', reject);
+      });
+      raft.once('open', () => raft.send('ping'));
+      expect(await echoed).toBe('echo:ping');
+      raft.terminate();
+
+      expect(await status(host, 'elsewhere')).toMatchObject({ memberId: null, running: false });
+
+      tab.close();
+      tab = null;
+      await host.stop();
+      host = await startEdgeHost('workerd', built, SETTINGS, storageDir);
+      // No request reaches the room's object until the alarm has started its member.
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      const after = await status(host, 'board');
+      expect(after).toMatchObject({ memberId: edgeId, running: true, wokenBy: 'alarm' });
+      expect(after.member?.term).toBe(2);
+    } finally {
+      tab?.close();
+      await host.stop();
+    }
+  }, 90_000);
+});

@@ -187,4 +187,25 @@ describe('drawPartition', () => {
       expect(partition.blocked.has(linkKey(to, from))).toBe(false);
     }
   });
+
+  it('delays every message to or from an edge member by its WAN hop, and no other', () => {
+    const time = new VirtualTime();
+    const edge = { ids: new Set(['e']), delayMinMs: 20, delayJitterMeanMs: 1, delayMaxMs: 28 };
+    const network = new SimNetwork(time, createSeededRandom(7), CALM, undefined, edge);
+    const arrivals = new Map<string, number[]>();
+    for (const id of ['a', 'b', 'e'])
+      network.connect(id).onMessage((m) => {
+        const link = `${m.from}${m.to}`;
+        arrivals.set(link, [...(arrivals.get(link) ?? []), time.now]);
+      });
+    for (const [from, to] of ['ae', 'ea', 'ab'].map((link) => [...link] as [string, string]))
+      for (let i = 0; i < 50; i++) network.send(from, [heartbeat(from, to, i)]);
+    while (time.nextTime() !== undefined) time.step();
+    for (const link of ['ae', 'ea']) {
+      expect(arrivals.get(link)).toHaveLength(50);
+      for (const at of arrivals.get(link)!) expect(at).toBeGreaterThanOrEqual(20);
+      for (const at of arrivals.get(link)!) expect(at).toBeLessThanOrEqual(28);
+    }
+    for (const at of arrivals.get('ab')!) expect(at).toBeLessThanOrEqual(CALM.delayMaxMs);
+  });
 });

@@ -3,12 +3,14 @@
  * The `webraft` command (`npx webraft member --room demo`). Exit codes: 0 after a clean stop,
  * 1 when the member cannot start or fails, 2 for a command line it cannot use.
  */
+import { EDGE_USAGE, parseEdgeCommand, startEdge } from './edge-command.js';
 import { MEMBER_USAGE, parseMemberCommand, runMember, UsageError } from './member-command.js';
 
 const USAGE = `Usage: webraft <command> [options]
 
 Commands:
-  member    run a member of a room in this process (webraft member --help)`;
+  member    run a member of a room in this process (webraft member --help)
+  edge      run an edge member of a room: no WebRTC, reached over WebSocket (webraft edge --help)`;
 
 /** Signals this close to the first are the same keypress, passed on by a parent process. */
 const REPEATED_SIGNAL_MS = 1000;
@@ -20,12 +22,14 @@ async function main(argv: readonly string[]): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (command !== 'member') throw new UsageError(`unknown command ${command}`, USAGE);
-  const parsed = parseMemberCommand(rest, process.env);
-  if (parsed.help) {
-    console.log(MEMBER_USAGE);
+  if (command !== 'member' && command !== 'edge')
+    throw new UsageError(`unknown command ${command}`, USAGE);
+  const run = command === 'edge' ? edgeRun(rest) : memberRun(rest);
+  if (run.help) {
+    console.log(run.usage);
     return 0;
   }
+  const { room } = run;
   let signalled: (name: string) => void = () => undefined;
   const stopSignal = new Promise<string>((resolve) => (signalled = resolve));
   let firstSignalMs: number | null = null;
@@ -38,13 +42,41 @@ async function main(argv: readonly string[]): Promise<number> {
         return;
       }
       firstSignalMs = Date.now();
-      console.error(`${name}: leaving room ${parsed.member.room}`);
+      console.error(`${name}: leaving room ${room}`);
       signalled(name);
     });
   }
-  await runMember(parsed, (line) => console.log(line), stopSignal);
-  console.error(`left room ${parsed.member.room}`);
+  await run.run((line) => console.log(line), stopSignal);
+  console.error(`left room ${room}`);
   return 0;
+}
+
+/** A command, read from its flags: its help, its room, and how to run it. */
+interface Run {
+  readonly help: boolean;
+  readonly usage: string;
+  readonly room: string;
+  run(print: (line: string) => void, stopSignal: Promise<unknown>): Promise<void>;
+}
+
+function memberRun(args: readonly string[]): Run {
+  const command = parseMemberCommand(args, process.env);
+  return {
+    help: command.help,
+    usage: MEMBER_USAGE,
+    room: command.member.room,
+    run: (print, stopSignal) => runMember(command, print, stopSignal),
+  };
+}
+
+function edgeRun(args: readonly string[]): Run {
+  const command = parseEdgeCommand(args, process.env);
+  return {
+    help: command.help,
+    usage: EDGE_USAGE,
+    room: command.edge.room,
+    run: (print, stopSignal) => runMember(command, print, stopSignal, startEdge(command)),
+  };
 }
 
 main(process.argv.slice(2)).then(

@@ -4,7 +4,8 @@
  * every few seconds with the commit index — as text or as JSON lines (`--json`, for scripts).
  */
 import { parseArgs } from 'node:util';
-import type { ClusterStatus } from '../client/connect.js';
+import type { ParseArgsConfig } from 'node:util';
+import type { Cluster, ClusterStatus } from '../client/connect.js';
 import { checkVotersTarget } from '../client/autopilot.js';
 import { defaultDataDir, startNodeMember } from '../node/member.js';
 import type { NodeMemberOptions } from '../node/member.js';
@@ -45,47 +46,83 @@ export interface MemberCommand {
   readonly member: NodeMemberOptions & { readonly room: string; readonly dataDir: string };
 }
 
+/** The flags `member` and `edge` share. */
+const COMMON_FLAGS = {
+  room: { type: 'string' },
+  signal: { type: 'string' },
+  secret: { type: 'string' },
+  'data-dir': { type: 'string' },
+  voters: { type: 'string' },
+  interval: { type: 'string' },
+  json: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies ParseArgsConfig['options'];
+
+/**
+ * Reads `args` with the shared flags and `extra` ones; throws UsageError (showing `usage`) on
+ * anything it does not know. Returns the raw values.
+ */
+export function readFlags<const E extends NonNullable<ParseArgsConfig['options']>>(
+  args: readonly string[],
+  extra: E,
+  usage: string,
+) {
+  try {
+    return parseArgs({
+      args: [...args],
+      strict: true,
+      allowPositionals: false,
+      options: { ...COMMON_FLAGS, ...extra },
+    }).values;
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), usage);
+  }
+}
+
 /** Reads `member`'s flags; throws UsageError on anything it does not know or cannot use. */
 export function parseMemberCommand(
   args: readonly string[],
   env: Readonly<Record<string, string | undefined>> = {},
 ): MemberCommand {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: [...args],
-      strict: true,
-      allowPositionals: false,
-      options: {
-        room: { type: 'string' },
-        signal: { type: 'string' },
-        secret: { type: 'string' },
-        'data-dir': { type: 'string' },
-        voters: { type: 'string' },
-        interval: { type: 'string' },
-        json: { type: 'boolean' },
-        help: { type: 'boolean', short: 'h' },
-      },
-    }).values;
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-  const room = parsed.room ?? 'demo';
+  return commonCommand(readFlags(args, {}, MEMBER_USAGE), env, MEMBER_USAGE, defaultDataDir);
+}
+
+/** The shared flags' values, checked (room, signal, interval, secret, voters, data dir). */
+export function commonCommand(
+  parsed: Partial<Record<keyof typeof COMMON_FLAGS, string | boolean>>,
+  env: Readonly<Record<string, string | undefined>>,
+  usage: string,
+  dataDirOf: (room: string) => string,
+): MemberCommand {
+  const text = (name: keyof typeof COMMON_FLAGS): string | undefined => {
+    const value = parsed[name];
+    return typeof value === 'string' ? value : undefined;
+  };
+  const fail = (message: string): UsageError => new UsageError(message, usage);
+  const flags = {
+    room: text('room'),
+    signal: text('signal'),
+    secret: text('secret'),
+    'data-dir': text('data-dir'),
+    voters: text('voters'),
+    interval: text('interval'),
+  };
+  const room = flags.room ?? 'demo';
   if (!/^[A-Za-z0-9_-]{1,64}$/.test(room))
-    throw new UsageError(`--room ${room}: letters, digits, _ and - only, at most 64`);
-  const signalingUrl = parsed.signal ?? 'ws://127.0.0.1:8787';
+    throw fail(`--room ${room}: letters, digits, _ and - only, at most 64`);
+  const signalingUrl = flags.signal ?? 'ws://127.0.0.1:8787';
   if (!/^wss?:\/\/./.test(signalingUrl))
-    throw new UsageError(`--signal ${signalingUrl}: a ws:// or wss:// URL`);
-  const intervalSeconds = Number(parsed.interval ?? '5');
+    throw fail(`--signal ${signalingUrl}: a ws:// or wss:// URL`);
+  const intervalSeconds = Number(flags.interval ?? '5');
   if (!Number.isFinite(intervalSeconds) || intervalSeconds <= 0)
-    throw new UsageError(`--interval ${parsed.interval}: a number of seconds above 0`);
-  const secret = parsed.secret ?? env['WEBRAFT_SECRET'];
+    throw fail(`--interval ${flags.interval}: a number of seconds above 0`);
+  const secret = flags.secret ?? env['WEBRAFT_SECRET'];
   let votersTarget: NodeMemberOptions['votersTarget'];
-  if (parsed.voters !== undefined) {
+  if (flags.voters !== undefined) {
     try {
-      votersTarget = checkVotersTarget(Number(parsed.voters));
+      votersTarget = checkVotersTarget(Number(flags.voters));
     } catch {
-      throw new UsageError(`--voters ${parsed.voters}: 1, 3, 5 or 7`);
+      throw fail(`--voters ${flags.voters}: 1, 3, 5 or 7`);
     }
   }
   return {
@@ -95,7 +132,7 @@ export function parseMemberCommand(
     member: {
       room,
       signalingUrl,
-      dataDir: parsed['data-dir'] ?? defaultDataDir(room),
+      dataDir: flags['data-dir'] ?? dataDirOf(room),
       ...(secret ? { secret } : {}),
       ...(votersTarget === undefined ? {} : { votersTarget }),
     },
@@ -139,11 +176,12 @@ const POLL_MS = 250;
  * room; rejects if it cannot start (storage locked or corrupt, no WebRTC, refused by the server).
  */
 export async function runMember(
-  command: MemberCommand,
+  command: Pick<MemberCommand, 'json' | 'intervalMs'> & Partial<MemberCommand>,
   print: (line: string) => void,
   stopSignal: Promise<unknown>,
+  start: () => Promise<Cluster> = () => startNodeMember(command.member ?? {}),
 ): Promise<void> {
-  const cluster = await startNodeMember(command.member);
+  const cluster = await start();
   let last = '';
   let lastPrintedMs = 0;
   let stopping = false;

@@ -11,6 +11,8 @@ import { Member } from '../runtime/member.js';
 import type { MemberStatus, ReadConsistency } from '../runtime/member.js';
 import type { TimelineEvent, TimelineOptions, TimelineStats } from '../runtime/timeline/events.js';
 import { realScheduler, wallClock } from '../runtime/scheduler.js';
+import type { Scheduler } from '../runtime/scheduler.js';
+import type { PeerInfo } from '../signaling/protocol.js';
 import { KvStateMachine } from '../state/kv.js';
 import type {
   JsonValue,
@@ -33,6 +35,10 @@ import { FallbackTransport } from '../transport/fallback.js';
 import { FaultyTransport } from '../transport/faults.js';
 import { dataChannelFrames, portFrames } from '../transport/webrtc/frame-channel.js';
 import { MeshTransport } from '../transport/webrtc/mesh-transport.js';
+import type { PeerState } from '../transport/webrtc/peer-mesh.js';
+import { SOCKET_CLOSE } from '../transport/websocket/socket-channel.js';
+import type { RaftSocket, RaftSocketConstructor } from '../transport/websocket/socket-channel.js';
+import { SocketLinks } from '../transport/websocket/socket-links.js';
 import { serveKvLane } from './kv-lane.js';
 import { KvSessionPool } from './kv-session.js';
 import {
@@ -41,7 +47,7 @@ import {
   membershipView,
   nextMembershipChange,
 } from './autopilot.js';
-import type { AutopilotPolicy, VotersTarget } from './autopilot.js';
+import type { AutopilotPolicy, VoterPreferences, VotersTarget } from './autopilot.js';
 import { summarizeEntry } from './log-summary.js';
 import type { Storage } from '../storage/storage.js';
 import type { Transport } from '../transport/transport.js';
@@ -64,6 +70,8 @@ export interface HostStartOptions {
   readonly writeTimeoutMs?: number;
   /** Voters the autopilot aims for when this member leads: 1, 3 (default), 5 or 7. */
   readonly votersTarget?: VotersTarget;
+  /** The room secret: proven on raft WebSockets (to and from edge members), never sent. */
+  readonly secret?: string;
 }
 
 /** One autopilot decision, as the cluster panel lists it. */
@@ -93,6 +101,10 @@ export interface HostStatus extends Pick<
 > {
   /** Peers with an authenticated channel in this worker, or running in this browser. */
   readonly connected: readonly MemberId[];
+  /** This member's raft WebSockets (to edge members, or into one): each peer's state. */
+  readonly sockets: Readonly<Record<MemberId, PeerState>>;
+  /** What the room said of its members' wish to vote, as the autopilot reads it. */
+  readonly voterPreferences: { readonly preferred: MemberId[]; readonly neverVote: MemberId[] };
   readonly isolated: boolean;
   /** What the page told the worker of its lifecycle (visibility, freezes). */
   readonly page: PageLifecycle;
@@ -140,6 +152,12 @@ export interface HostEnvironment {
     mesh: MeshTransport,
     options: { readonly room: string; readonly memberId: MemberId },
   ): Transport;
+  /** Timers for the member; default the platform's (an edge runtime may give its own). */
+  readonly scheduler?: Scheduler;
+  /** Makes raft WebSockets to edge members; default the runtime's WebSocket (Node 20: `ws`). */
+  readonly WebSocket?: RaftSocketConstructor;
+  /** This member accepts raft WebSockets (an edge member): see socket-links.ts. */
+  readonly acceptsSockets?: boolean;
 }
 
 /** A tab's worker: IndexedDB, and BroadcastChannel behind the mesh. */
@@ -165,6 +183,9 @@ export class MemberHost {
   private member: KvMember | null = null;
   private readonly machine = new KvStateMachine();
   private mesh: MeshTransport | null = null;
+  private sockets: SocketLinks | null = null;
+  /** What the room's members said of themselves (an endpoint, a wish to vote), by id. */
+  private roomInfo = new Map<MemberId, PeerInfo>();
   private faults: FaultyTransport | null = null;
   private storageFaults: FaultyStorage | null = null;
   private sessionPool: KvSessionPool | null = null;
@@ -202,19 +223,26 @@ export class MemberHost {
     const storage = new FaultyStorage(opened.storage, opened.name);
     this.storageFaults = storage;
     this.mesh = new MeshTransport({ cluster: room, self: memberId });
-    const links = this.environment.links(this.mesh, { room, memberId });
-    const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
-    this.faults = new FaultyTransport(links, {
-      random: createSeededRandom(seed),
-      scheduler: realScheduler,
+    const { WebSocket, acceptsSockets } = this.environment;
+    this.sockets = new SocketLinks({
+      room,
+      self: memberId,
+      mesh: this.mesh,
+      ...(options.secret ? { secret: options.secret } : {}),
+      ...(WebSocket === undefined ? {} : { WebSocket }),
+      ...(acceptsSockets === true ? { accepting: true } : {}),
     });
+    const links = this.environment.links(this.mesh, { room, memberId });
+    const scheduler = this.environment.scheduler ?? realScheduler;
+    const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
+    this.faults = new FaultyTransport(links, { random: createSeededRandom(seed), scheduler });
     this.member = await Member.start<KvResult, KvQuery, KvQueryResult>({
       id: memberId,
       ...(options.bootstrap ? { bootstrap: { voters: [memberId], learners: [] } } : {}),
       storage,
       transport: this.faults,
       stateMachine: this.machine,
-      scheduler: realScheduler,
+      scheduler,
       wallClock,
       random: createSeededRandom(seed ^ 0x9e3779b9),
       tickMs: options.tickMs ?? 50,
@@ -243,15 +271,47 @@ export class MemberHost {
     this.mesh?.authenticated(peer, gen);
   }
 
+  /** A raft WebSocket the host upgraded (an edge member's): authenticated, then used. */
+  acceptSocket(socket: RaftSocket): void {
+    if (this.sockets === null) return void socket.close(SOCKET_CLOSE.normal, 'not running');
+    this.sockets.accept(socket);
+  }
+
   /**
    * Who is in the room now (this member included): `ids` from the signaling server and this
-   * browser's tabs, `local` the latter alone (reachable with no WebRTC link).
+   * browser's tabs, `local` the latter alone (reachable with no WebRTC link), and `info` what
+   * signaling members said of themselves: those with an endpoint are dialed over WebSocket.
    */
-  setRoomMembers(ids: readonly MemberId[], local: readonly MemberId[] = []): void {
+  setRoomMembers(
+    ids: readonly MemberId[],
+    local: readonly MemberId[] = [],
+    info: readonly PeerInfo[] = [],
+  ): void {
     this.localTabs = new Set(local.filter((id) => id !== this.member?.status().id));
     this.present.clear();
     for (const id of ids) if (!this.leaving.has(id)) this.present.add(id);
     for (const id of this.leaving) if (!ids.includes(id)) this.leaving.delete(id); // Gone now.
+    this.roomInfo = new Map(
+      info.filter((peer) => ids.includes(peer.memberId)).map((peer) => [peer.memberId, peer]),
+    );
+    const endpoints = new Map<MemberId, string>();
+    for (const { memberId, endpoint } of this.roomInfo.values())
+      if (endpoint !== undefined) endpoints.set(memberId, endpoint);
+    this.sockets?.setEndpoints(endpoints);
+  }
+
+  /**
+   * Who the autopilot should prefer as voters and who must never vote: members that said so,
+   * and edge members (an endpoint: always on) unless they said they will not vote.
+   */
+  voterPreferences(): VoterPreferences {
+    const preferred = new Set<MemberId>();
+    const neverVote = new Set<MemberId>();
+    for (const { memberId, endpoint, voter } of this.roomInfo.values()) {
+      if (voter === false) neverVote.add(memberId);
+      else if (voter === true || endpoint !== undefined) preferred.add(memberId);
+    }
+    return { preferred, neverVote };
   }
 
   /** `id` said it is leaving the room for good: removed at once (if this member leads). */
@@ -322,6 +382,7 @@ export class MemberHost {
   status(): HostStatus {
     const member = this.running();
     const s = member.status();
+    const { preferred, neverVote } = this.voterPreferences();
     return {
       id: s.id,
       role: s.role,
@@ -333,6 +394,8 @@ export class MemberHost {
       voters: s.voters,
       learners: s.learners,
       connected: this.reachablePeers(),
+      sockets: this.sockets?.states() ?? {},
+      voterPreferences: { preferred: [...preferred], neverVote: [...neverVote] },
       isolated: this.faults?.state().isolated ?? false,
       autopilot: { votersTarget: this.policy.votersTarget, decisions: [...this.decisions] },
       storage: s.storage,
@@ -427,6 +490,7 @@ export class MemberHost {
     }
     this.member = null;
     await member.stop('left the room');
+    this.sockets?.close();
     this.faults?.close();
   }
 
@@ -468,6 +532,7 @@ export class MemberHost {
       new Set([...this.present].filter((id) => reachable.has(id))),
       (id) => now - (this.absentSince.get(id) ?? now),
       this.policy,
+      this.voterPreferences(),
     );
     if (decision === null) return;
     this.changing = true;

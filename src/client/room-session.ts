@@ -11,6 +11,7 @@ import type { Remote } from 'comlink';
 import type { MemberId } from '../core/types.js';
 import { MemberStoppedError } from '../runtime/errors.js';
 import type { WebSocketConstructor } from '../signaling/client.js';
+import type { PeerInfo } from '../signaling/protocol.js';
 import { meshSignaling } from '../transport/webrtc/mesh-signaling.js';
 import type { MeshSignaling, PeerMesh } from '../transport/webrtc/peer-mesh.js';
 import { KvLaneClient } from './kv-lane.js';
@@ -35,24 +36,36 @@ export interface RoomPlatform {
   ): Promise<boolean>;
   /** Every few seconds, with the member's status (null when it did not answer). */
   keepHouse(room: string, self: MemberId, status: HostStatus | null): Promise<void>;
-  /** Builds the WebRTC mesh over `signaling`, handing each raft channel to the member. */
-  startMesh(signaling: MeshSignaling): PeerMesh;
+  /**
+   * Builds the WebRTC mesh over `signaling`, handing each raft channel to the member (a member
+   * with no WebRTC, an edge member, builds none: `NO_MESH`).
+   */
+  startMesh(signaling: MeshSignaling): MeshLinks;
   /** A WebSocket constructor where the runtime has no global one (Node 20). */
   readonly WebSocket?: WebSocketConstructor;
 }
+
+/** What the session needs of the mesh once built: its peers' states, and its end. */
+export type MeshLinks = Pick<PeerMesh, 'states' | 'close'>;
+
+/** The mesh of a member that has no WebRTC: peers reach it over raft WebSockets alone. */
+export const NO_MESH: MeshLinks = { states: () => ({}), close: () => undefined };
 
 export interface RoomSessionOptions {
   readonly url: string;
   readonly room: string;
   readonly memberId: MemberId;
   readonly secret?: string;
+  /** Where this member accepts raft WebSockets, and its wish to vote, told to the room. */
+  readonly endpoint?: string;
+  readonly voter?: boolean;
   /** Whether the member belongs to a cluster; set here once it does (it then never bootstraps). */
   readonly started: { hasLog: boolean };
 }
 
 export interface RoomSession {
   readonly signaling: RoomLink;
-  readonly mesh: PeerMesh;
+  readonly mesh: MeshLinks;
   readonly lane: KvLaneClient;
   /**
    * Stops the member (handing leadership over first) and its links to the room, once; `leave`
@@ -72,7 +85,7 @@ const PRESENCE_MS = 1000;
 export async function joinRoom(
   host: Remote<MemberHost>,
   platform: RoomPlatform,
-  { url, room, memberId, secret, started }: RoomSessionOptions,
+  { url, room, memberId, secret, started, endpoint, voter }: RoomSessionOptions,
 ): Promise<RoomSession> {
   // With no signaling server this joins offline: tabs of this browser still meet over
   // BroadcastChannel, and the link keeps trying the server. A refusal (wrong secret) throws.
@@ -82,15 +95,20 @@ export async function joinRoom(
     memberId,
     hasLog: () => started.hasLog,
     ...(secret ? { secret } : {}),
+    ...(endpoint === undefined ? {} : { endpoint }),
+    ...(voter === undefined ? {} : { voter }),
     ...(platform.WebSocket === undefined ? {} : { WebSocket: platform.WebSocket }),
   });
-  const mesh = platform.startMesh(meshSignaling(signaling));
+  // Members with an endpoint are dialed over WebSocket by the member itself (member-host.ts).
+  const mesh = platform.startMesh(
+    meshSignaling(signaling, (peer) => signaling.peerInfo(peer).endpoint !== undefined),
+  );
   const announce = async (): Promise<void> => {
     const local = await platform.localMembers(room).catch(() => []);
     // The host is gone once the cluster is closed: nothing to tell it then.
-    await host
-      .setRoomMembers([memberId, ...signaling.peers(), ...local], local)
-      .catch(() => undefined);
+    const peers = signaling.peers();
+    const info = peers.map((peer) => signaling.peerInfo(peer)).filter((peer) => hasInfo(peer));
+    await host.setRoomMembers([memberId, ...peers, ...local], local, info).catch(() => undefined);
   };
   signaling.on('peer-joined', () => void announce());
   signaling.on('peer-left', () => void announce());
@@ -163,6 +181,10 @@ async function keepHouse(
   }
   await platform.keepHouse(room, memberId, status);
 }
+
+/** Whether a peer said more than its id (only those cross to the member's host). */
+const hasInfo = (peer: PeerInfo): boolean =>
+  peer.endpoint !== undefined || peer.voter !== undefined;
 
 /** The signal a member sends to the room when it leaves on purpose (not a WebRTC signal). */
 const LEAVING = { webraft: 'leaving' } as const;

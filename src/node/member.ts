@@ -11,23 +11,19 @@
  * browser can arbitrate that among themselves (Web Locks). Online, the server may name it the
  * room's bootstrapper like any tab.
  */
-import { rename } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { expose, releaseProxy, wrap } from 'comlink';
+import { resolve } from 'node:path';
 import WebSocket from 'ws';
 import type { MemberId } from '../core/types.js';
 import { supervise } from '../client/connect.js';
 import type { Cluster, ConnectOptions, Incarnation, LaunchConfig } from '../client/connect.js';
+import { hostTuning, joinInProcess, newMemberId, processRoom } from '../client/in-process.js';
 import { MemberHost } from '../client/member-host.js';
-import type { HostEnvironment } from '../client/member-host.js';
-import { joinRoom } from '../client/room-session.js';
-import type { RoomPlatform } from '../client/room-session.js';
 import type { WebSocketConstructor } from '../signaling/client.js';
-import { FileStorage } from '../storage/file.js';
 import type { FileStorageOptions } from '../storage/file.js';
+import type { RaftSocketConstructor } from '../transport/websocket/socket-channel.js';
 import { PeerMesh } from '../transport/webrtc/peer-mesh.js';
 import type { RTCPeerConnectionConstructor } from '../transport/webrtc/peer-mesh.js';
+import { dataDirMember, defaultDataDir, fileStorageOpener } from './file-host.js';
 import { loadRTCPeerConnection } from './webrtc.js';
 
 export interface NodeMemberOptions extends Pick<
@@ -53,10 +49,7 @@ export interface NodeMemberOptions extends Pick<
   readonly WebSocket?: WebSocketConstructor;
 }
 
-/** The data directory a member of `room` uses when none is given. */
-export function defaultDataDir(room: string): string {
-  return join(homedir(), '.webraft', room);
-}
+export { defaultDataDir } from './file-host.js';
 
 /**
  * Starts a member of `room` in this process and joins the room; resolves with the same handle
@@ -95,96 +88,28 @@ interface ResolvedNodeMember {
 
 /**
  * One life of the member: the data directory's member (or a new one), its host, and its room.
- * `avoid` holds ids that failed too often to restart as themselves (see `supervise`): their
- * directory is set aside, never reused, and a new member starts in its place.
+ * `avoid` holds ids that failed too often to restart as themselves (see `supervise`).
  */
 async function launchNodeMember(
   member: ResolvedNodeMember,
   avoid: ReadonlySet<MemberId>,
 ): Promise<Incarnation> {
   const { room, dataDir, options } = member;
-  let memberId = await FileStorage.memberIdIn(dataDir);
-  if (memberId !== null && avoid.has(memberId)) {
-    await rename(dataDir, `${dataDir}.replaced-${Date.now()}`);
-    memberId = null;
-  }
+  let memberId = await dataDirMember(dataDir, avoid);
   const existing = memberId !== null;
-  memberId ??= newMemberId();
-  const memberHost = new MemberHost(fileHost(dataDir, options.storage));
-  // Started directly, not through comlink, so its errors keep their classes.
-  const { hasLog } = await memberHost.start({
-    room,
-    memberId,
-    existing,
-    ...(options.tickMs === undefined ? {} : { tickMs: options.tickMs }),
-    ...(options.timeoutMs === undefined ? {} : { writeTimeoutMs: options.timeoutMs }),
-    ...(options.votersTarget === undefined ? {} : { votersTarget: options.votersTarget }),
-  });
-  const ports = new MessageChannel();
-  expose(memberHost, ports.port1);
-  const host = wrap<MemberHost>(ports.port2);
-  const closePorts = (): void => {
-    host[releaseProxy]();
-    ports.port1.close();
-    ports.port2.close();
-  };
-  let session;
-  try {
-    session = await joinRoom(host, nodeRoom(memberHost, member), {
-      url: member.signalingUrl,
-      room,
-      memberId,
-      started: { hasLog },
-      ...(options.secret ? { secret: options.secret } : {}),
-    });
-  } catch (error) {
-    await memberHost.leave().catch(() => undefined);
-    closePorts();
-    throw error;
-  }
-  let markStopped: () => void = () => undefined;
-  const whenStopped = new Promise<void>((resolve) => (markStopped = resolve));
-  let stopped: Promise<void> | null = null;
-  const id = memberId;
-  return {
-    memberId: id,
-    host,
-    mesh: session.mesh,
-    signaling: session.signaling,
-    lane: session.lane,
-    persistence: { answer: 'unsupported' },
-    whenStopped,
-    stop: (leave) =>
-      (stopped ??= (async () => {
-        markStopped();
-        await session.stop(leave);
-        closePorts();
-      })()),
-  };
-}
-
-/** A host whose member keeps its log in `dataDir` and reaches peers over the mesh alone. */
-function fileHost(dataDir: string, storage: FileStorageOptions = {}): HostEnvironment {
-  return {
-    async openStorage({ memberId, existing }) {
-      const files = existing
-        ? await FileStorage.open(dataDir, { ...storage, expectedMemberId: memberId })
-        : await FileStorage.create(dataDir, memberId, storage);
-      return { storage: files, name: dataDir };
-    },
+  memberId ??= newMemberId('n');
+  const memberHost = new MemberHost({
+    openStorage: fileStorageOpener(dataDir, options.storage),
     links: (mesh) => mesh,
-  };
-}
-
-/** A process in a room: its channels go straight to its host, no other members run beside it. */
-function nodeRoom(memberHost: MemberHost, member: ResolvedNodeMember): RoomPlatform {
-  const { secret, rtcConfiguration } = member.options;
-  return {
-    localMembers: async () => [],
-    arbitrateBootstrap: async (_room, _self, by, bootstrap) =>
-      by === 'server' ? bootstrap() : false,
-    keepHouse: async () => undefined,
-    startMesh: (signaling) =>
+    // Edge members in the room are dialed over raft WebSockets: the platform's WebSocket and
+    // `ws`'s send binary too, which the signaling client's narrower type does not promise.
+    WebSocket: member.WebSocket as unknown as RaftSocketConstructor,
+  });
+  // Started directly, not through comlink, so its errors keep their classes.
+  const { hasLog } = await memberHost.start({ room, memberId, existing, ...hostTuning(options) });
+  const { secret, rtcConfiguration } = options;
+  const platform = processRoom(
+    (signaling) =>
       new PeerMesh({
         signaling,
         RTCPeerConnection: member.RTCPeerConnection,
@@ -193,12 +118,13 @@ function nodeRoom(memberHost: MemberHost, member: ResolvedNodeMember): RoomPlatf
         onRaftChannel: (peer, gen, channel) => memberHost.offerChannel(peer, gen, channel),
         onAuthenticated: (peer, gen) => memberHost.authenticated(peer, gen),
       }),
-    WebSocket: member.WebSocket,
-  };
-}
-
-/** A new member id; `n-` tells a Node member from a tab (`m-`) in status and logs. */
-function newMemberId(): MemberId {
-  const bytes = crypto.getRandomValues(new Uint8Array(6));
-  return `n-${Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('')}`;
+    member.WebSocket,
+  );
+  return joinInProcess(memberHost, platform, {
+    url: member.signalingUrl,
+    room,
+    memberId,
+    started: { hasLog },
+    ...(secret ? { secret } : {}),
+  });
 }

@@ -25,8 +25,18 @@ export interface RoomConnection {
   signal(to: MemberId, payload: SignalPayload): void;
 }
 
-export function meshSignaling(client: RoomConnection): MeshSignaling {
-  const held: Held[] = client.peers().map((peer) => ({ kind: 'joined', peer }));
+/**
+ * The mesh's view of `client`. Peers for which `elsewhere` is true (edge members, reached over
+ * WebSocket instead) are left out: the mesh never tries WebRTC with them.
+ */
+export function meshSignaling(
+  client: RoomConnection,
+  elsewhere: (peer: MemberId) => boolean = () => false,
+): MeshSignaling {
+  const held: Held[] = client
+    .peers()
+    .filter((peer) => !elsewhere(peer))
+    .map((peer) => ({ kind: 'joined', peer }));
   const handlers: {
     joined?: (peer: MemberId) => void;
     left?: (peer: MemberId) => void;
@@ -50,9 +60,13 @@ export function meshSignaling(client: RoomConnection): MeshSignaling {
   const flush = (): void => {
     while (held.length > 0 && deliver(held[0]!)) held.shift();
   };
-  client.on('peer-joined', (peer) => arrive({ kind: 'joined', peer }));
+  client.on('peer-joined', (peer) => {
+    if (!elsewhere(peer)) arrive({ kind: 'joined', peer });
+  });
   client.on('peer-left', (peer) => arrive({ kind: 'left', peer }));
-  client.on('signal', (peer, payload) => arrive({ kind: 'signal', peer, payload }));
+  client.on('signal', (peer, payload) => {
+    if (!elsewhere(peer)) arrive({ kind: 'signal', peer, payload });
+  });
   return {
     self: client.memberId,
     room: client.room,

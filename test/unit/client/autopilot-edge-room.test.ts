@@ -14,23 +14,13 @@ import type { VoterPreferences } from '../../../src/client/autopilot.js';
 import { KvSession } from '../../../src/client/kv-session.js';
 import type { MemberId } from '../../../src/core/types.js';
 import { LocalCluster } from '../../../src/runtime/local-cluster.js';
-import type { KvMember } from '../../../src/runtime/local-cluster.js';
+import { leaderOf, sleep } from '../runtime/cluster-wait.js';
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 /** LocalCluster names its first member m1: here, the laptop tab that starts the room. */
 const LAPTOP = 'm1';
 const EDGE = 'e-1';
 const PHONE = 'm-phone';
 const EDGE_PREFERRED: VoterPreferences = { preferred: new Set([EDGE]), neverVote: new Set() };
-
-async function leaderOf(cluster: LocalCluster): Promise<KvMember> {
-  for (let i = 0; i < 500; i++) {
-    const leader = cluster.leader();
-    if (leader !== null) return leader;
-    await sleep(5);
-  }
-  throw new Error('no leader within 2.5 s');
-}
 
 /**
  * Runs the autopilot at whoever leads (as MemberHost does every 250 ms, faster here) until the

@@ -2,18 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { KvSession } from '../../../src/client/kv-session.js';
 import { NotLeaderError } from '../../../src/core/errors.js';
 import { LocalCluster } from '../../../src/runtime/local-cluster.js';
-import type { KvMember } from '../../../src/runtime/local-cluster.js';
-
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
-
-async function leaderOf(cluster: LocalCluster): Promise<KvMember> {
-  for (let i = 0; i < 500; i++) {
-    const leader = cluster.leader();
-    if (leader !== null) return leader;
-    await sleep(5);
-  }
-  throw new Error('no leader within 2.5 s');
-}
+import { leaderOf, sleep } from './cluster-wait.js';
 
 /** A client session on `c`, retrying through elections. */
 function openSession(c: LocalCluster, attemptsMax = 20): Promise<KvSession> {

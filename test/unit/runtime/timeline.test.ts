@@ -24,7 +24,7 @@ import { MemoryNetwork } from '../../../src/transport/memory.js';
 import type { Transport } from '../../../src/transport/transport.js';
 import { CLOCK_ENTRIES_MAX, clockOf, withClock } from '../../../src/transport/vector-clock.js';
 
-const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+import { leaderOf as leaderWithin, sleep } from './cluster-wait.js';
 
 let cluster: LocalCluster | null = null;
 afterEach(async () => {
@@ -32,14 +32,7 @@ afterEach(async () => {
   cluster = null;
 });
 
-async function leaderOf(c: LocalCluster, not?: KvMember): Promise<KvMember> {
-  for (let i = 0; i < 1000; i++) {
-    const leader = c.leader();
-    if (leader !== null && leader !== not) return leader;
-    await sleep(5);
-  }
-  throw new Error('no leader within 5 s');
-}
+const leaderOf = (c: LocalCluster, not?: KvMember) => leaderWithin(c, not, 5000);
 
 async function writes(c: LocalCluster, count: number, prefix = 'k'): Promise<void> {
   const session = await KvSession.open({

@@ -127,18 +127,13 @@ export class SignalingRoom {
    * Accepts one WebSocket for this room (the Worker checked the upgrade and the room): signaling,
    * or with `/raft` a raft socket for the edge member; `GET /edge` answers the member's status.
    */
-  fetch(request: Request): Response {
+  fetch(request: Request): Response | Promise<Response> {
     const room = roomOf(request);
     if (room === null) return textResponse(400, 'name the room in the URL: ?room=NAME');
     const rooms = this.roomsFor(room);
     const url = new URL(request.url);
     const edge = this.edgeFor(room, rooms);
-    if (url.pathname === '/edge') {
-      const status = edge?.status() ?? { room, memberId: null, running: false };
-      return new Response(JSON.stringify(status), {
-        headers: { 'content-type': 'application/json' },
-      });
-    }
+    if (url.pathname === '/edge') return edgeStatusResponse(room, edge);
     if (url.pathname === '/raft' && edge === null) {
       return textResponse(404, `room ${room} has no edge member`);
     }
@@ -199,7 +194,7 @@ export class SignalingRoom {
 
   /** Whether members other than the edge member are in the room. */
   private othersInRoom(rooms: SignalingRooms): boolean {
-    const edgeMembers = this.edge?.status().running === true ? 1 : 0;
+    const edgeMembers = this.edge?.isRunning === true ? 1 : 0;
     return rooms.stats().members > edgeMembers;
   }
 
@@ -236,6 +231,12 @@ export class SignalingRoom {
       this.stopSweeps = null;
     }
   }
+}
+
+/** `GET /edge?room=`: the edge member's status, or that the room has none. */
+async function edgeStatusResponse(room: string, edge: EdgeMemberHost | null): Promise<Response> {
+  const status = (await edge?.status()) ?? { room, running: false, member: null };
+  return new Response(JSON.stringify(status), { headers: { 'content-type': 'application/json' } });
 }
 
 function roomOf(request: Request): string | null {

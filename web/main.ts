@@ -8,6 +8,7 @@
 import { connect } from '../src/client/connect.js';
 import type { Cluster, ClusterStatus } from '../src/client/connect.js';
 import { checkVotersTarget } from '../src/client/autopilot.js';
+import { memberKind } from '../src/client/member-kind.js';
 import type { JsonValue } from '../src/state/kv-types.js';
 import { TimelinePanel } from './timeline.js';
 
@@ -219,8 +220,14 @@ function renderStatus(status: ClusterStatus): void {
   text('[data-testid="leader-id"]', status.leaderId ?? 'none');
   text('[data-testid="commit-index"]', String(status.commitIndex));
   text('#applied-index', String(status.appliedIndex));
-  text('#voters', status.voters.join(', ') || '–');
-  text('#learners', status.learners.join(', ') || '–');
+  // Edge and Node members are marked: they outlive tabs, and the autopilot prefers edge voters.
+  const kinds = new Map(status.peers.map((peer) => [peer.id, peer.kind]));
+  const marked = (id: string): string => {
+    const kind = kinds.get(id) ?? memberKind(id);
+    return kind === 'tab' ? id : `${id} (${kind})`;
+  };
+  text('#voters', status.voters.map(marked).join(', ') || '–');
+  text('#learners', status.learners.map(marked).join(', ') || '–');
   text(
     '#storage',
     status.storage === null
@@ -257,8 +264,9 @@ function renderStatus(status: ClusterStatus): void {
   list(
     '#peers',
     status.peers.map(
-      ({ id, state }) =>
-        `${id}: ${state}, ${status.connected.includes(id) ? 'linked' : 'not linked'}`,
+      ({ id, state, kind }) =>
+        `${id}${kind === 'tab' ? '' : ` (${kind}${kind === 'edge' ? ', WebSocket' : ''})`}: ` +
+        `${state}, ${status.connected.includes(id) ? 'linked' : 'not linked'}`,
     ),
   );
   const { votersTarget, decisions } = status.autopilot;

@@ -5,6 +5,7 @@
  * are a tab's. Runtime-agnostic: MessageChannel is in Node, Deno and workerd alike.
  */
 import { expose, releaseProxy, wrap } from 'comlink';
+import type { Remote } from 'comlink';
 import type { MemberId } from '../core/types.js';
 import type { WebSocketConstructor } from '../signaling/client.js';
 import type { ConnectOptions, Incarnation } from './connect.js';
@@ -53,14 +54,7 @@ export async function joinInProcess(
   platform: RoomPlatform,
   session: RoomSessionOptions,
 ): Promise<Incarnation> {
-  const ports = new MessageChannel();
-  expose(memberHost, ports.port1);
-  const host = wrap<MemberHost>(ports.port2);
-  const closePorts = (): void => {
-    host[releaseProxy]();
-    ports.port1.close();
-    ports.port2.close();
-  };
+  const { host, closePorts } = hostLink(memberHost);
   let joined;
   try {
     joined = await joinRoom(host, platform, session);
@@ -87,6 +81,54 @@ export async function joinInProcess(
         closePorts();
       })()),
   };
+}
+
+/**
+ * The host as the room session calls it: through comlink over a MessageChannel, as a tab calls
+ * its worker; or, where MessagePorts cannot be transferred (workerd: "Transfer list is not
+ * supported", and the session hands the host its KV lane's port), by calling it directly, each
+ * call answered in a later microtask as comlink would.
+ */
+function hostLink(memberHost: MemberHost): {
+  host: Remote<MemberHost>;
+  closePorts: () => void;
+} {
+  if (!canTransferPorts()) {
+    const host = new Proxy(memberHost, {
+      get(target, key) {
+        if (key === releaseProxy || key === 'then') return undefined;
+        const value: unknown = Reflect.get(target, key, target);
+        if (typeof value !== 'function') return Promise.resolve(value);
+        return (...args: unknown[]) =>
+          Promise.resolve().then(() => (value as (...a: unknown[]) => unknown).apply(target, args));
+      },
+    }) as unknown as Remote<MemberHost>;
+    return { host, closePorts: () => undefined };
+  }
+  const ports = new MessageChannel();
+  expose(memberHost, ports.port1);
+  const host = wrap<MemberHost>(ports.port2);
+  return {
+    host,
+    closePorts: () => {
+      host[releaseProxy]();
+      ports.port1.close();
+      ports.port2.close();
+    },
+  };
+}
+
+function canTransferPorts(): boolean {
+  const probe = new MessageChannel();
+  const carried = new MessageChannel();
+  try {
+    probe.port1.postMessage(null, [carried.port1]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    for (const port of [probe.port1, probe.port2, carried.port1, carried.port2]) port.close();
+  }
 }
 
 /** A new member id: `prefix-` and 12 hex digits (`n-` a Node member, `e-` an edge member). */

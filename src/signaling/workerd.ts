@@ -33,6 +33,7 @@ import { secretLookup } from './room-secrets.js';
 import type { MemorySocket } from './memory-socket.js';
 import { EdgeMemberHost, edgeSettingsFor } from './workerd-edge.js';
 import type { EdgeObjectStorage, StartEdgeMember } from './workerd-edge.js';
+import { startWorkerdEdgeMember } from './workerd-member.js';
 
 /** A server WebSocket of workerd: it must be accepted before use. */
 interface WorkerWebSocket extends ServerWebSocket {
@@ -96,10 +97,10 @@ export default {
 /** One room's signaling: the room logic for that room, with its sockets, and its edge member. */
 export class SignalingRoom {
   /**
-   * Runs a room's edge member (the edge member module); null: EDGE_ROOMS starts none. A bundle
-   * that hosts edge members sets it (a subclass, or an assignment before the first request).
+   * Runs a room's edge member: the edge member module; null starts none whatever EDGE_ROOMS says.
+   * Tests set a stand-in before the first request.
    */
-  static startEdgeMember: StartEdgeMember | null = null;
+  static startEdgeMember: StartEdgeMember | null = startWorkerdEdgeMember;
   private readonly settings: HostSettings;
   private readonly counters = newHostCounters();
   private readonly startedAtMs = Date.now();

@@ -207,7 +207,8 @@ function balanceVoters(
     return decide('demote', demotable, 'configured never to vote');
   // A ready preferred learner replaces a tab: promoted now, the tab demoted next (above the
   // target, or by the odd-count rule below), so fault tolerance never dips. A lone voter is
-  // replaced too (sim seed 9, `--edge 1`): with two, it becomes the one to demote.
+  // replaced too (sim seed 9 of `--membership autopilot --edge 1`): with two, it becomes the
+  // one to demote.
   const swapIn = ready[0];
   if (
     swapIn !== undefined &&

@@ -30,8 +30,15 @@ export interface Room {
 /** The demo's servers, and rooms of tabs, each room in a browser profile of its own. */
 export interface ClusterBench {
   readonly servers: DemoServers;
-  /** Opens `tabs` tabs on a fresh room; resolves once `voters` voters lead the rest. */
-  room(tabs: number, voters?: number): Promise<Room>;
+  /**
+   * Opens `tabs` tabs on a fresh room (or the room `name`); resolves once `voters` voters lead
+   * the rest, counting `otherMembers` members that are not tabs (an edge member, say).
+   */
+  room(
+    tabs: number,
+    voters?: number,
+    options?: { readonly name?: string; readonly otherMembers?: number },
+  ): Promise<Room>;
   close(): Promise<void>;
 }
 
@@ -41,10 +48,10 @@ export async function startClusterBench(): Promise<ClusterBench> {
   let rooms = 0;
   return {
     servers,
-    async room(tabs, voters = 3) {
+    async room(tabs, voters = 3, options = {}) {
       const profile = new Profile();
       const context = await profile.start();
-      const url = `${servers.pageUrl(`bench${++rooms}`)}&voters=${voters}`;
+      const url = `${servers.pageUrl(options.name ?? `bench${++rooms}`)}&voters=${voters}`;
       const pages: Page[] = [];
       const room: Room = {
         pages,
@@ -64,7 +71,9 @@ export async function startClusterBench(): Promise<ClusterBench> {
       };
       open.add(room);
       for (let i = 0; i < tabs; i++) await room.open();
-      await settled(pages, Math.min(voters, tabs), tabs);
+      const members = tabs + (options.otherMembers ?? 0);
+      if (options.otherMembers === undefined) await settled(pages, Math.min(voters, tabs), tabs);
+      else await agreed(pages, Math.min(voters, members), members);
       return room;
     },
     async close() {
@@ -77,6 +86,25 @@ export async function startClusterBench(): Promise<ClusterBench> {
 /** Waits until the leader among `pages` has `voters` voters and `members` members in all. */
 export const settled = (pages: readonly Page[], voters: number, members: number) =>
   settledTabs(pages, voters, members, 90_000);
+
+/**
+ * Waits until every tab follows one leader (a tab or a member that is not one) with `voters`
+ * voters and `members` members in all.
+ */
+function agreed(pages: readonly Page[], voters: number, members: number): Promise<ClusterStatus> {
+  return waitFor(
+    async () => {
+      const all = await Promise.all(pages.map(status));
+      const [one] = all;
+      if (one === undefined || one.leaderId === null) return null;
+      const counted =
+        one.voters.length === voters && one.voters.length + one.learners.length === members;
+      return counted && all.every((s) => s.leaderId === one.leaderId) ? one : null;
+    },
+    `one leader of ${voters} voters, ${members} members`,
+    90_000,
+  );
+}
 
 /** The tab whose member leads, with its status. */
 export async function leaderPage(

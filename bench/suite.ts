@@ -22,6 +22,7 @@ import {
   writeToApplied,
 } from './cluster.js';
 import type { ClusterBench } from './cluster.js';
+import { edgeCommit } from './edge.js';
 import type { BenchResults, MetricResult } from './results.js';
 import { indexedDbBaselines } from './storage.js';
 import { dataChannelRoundTrips } from './transport.js';
@@ -127,6 +128,15 @@ export async function runSuite(options: { quick: boolean; log: (line: string) =>
   const bench = await startClusterBench();
   try {
     metrics.push(...(await threeTabs(bench, sizes, rtt, idb, idbRuns.batchedPutsPerSecond, log)));
+    log('edge_commit: sequential puts in a room of two tabs and one edge member');
+    const commit = metrics.find((m) => m.name === 'commit_latency')!;
+    const fromFollowerTab = (commit.notes?.['fromFollowerTab'] as { p50: number }).p50;
+    metrics.push(
+      await edgeCommit(bench, sizes.commits, {
+        fromLeaderTab: commit.values['p50']!,
+        fromFollowerTab,
+      }),
+    );
     metrics.push(await failover(bench, sizes, log));
     metrics.push(await scale(bench, sizes, metrics, log));
   } finally {

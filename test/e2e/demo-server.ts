@@ -8,6 +8,8 @@ import { startViteDevServer } from '../../src/testing/app-server.js';
 export interface DemoServers {
   /** The page for `room`, pointed at this signaling server. */
   pageUrl(room: string): string;
+  /** The signaling server the pages join. */
+  readonly signalingUrl: string;
   /** Stops the signaling server (rooms are forgotten, connections dropped). */
   stopSignaling(): Promise<void>;
   /** Starts it again on the same port. */
@@ -30,6 +32,7 @@ export async function startDemoServers(
   const web = await startViteDevServer();
   const base = web.url;
   return {
+    signalingUrl,
     pageUrl: (room) => `${base}?room=${room}&signal=${encodeURIComponent(signalingUrl)}`,
     stopSignaling: async () => {
       await signaling?.close();

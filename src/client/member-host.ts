@@ -156,8 +156,8 @@ export interface HostEnvironment {
   readonly scheduler?: Scheduler;
   /** Makes raft WebSockets to edge members; default the runtime's WebSocket (Node 20: `ws`). */
   readonly WebSocket?: RaftSocketConstructor;
-  /** This member accepts raft WebSockets (an edge member): see socket-links.ts. */
-  readonly acceptsSockets?: boolean;
+  /** Where this member accepts raft WebSockets (an edge member's endpoint): see socket-links.ts. */
+  readonly endpoint?: string;
 }
 
 /** A tab's worker: IndexedDB, and BroadcastChannel behind the mesh. */
@@ -223,14 +223,14 @@ export class MemberHost {
     const storage = new FaultyStorage(opened.storage, opened.name);
     this.storageFaults = storage;
     this.mesh = new MeshTransport({ cluster: room, self: memberId });
-    const { WebSocket, acceptsSockets } = this.environment;
+    const { WebSocket, endpoint } = this.environment;
     this.sockets = new SocketLinks({
       room,
       self: memberId,
       mesh: this.mesh,
       ...(options.secret ? { secret: options.secret } : {}),
       ...(WebSocket === undefined ? {} : { WebSocket }),
-      ...(acceptsSockets === true ? { accepting: true } : {}),
+      ...(endpoint === undefined ? {} : { endpoint }),
     });
     const links = this.environment.links(this.mesh, { room, memberId });
     const scheduler = this.environment.scheduler ?? realScheduler;

@@ -102,7 +102,7 @@ async function launchEdgeMember(
   const memberHost = new MemberHost({
     openStorage: storage.open,
     links: (mesh) => mesh,
-    acceptsSockets: true,
+    endpoint: options.endpoint,
     ...(scheduler === undefined ? {} : { scheduler }),
     ...(WebSocket === undefined ? {} : { WebSocket }),
   });

@@ -467,6 +467,11 @@ function decodeInfo(fields: Fields): DecodeResult<Omit<PeerInfo, 'memberId'>> {
  */
 export function isEndpoint(value: unknown): value is string {
   if (typeof value !== 'string' || value.length > ENDPOINT_LENGTH_MAX) return false;
+  // No whitespace or control characters: the URL goes verbatim into raft socket proofs.
+  for (let i = 0; i < value.length; i++) {
+    const code = value.charCodeAt(i);
+    if (code <= 0x20 || code === 0x7f || /\s/.test(value[i]!)) return false;
+  }
   let url: URL;
   try {
     url = new URL(value);

@@ -2,9 +2,11 @@
  * The handshake on a raft WebSocket before any frame (issue 13), the socket twin of the data
  * channels' (peer-mesh.ts): each end sends a fresh nonce and its member id, then proves the room
  * secret (auth.ts, purpose 'socket') over the room, its own id, the other's nonce and a binding
- * that names both ids and both nonces in dialer-then-acceptor order. A WebSocket has no DTLS
- * certificates to bind to: what keeps a relay out of the middle is the TLS of the wss:// URL the
- * dialer opens (SECURITY.md). With no secret each end only names itself, as on the mesh.
+ * that names both ids and both nonces in dialer-then-acceptor order and the endpoint URL (the one
+ * the dialer dialed, the one the acceptor announced: a relay at another URL cannot pass the
+ * proofs through). A WebSocket has no DTLS certificates to bind to: what keeps a relay out of the
+ * middle at the same URL is the TLS of a wss:// endpoint (SECURITY.md). With no secret each end
+ * only names itself, as on the mesh.
  *
  *   each end:  hello {room, member, nonce}  ->  proof {proof}  (on the other's hello)
  *              ->  ok (once the other's proof verified)
@@ -34,6 +36,8 @@ export interface SocketHandshakeOptions {
   readonly secret?: string;
   /** 'dial': this end opened the socket; 'accept': a host handed it an upgraded one. */
   readonly role: 'dial' | 'accept';
+  /** The URL dialed ('dial'), or the endpoint this end announced ('accept'). */
+  readonly endpoint: string;
   /** The member a dialer meant to reach: any other id closes the socket (wrongPeer). */
   readonly expectedPeer?: MemberId;
   /** Default 10 s. */
@@ -109,7 +113,7 @@ export function authenticateSocket(
       const [dialer, acceptor] = role === 'dial' ? [self, peerId] : [peerId, self];
       const [dialerNonce, acceptorNonce] =
         role === 'dial' ? [nonce, peerNonce] : [peerNonce, nonce];
-      return `socket ${dialer} ${acceptor} ${dialerNonce} ${acceptorNonce}`;
+      return `socket ${dialer} ${acceptor} ${dialerNonce} ${acceptorNonce} ${options.endpoint}`;
     };
 
     const handle = async (data: unknown): Promise<void> => {

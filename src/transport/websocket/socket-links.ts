@@ -29,8 +29,11 @@ export interface SocketLinksOptions {
   readonly mesh: SocketMesh;
   /** Makes dialed sockets; default the runtime's WebSocket (Node 20: pass `ws`'s). */
   readonly WebSocket?: RaftSocketConstructor;
-  /** This member accepts raft sockets itself (it has an endpoint): see the file comment. */
-  readonly accepting?: boolean;
+  /**
+   * The endpoint this member announced, if it accepts raft sockets (see the file comment): the
+   * proofs of accepted sockets are bound to it.
+   */
+  readonly endpoint?: string;
   /** Redial delays: from min, doubling, up to max. Default 250 ms .. 5 s. */
   readonly retryDelayMs?: { readonly min: number; readonly max: number };
   /** Sockets accepted at once (handshaking or open); more are closed. Default 64. */
@@ -78,7 +81,12 @@ export class SocketLinks {
 
   /** An upgraded socket from this member's host: authenticated, then attached to the mesh. */
   accept(socket: RaftSocket): void {
-    if (this.closed || this.accepted.size >= (this.options.acceptedMax ?? 64)) {
+    const { endpoint } = this.options;
+    if (
+      this.closed ||
+      endpoint === undefined ||
+      this.accepted.size >= (this.options.acceptedMax ?? 64)
+    ) {
       this.count('tooMany');
       try {
         socket.close(SOCKET_CLOSE.tooMany, 'tooMany');
@@ -89,7 +97,7 @@ export class SocketLinks {
     }
     this.accepted.set(socket, null);
     socket.addEventListener('close', () => this.accepted.delete(socket));
-    authenticateSocket(socket, this.handshake('accept')).then(
+    authenticateSocket(socket, this.handshake('accept', endpoint)).then(
       ({ peer, channel }) => {
         if (this.closed) return channel.close();
         this.accepted.set(socket, peer);
@@ -120,7 +128,8 @@ export class SocketLinks {
 
   /** Whether this member dials `peer` (which accepts sockets). */
   private shouldDial(peer: MemberId): boolean {
-    return peer !== this.options.self && (!this.options.accepting || this.options.self < peer);
+    const accepting = this.options.endpoint !== undefined;
+    return peer !== this.options.self && (!accepting || this.options.self < peer);
   }
 
   private dial(peer: MemberId, dial: Dial): void {
@@ -135,7 +144,10 @@ export class SocketLinks {
     }
     dial.socket = socket;
     dial.state = 'authenticating';
-    authenticateSocket(socket, { ...this.handshake('dial'), expectedPeer: peer }).then(
+    authenticateSocket(socket, {
+      ...this.handshake('dial', dial.endpoint),
+      expectedPeer: peer,
+    }).then(
       ({ channel }) => {
         if (this.dials.get(peer) !== dial || dial.socket !== socket) return channel.close();
         dial.state = 'open';
@@ -182,12 +194,13 @@ export class SocketLinks {
     }
   }
 
-  private handshake(role: 'dial' | 'accept') {
+  private handshake(role: 'dial' | 'accept', endpoint: string) {
     const { room, self, secret, handshakeTimeoutMs } = this.options;
     return {
       room,
       self,
       role,
+      endpoint,
       ...(secret ? { secret } : {}),
       ...(handshakeTimeoutMs === undefined ? {} : { timeoutMs: handshakeTimeoutMs }),
       onRefused: (reason: SocketCloseReason) => this.count(reason),

@@ -44,6 +44,8 @@ describe('PeerInfo fields', () => {
       'javascript:alert(1)',
       'ws://user:pw@edge.example/',
       'ws://edge.example/#frag',
+      'ws://edge.example/a b',
+      'ws://edge.example/\n',
       'not a url',
       `ws://edge.example/${'a'.repeat(ENDPOINT_LENGTH_MAX)}`,
       42,

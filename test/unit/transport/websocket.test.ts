@@ -48,19 +48,19 @@ async function acceptor(self = 'e-edge', secret: string | null = SECRET, accepte
   const mesh = new MeshTransport({ cluster: ROOM, self });
   const got: Message[] = [];
   mesh.onMessage((message) => got.push(message));
+  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
+  await new Promise((resolve) => server.once('listening', resolve));
+  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/raft`;
   const links = new SocketLinks({
     room: ROOM,
     self,
     mesh,
-    accepting: true,
+    endpoint: url,
     acceptedMax,
     handshakeTimeoutMs: 300,
     ...(secret === null ? {} : { secret }),
   });
-  const server = new WebSocketServer({ host: '127.0.0.1', port: 0 });
   server.on('connection', (socket) => links.accept(socket as unknown as RaftSocket));
-  await new Promise((resolve) => server.once('listening', resolve));
-  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/raft`;
   cleanups.push(
     () => new Promise<void>((resolve) => server.close(() => resolve())),
     () => {
@@ -141,7 +141,12 @@ describe('raft WebSocket handshake', () => {
   it('refuses a dialer with no secret when the acceptor has one', async () => {
     const edge = await acceptor();
     await expect(
-      authenticateSocket(dialed(edge.url), { room: ROOM, self: 'm-tab', role: 'dial' }),
+      authenticateSocket(dialed(edge.url), {
+        room: ROOM,
+        self: 'm-tab',
+        role: 'dial',
+        endpoint: edge.url,
+      }),
     ).rejects.toBeInstanceOf(SocketHandshakeError);
     expect(edge.links.refusals()).toMatchObject({ authFailed: 1 });
   });
@@ -153,6 +158,7 @@ describe('raft WebSocket handshake', () => {
       self: 'm-tab',
       secret: SECRET,
       role: 'dial',
+      endpoint: edge.url,
       expectedPeer: 'e-edge',
     });
     await expect(attempt).rejects.toMatchObject({ reason: 'wrongPeer' });
@@ -226,6 +232,7 @@ describe('raft WebSocket handshake', () => {
       self: 'm-tab',
       secret: SECRET,
       role: 'dial',
+      endpoint: edge.url,
       expectedPeer: 'e-edge',
     });
     channel.send(encodeFrame(ROOM, appendMessage('m-someone-else', 'e-edge', 1)));
@@ -241,12 +248,28 @@ describe('raft WebSocket handshake', () => {
     expect(edge.links.refusals()).toMatchObject({ tooLarge: 1 });
   });
 
+  it('refuses proofs made for another endpoint: a relay at another URL cannot pass them on', async () => {
+    const edge = await acceptor();
+    // The dialer believes it dialed a relay's URL; the relay passes every byte to the edge.
+    const attempt = authenticateSocket(dialed(edge.url), {
+      room: ROOM,
+      self: 'm-tab',
+      secret: SECRET,
+      role: 'dial',
+      endpoint: 'wss://relay.example/raft',
+      expectedPeer: 'e-edge',
+    });
+    await expect(attempt).rejects.toBeInstanceOf(SocketHandshakeError);
+    expect(edge.links.refusals()).toMatchObject({ authFailed: 1 });
+  });
+
   it('admits anyone naming itself when neither end has a secret', async () => {
     const edge = await acceptor('e-edge', null);
     const { peer } = await authenticateSocket(dialed(edge.url), {
       room: ROOM,
       self: 'm-tab',
       role: 'dial',
+      endpoint: edge.url,
     });
     expect(peer).toBe('e-edge');
   });
@@ -289,7 +312,7 @@ describe('SocketLinks', () => {
       room: ROOM,
       self: 'e-b',
       mesh,
-      accepting: true,
+      endpoint: 'ws://127.0.0.1:1/b',
       WebSocket: Recording,
     });
     cleanups.push(() => links.close());

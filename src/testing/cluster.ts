@@ -332,6 +332,37 @@ export class TestCluster {
     return leader;
   }
 
+  /**
+   * Waits until every open tab follows one leader — a tab, or a member that is none (an edge or
+   * Node member) — that counts every open tab as a member; with `voters` and `members`, also
+   * those counts. Resolves with that leader's view as the first tab sees it.
+   */
+  async waitForAgreement(
+    options: { readonly voters?: number; readonly members?: number } = {},
+  ): Promise<ClusterStatus> {
+    const wanted = [
+      options.voters === undefined ? '' : `${options.voters} voters`,
+      options.members === undefined ? '' : `${options.members} members`,
+    ].filter((part) => part !== '');
+    return this.waitFor(
+      `one leader of every open tab${wanted.length > 0 ? ` (${wanted.join(', ')})` : ''}`,
+      async () => {
+        const statuses = await Promise.all(
+          this.live.filter((tab) => tab.alive).map((tab) => tab.status()),
+        );
+        const [first] = statuses;
+        if (first === undefined || first.leaderId === null) return null;
+        const members = new Set([...first.voters, ...first.learners]);
+        const agree = statuses.every(
+          (s) => s.leaderId === first.leaderId && s.term === first.term && members.has(s.id),
+        );
+        const voters = options.voters === undefined || first.voters.length === options.voters;
+        const all = options.members === undefined || members.size === options.members;
+        return agree && voters && all ? first : null;
+      },
+    );
+  }
+
   /** Cuts the tab off from every peer and the signaling server, until `heal`. */
   async partition(tab: TestTab): Promise<void> {
     await this.setDisconnected(tab, true);

@@ -41,6 +41,8 @@ test('concurrent writers on every tab, through reload, freeze and a signaling re
   await Promise.all(tabs.slice(0, 2).map((tab) => tab.kv.put('c', tab.label)));
   await cluster.thaw(tabs[2]!);
   await cluster.restartSignaling(500);
+  const agreed = await cluster.waitForAgreement({ voters: 3, members: 3 });
+  expect(agreed.leaderId).toBe(await (await cluster.waitForLeader()).memberId());
   await writeBurst(3);
   await cluster.expectConverged();
   const verdict = cluster.expectLinearizable();

@@ -4,7 +4,9 @@
  * 1 when the member cannot start or fails, 2 for a command line it cannot use.
  */
 import { EDGE_USAGE, parseEdgeCommand, startEdge } from './edge-command.js';
+import type { Cluster } from '../client/connect.js';
 import { MEMBER_USAGE, parseMemberCommand, runMember, UsageError } from './member-command.js';
+import type { MemberCommand } from './member-command.js';
 
 const USAGE = `Usage: webraft <command> [options]
 
@@ -46,7 +48,7 @@ async function main(argv: readonly string[]): Promise<number> {
       signalled(name);
     });
   }
-  await run.run((line) => console.log(line), stopSignal);
+  await runMember(run, (line) => console.log(line), stopSignal, run.start);
   console.error(`left room ${room}`);
   return 0;
 }
@@ -56,27 +58,21 @@ interface Run {
   readonly help: boolean;
   readonly usage: string;
   readonly room: string;
-  run(print: (line: string) => void, stopSignal: Promise<unknown>): Promise<void>;
+  readonly json: boolean;
+  readonly intervalMs: number;
+  readonly member?: MemberCommand['member'];
+  /** How the member starts; undefined: a Node member (`member`). */
+  readonly start: (() => Promise<Cluster>) | undefined;
 }
 
 function memberRun(args: readonly string[]): Run {
   const command = parseMemberCommand(args, process.env);
-  return {
-    help: command.help,
-    usage: MEMBER_USAGE,
-    room: command.member.room,
-    run: (print, stopSignal) => runMember(command, print, stopSignal),
-  };
+  return { ...command, usage: MEMBER_USAGE, room: command.member.room, start: undefined };
 }
 
 function edgeRun(args: readonly string[]): Run {
   const command = parseEdgeCommand(args, process.env);
-  return {
-    help: command.help,
-    usage: EDGE_USAGE,
-    room: command.edge.room,
-    run: (print, stopSignal) => runMember(command, print, stopSignal, startEdge(command)),
-  };
+  return { ...command, usage: EDGE_USAGE, room: command.edge.room, start: startEdge(command) };
 }
 
 main(process.argv.slice(2)).then(

@@ -9,20 +9,17 @@
  * is there — on the tabs, and on the edge member, read by a third fresh profile once the tabs
  * are gone again. The history is linearizable throughout.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../src/client/connect.js';
 import type { JsonValue } from '../../src/state/kv-types.js';
 import { startSignalingServer } from '../../src/signaling/node-server.js';
 import { TestCluster } from '../../src/testing/cluster.js';
 import type { TestTab } from '../../src/testing/cluster.js';
+import { spawnCli } from './cli-process.js';
 
-const repository = fileURLToPath(new URL('../..', import.meta.url));
 const cleanups: (() => Promise<void> | void)[] = [];
 
 afterEach(async () => {
@@ -39,38 +36,10 @@ interface EdgeLine {
   readonly learners: readonly string[];
 }
 
-/** `webraft edge` as a child process (Node with tsx's loader: one process to kill). */
+/** `webraft edge` as a child process, on any free port. */
 function spawnEdge(room: string, signalingUrl: string, dataDir: string) {
-  const args = ['--room', room, '--signal', signalingUrl, '--data-dir', dataDir];
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', 'src/cli/main.ts', 'edge', ...args, '--port', '0', '--json'],
-    { cwd: repository, stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let latest: EdgeLine | null = null;
-  let output = '';
-  let pending = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-    pending += chunk.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) latest = JSON.parse(line) as EdgeLine;
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  cleanups.push(async () => {
-    child.kill('SIGKILL');
-    await exited;
-  });
-  return {
-    latest: () => latest,
-    output: () => output,
-    kill: async () => {
-      child.kill('SIGKILL');
-      await exited;
-    },
-  };
+  const args = ['--room', room, '--signal', signalingUrl, '--data-dir', dataDir, '--port', '0'];
+  return spawnCli<EdgeLine>(['edge', ...args, '--json'], cleanups);
 }
 
 type Edge = ReturnType<typeof spawnEdge>;

@@ -6,22 +6,19 @@
  * same member: it catches up on what was written while it was down, its own writes show on the
  * tabs, and the cluster is back at three voters with it among them.
  */
-import { spawn } from 'node:child_process';
-import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Cluster } from '../../src/client/connect.js';
 import { startNodeMember } from '../../src/node/member.js';
 import { Profile } from './chromium.js';
+import { spawnCli } from './cli-process.js';
 import { done, leaderStatus, openTab, useDemoServers, waitFor } from './demo-harness.js';
 import type { DemoWindow } from './demo-harness.js';
 
 const servers = useDemoServers();
-const repository = fileURLToPath(new URL('../..', import.meta.url));
 const cleanups: (() => Promise<void> | void)[] = [];
 
 afterEach(async () => {
@@ -37,30 +34,9 @@ interface StatusLine {
 }
 
 /** `webraft member` as a child process, with the status lines it printed so far. */
-function spawnCliMember(
-  room: string,
-  signalingUrl: string,
-  dataDir: string,
-): { child: ChildProcess; latest: () => StatusLine | null; output: () => string } {
+function spawnCliMember(room: string, signalingUrl: string, dataDir: string) {
   const args = ['--room', room, '--signal', signalingUrl, '--data-dir', dataDir, '--json'];
-  // Node itself with tsx's loader, not `npx tsx`: one process to kill, no wrapper between.
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'member', ...args], {
-    cwd: repository,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let latest: StatusLine | null = null;
-  let output = '';
-  let pending = '';
-  child.stdout!.on('data', (chunk: Buffer) => {
-    output += chunk.toString();
-    pending += chunk.toString();
-    const lines = pending.split('\n');
-    pending = lines.pop() ?? '';
-    for (const line of lines) latest = JSON.parse(line) as StatusLine;
-  });
-  child.stderr!.on('data', (chunk: Buffer) => (output += chunk.toString()));
-  cleanups.push(() => void child.kill('SIGKILL'));
-  return { child, latest: () => latest, output: () => output };
+  return spawnCli<StatusLine>(['member', ...args], cleanups);
 }
 
 const kvOf = (page: Page) => ({

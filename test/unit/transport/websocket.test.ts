@@ -20,6 +20,7 @@ import type {
   RaftSocketConstructor,
 } from '../../../src/transport/websocket/socket-channel.js';
 import { SocketLinks } from '../../../src/transport/websocket/socket-links.js';
+import type { SocketLinksOptions } from '../../../src/transport/websocket/socket-links.js';
 import { appendMessage } from './conformance.js';
 
 const ROOM = 'room';
@@ -71,6 +72,22 @@ async function acceptor(self = 'e-edge', secret: string | null = SECRET, accepte
   return { mesh, links, got, url, server };
 }
 
+/** A tab's mesh transport whose SocketLinks dial the edge member `e-edge` at `url`. */
+function dialer(url: string, options: Partial<SocketLinksOptions> = {}) {
+  const tab = new MeshTransport({ cluster: ROOM, self: 'm-tab' });
+  const links = new SocketLinks({
+    room: ROOM,
+    self: 'm-tab',
+    secret: SECRET,
+    mesh: tab,
+    WebSocket: Socket,
+    ...options,
+  });
+  cleanups.push(() => links.close());
+  links.setEndpoints(new Map([['e-edge', url]]));
+  return { tab, links };
+}
+
 /** A socket dialed to `url`, for `authenticateSocket` at once (the acceptor speaks first). */
 function dialed(url: string): RaftSocket {
   const socket = new WebSocket(url);
@@ -96,18 +113,9 @@ async function rawClient(url: string) {
 describe('raft WebSocket handshake', () => {
   it('admits a dialer that proves the secret; frames flow both ways through the mesh', async () => {
     const edge = await acceptor();
-    const tab = new MeshTransport({ cluster: ROOM, self: 'm-tab' });
+    const { tab, links } = dialer(edge.url);
     const got: Message[] = [];
     tab.onMessage((message) => got.push(message));
-    const links = new SocketLinks({
-      room: ROOM,
-      self: 'm-tab',
-      secret: SECRET,
-      mesh: tab,
-      WebSocket: Socket,
-    });
-    cleanups.push(() => links.close());
-    links.setEndpoints(new Map([['e-edge', edge.url]]));
     await until(() => links.states()['e-edge'] === 'open', 'the socket to open');
     tab.send([appendMessage('m-tab', 'e-edge', 1)]);
     await until(() => edge.got.length === 1, 'the frame at the edge');
@@ -119,17 +127,10 @@ describe('raft WebSocket handshake', () => {
 
   it('refuses a wrong secret with 4401, counted on both ends, and does not redial', async () => {
     const edge = await acceptor();
-    const tab = new MeshTransport({ cluster: ROOM, self: 'm-tab' });
-    const links = new SocketLinks({
-      room: ROOM,
-      self: 'm-tab',
+    const { tab, links } = dialer(edge.url, {
       secret: 'wrong',
-      mesh: tab,
-      WebSocket: Socket,
       retryDelayMs: { min: 10, max: 10 },
     });
-    cleanups.push(() => links.close());
-    links.setEndpoints(new Map([['e-edge', edge.url]]));
     await until(() => links.states()['e-edge'] === 'refused', 'the refusal');
     expect(edge.links.refusals()).toMatchObject({ authFailed: 1 });
     expect(links.refusals().authFailed! + (links.refusals().refusedByPeer ?? 0)).toBeGreaterThan(0);
@@ -278,17 +279,7 @@ describe('raft WebSocket handshake', () => {
 describe('SocketLinks', () => {
   it('redials with backoff when the socket drops, and hangs up when the peer leaves', async () => {
     const edge = await acceptor();
-    const tab = new MeshTransport({ cluster: ROOM, self: 'm-tab' });
-    const links = new SocketLinks({
-      room: ROOM,
-      self: 'm-tab',
-      secret: SECRET,
-      mesh: tab,
-      WebSocket: Socket,
-      retryDelayMs: { min: 20, max: 100 },
-    });
-    cleanups.push(() => links.close());
-    links.setEndpoints(new Map([['e-edge', edge.url]]));
+    const { tab, links } = dialer(edge.url, { retryDelayMs: { min: 20, max: 100 } });
     await until(() => tab.peers().includes('e-edge'), 'the first link');
     for (const client of edge.server.clients) client.terminate();
     await until(() => links.states()['e-edge'] !== 'open', 'the drop');

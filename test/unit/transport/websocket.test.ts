@@ -14,6 +14,7 @@ import {
   authenticateSocket,
   SocketHandshakeError,
 } from '../../../src/transport/websocket/handshake.js';
+import type { SocketHandshakeOptions } from '../../../src/transport/websocket/handshake.js';
 import { SOCKET_CLOSE } from '../../../src/transport/websocket/socket-channel.js';
 import type {
   RaftSocket,
@@ -88,6 +89,20 @@ function dialer(url: string, options: Partial<SocketLinksOptions> = {}) {
   return { tab, links };
 }
 
+/** The handshake of tab `m-tab` dialing `e-edge` at `url` with the right secret. */
+const asTab = (
+  url: string,
+  options: Partial<SocketHandshakeOptions> = {},
+): SocketHandshakeOptions => ({
+  room: ROOM,
+  self: 'm-tab',
+  secret: SECRET,
+  role: 'dial',
+  endpoint: url,
+  expectedPeer: 'e-edge',
+  ...options,
+});
+
 /** A socket dialed to `url`, for `authenticateSocket` at once (the acceptor speaks first). */
 function dialed(url: string): RaftSocket {
   const socket = new WebSocket(url);
@@ -154,14 +169,7 @@ describe('raft WebSocket handshake', () => {
 
   it('closes with 4403 when the acceptor is not the member the dialer meant', async () => {
     const edge = await acceptor('e-other');
-    const attempt = authenticateSocket(dialed(edge.url), {
-      room: ROOM,
-      self: 'm-tab',
-      secret: SECRET,
-      role: 'dial',
-      endpoint: edge.url,
-      expectedPeer: 'e-edge',
-    });
+    const attempt = authenticateSocket(dialed(edge.url), asTab(edge.url));
     await expect(attempt).rejects.toMatchObject({ reason: 'wrongPeer' });
   });
 
@@ -228,14 +236,7 @@ describe('raft WebSocket handshake', () => {
     const socket = dialed(edge.url);
     let closedWith: number | null = null;
     socket.addEventListener('close', (event) => (closedWith = event.code ?? null));
-    const { channel } = await authenticateSocket(socket, {
-      room: ROOM,
-      self: 'm-tab',
-      secret: SECRET,
-      role: 'dial',
-      endpoint: edge.url,
-      expectedPeer: 'e-edge',
-    });
+    const { channel } = await authenticateSocket(socket, asTab(edge.url));
     channel.send(encodeFrame(ROOM, appendMessage('m-someone-else', 'e-edge', 1)));
     channel.send(new Uint8Array([0xc1, 0xff, 0x00]));
     socket.send('text after the handshake');
@@ -252,14 +253,10 @@ describe('raft WebSocket handshake', () => {
   it('refuses proofs made for another endpoint: a relay at another URL cannot pass them on', async () => {
     const edge = await acceptor();
     // The dialer believes it dialed a relay's URL; the relay passes every byte to the edge.
-    const attempt = authenticateSocket(dialed(edge.url), {
-      room: ROOM,
-      self: 'm-tab',
-      secret: SECRET,
-      role: 'dial',
-      endpoint: 'wss://relay.example/raft',
-      expectedPeer: 'e-edge',
-    });
+    const attempt = authenticateSocket(
+      dialed(edge.url),
+      asTab(edge.url, { endpoint: 'wss://relay.example/raft' }),
+    );
     await expect(attempt).rejects.toBeInstanceOf(SocketHandshakeError);
     expect(edge.links.refusals()).toMatchObject({ authFailed: 1 });
   });

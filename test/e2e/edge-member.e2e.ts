@@ -1,7 +1,8 @@
 /**
  * An edge member in a room of tabs (issue 13): a `webraft edge` process (the CLI: FileStorage, a
  * ws server for raft sockets, no WebRTC) and two Chromium tabs form one cluster with the edge
- * member a voter, the tabs reaching it over raft WebSockets. A tab's write is applied on the edge
+ * member a voter, the tabs reaching it over raft WebSockets (the room has a secret, so each socket
+ * is authenticated in the tab's worker and on the edge member). A tab's write is applied on the edge
  * member; with both tabs closed (one after the other, so the autopilot hands the vote to the edge
  * member) a tab of a fresh browser profile finds the state, served by the edge member alone.
  * Then, under a write load from two tabs, the edge process is killed with SIGKILL and started
@@ -21,6 +22,8 @@ import type { TestTab } from '../../src/testing/cluster.js';
 import { spawnCli } from './cli-process.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
+/** The room's secret: every raft socket proves it, in the tabs' workers and on the edge member. */
+const SECRET = 'edge e2e secret';
 
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
@@ -39,7 +42,7 @@ interface EdgeLine {
 /** `webraft edge` as a child process, on any free port. */
 function spawnEdge(room: string, signalingUrl: string, dataDir: string) {
   const args = ['--room', room, '--signal', signalingUrl, '--data-dir', dataDir, '--port', '0'];
-  return spawnCli<EdgeLine>(['edge', ...args, '--json'], cleanups);
+  return spawnCli<EdgeLine>(['edge', ...args, '--secret', SECRET, '--json'], cleanups);
 }
 
 type Edge = ReturnType<typeof spawnEdge>;
@@ -55,7 +58,12 @@ async function startRoom() {
 
 /** A browser on a fresh profile, on the room. */
 async function browser(room: string, signalingUrl: string): Promise<TestCluster> {
-  const cluster = await TestCluster.start({ room, signalingUrl, timeoutMs: 45_000 });
+  const cluster = await TestCluster.start({
+    room,
+    signalingUrl,
+    secret: SECRET,
+    timeoutMs: 45_000,
+  });
   cleanups.push(() => cluster.close());
   return cluster;
 }

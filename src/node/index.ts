@@ -5,6 +5,9 @@
 export { defaultDataDir, startNodeMember } from './member.js';
 export type { NodeMemberOptions } from './member.js';
 export { loadRTCPeerConnection, WebRtcUnavailableError, WEBRTC_PACKAGE } from './webrtc.js';
+export { defaultEdgeDataDir, EDGE_PORT_DEFAULT, startNodeEdgeMember } from '../edge/node.js';
+export type { NodeEdgeMemberOptions } from '../edge/node.js';
+export type { EdgeMember } from '../edge/member.js';
 export { FileStorage } from '../storage/file.js';
 export type { FileStorageInfo, FileStorageOptions } from '../storage/file.js';
 export { StorageLockedError } from '../storage/errors.js';

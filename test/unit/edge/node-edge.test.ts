@@ -3,7 +3,8 @@
  * alone in a new room it is named bootstrapper and starts the cluster; a second edge member is
  * dialed over a raft WebSocket (the smaller id dials) and replicates; the room hears each one's
  * endpoint and voter wish; started again from its data directory an edge member is the same `e-`
- * member; and none of it loads the WebRTC package.
+ * member; and none of it loads the WebRTC package. A Node member in the room dials the edge
+ * member over a raft WebSocket too, and writes through it.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -11,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startNodeEdgeMember } from '../../../src/edge/node.js';
+import { startNodeMember } from '../../../src/node/member.js';
 import type { EdgeMember } from '../../../src/edge/member.js';
 import { startSignalingServer } from '../../../src/signaling/node-server.js';
 import type { SignalingServer } from '../../../src/signaling/node-server.js';
@@ -86,7 +88,34 @@ describe('an edge member on Node', () => {
     await until(async () => ((await again.status()).role === 'leader' ? true : null), 'a leader');
     expect((await again.kv.get('at'))?.value).toBe('the edge');
 
+    // Checked here, before the next test's Node member loads it into this process.
     const require = createRequire(import.meta.url);
     expect(Object.keys(require.cache).filter((path) => path.includes('wrtc'))).toEqual([]);
+  });
+
+  it('a Node member dials it over a raft WebSocket, not WebRTC, and replicates through it', async () => {
+    const server = await signaling();
+    const edgeMember = await edge(server, dataDir());
+    await until(
+      async () => ((await edgeMember.status()).role === 'leader' ? true : null),
+      'a leader',
+    );
+    const node = await startNodeMember({
+      room: 'edge-room',
+      signalingUrl: server.url,
+      dataDir: dataDir(),
+      secret: 'edge secret',
+    });
+    cleanups.push(() => node.close());
+    const status = await until(async () => {
+      const s = await node.status();
+      return s.peers.some((peer) => peer.id === edgeMember.id && peer.state === 'open') &&
+        s.learners.includes(node.id)
+        ? s
+        : null;
+    }, 'the Node member linked to the edge member and in the cluster');
+    expect(status.peers).toEqual([{ id: edgeMember.id, state: 'open', kind: 'edge' }]);
+    await node.kv.put('from', 'node');
+    expect((await edgeMember.kv.get('from'))?.value).toBe('node');
   });
 });

@@ -9,8 +9,9 @@
  * `endpoint` where it accepts raft WebSockets and its `voter` wish, see PeerInfo); the server
  * answers `welcome` (the peers already in the room, whether this member is the room's
  * bootstrapper, and what the peers said of themselves) or an `error` and closes. Joined members
- * then exchange `signal`s, see `peer-joined` / `peer-left`, and may `ping`. A member may be named bootstrapper after its welcome, by
- * `bootstrap` (a server just restarted waits for the old members first, see rooms.ts).
+ * then exchange `signal`s, see `peer-joined` / `peer-left`, and may `ping`. A member may be
+ * named bootstrapper after its welcome, by `bootstrap` (a server just restarted waits for the old
+ * members first, see rooms.ts).
  *
  * Both directions are decoded strictly (decision 4): unknown types, unknown or missing fields,
  * ids outside `ID_PATTERN`, payloads over their bounds are refused with a reason from a closed

@@ -26,8 +26,11 @@ export interface EdgeHost {
   readonly url: string;
   /** What the process printed so far (for failure messages). */
   output(): string;
-  /** Stops it (see `stopChild`), with SIGKILL if it has not exited within 5 s. */
-  stop(): Promise<void>;
+  /**
+   * Stops it (see `stopChild`), with SIGKILL if it has not exited within 5 s; `signal` SIGKILL
+   * kills it at once (a crash).
+   */
+  stop(signal?: NodeJS.Signals): Promise<void>;
 }
 
 const BIN = fileURLToPath(new URL('../../node_modules/.bin/', import.meta.url));
@@ -43,14 +46,16 @@ export async function buildEdgeForTest(): Promise<EdgeBuild & { remove(): void }
 /**
  * Starts `kind` from `built` with `settings` (SIGNAL_*) and waits until it answers.
  * `storageDir` (workerd): Durable Object storage on disk there, so that a restart remembers.
+ * `port`: listen there (a restart on the address the clients know); default a free one.
  */
 export async function startEdgeHost(
   kind: EdgeHostKind,
   built: EdgeBuild,
   settings: Readonly<Record<string, string>> = {},
   storageDir?: string,
+  port?: number,
 ): Promise<EdgeHost> {
-  const port = await freePort();
+  port ??= await freePort();
   const env = { ...withoutSettings(process.env), ...settings };
   const config =
     storageDir === undefined ? built.workerdConfig : withDiskStorage(built, storageDir);
@@ -88,7 +93,7 @@ export async function startEdgeHost(
     output: () => printed,
     // workerd drains on SIGTERM, waiting for open WebSockets to end; SIGINT stops it at once.
     // Deno closes its sockets with 1001 on SIGTERM (deno.ts).
-    stop: () => stopChild(child, kind === 'workerd' ? 'SIGINT' : 'SIGTERM'),
+    stop: (signal) => stopChild(child, signal ?? (kind === 'workerd' ? 'SIGINT' : 'SIGTERM')),
   };
   try {
     // Both answer a plain GET with 426 once they serve; nothing else listens on that port.
@@ -146,7 +151,7 @@ async function stopChild(child: ChildProcess, signal: NodeJS.Signals): Promise<v
 }
 
 /** A port free on 127.0.0.1 a moment ago (workerd takes its port on the command line). */
-function freePort(): Promise<number> {
+export function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.once('error', reject);

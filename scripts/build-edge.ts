@@ -4,6 +4,7 @@
  *   signaling-deno.js     `deno run` it, or hand it to Deno Deploy as the entrypoint
  *   signaling-workerd.js  the Worker and its Durable Object class
  *   workerd.capnp         edge/workerd.capnp beside them: `workerd serve <dir>/workerd.capnp`
+ *   workerd-edge.capnp    the same with Durable Object storage on disk (edge members)
  * `tsx scripts/build-edge.ts [outDir]`, default dist/edge. Tests build into a directory of their
  * own, so that two runs never overwrite each other's files.
  */
@@ -37,6 +38,8 @@ export async function buildEdgeBundles(outDir = join(repoRoot, 'dist/edge')): Pr
   }
   const workerdConfig = join(outDir, 'workerd.capnp');
   copyFileSync(join(repoRoot, 'edge/workerd.capnp'), workerdConfig);
+  // The same Worker with its rooms' storage on disk, for edge members (`npm run edge:workerd`).
+  copyFileSync(join(repoRoot, 'edge/workerd-edge.capnp'), join(outDir, 'workerd-edge.capnp'));
   return { outDir, denoEntry: join(outDir, 'signaling-deno.js'), workerdConfig };
 }
 

@@ -23,9 +23,7 @@
  * load, then kept as it writes) and deletes them by name. A failed transaction fails the storage
  * as a whole, as IndexedDB's does: later writes reject with the same typed error.
  */
-import { describeError } from '../core/errors.js';
-import type { MemberId, Snapshot } from '../core/types.js';
-import { StorageClosedError } from './checks.js';
+import type { MemberId } from '../core/types.js';
 import {
   StorageCorruptError,
   StorageLostError,
@@ -38,7 +36,6 @@ import type {
   DurableObjectTransactionLike,
 } from './durable-object-api.js';
 import { definedOnly } from './options.js';
-import { planCompaction, planPersist } from './plan.js';
 import type { StorageChange } from './plan.js';
 import {
   decodeIdentity,
@@ -56,7 +53,8 @@ import { persistedStateOf, recover } from './recovery.js';
 import type { RecoveryReport } from './recovery.js';
 import { layoutLimitsOf, SegmentLayout } from './segment-layout.js';
 import type { SegmentWrite } from './segment-layout.js';
-import type { PersistedState, PersistUpdate, Storage, StorageInfo } from './storage.js';
+import type { PersistedState, StorageInfo } from './storage.js';
+import { TransactionalStorage } from './transactional-storage.js';
 
 export type { DurableObjectStorageLike } from './durable-object-api.js';
 
@@ -127,16 +125,9 @@ interface PartedHead {
 /** Values to put (a value) or delete (null), by key, in the order they were decided. */
 type Changes = Map<string, unknown>;
 
-export class DurableObjectStorage implements Storage {
-  private layout: SegmentLayout;
+export class DurableObjectStorage extends TransactionalStorage<Changes> {
   /** Stored segment records: first index -> number of parts (0: stored whole). */
   private readonly segments = new Map<number, number>();
-  private queue: Promise<void> = Promise.resolve();
-  private failure: Error | null = null;
-  private closed = false;
-  private repair: RecoveryReport | null = null;
-  private votesWithheld = false;
-  private opened: PersistedState | null = null;
   private readonly counts = { transactions: 0, keysWritten: 0, keysDeleted: 0 };
 
   private constructor(
@@ -144,7 +135,7 @@ export class DurableObjectStorage implements Storage {
     readonly memberId: MemberId,
     private readonly options: ResolvedOptions,
   ) {
-    this.layout = new SegmentLayout(layoutLimitsOf(this.options));
+    super(layoutLimitsOf(options), options.snapshotChunkBytes);
   }
 
   /** The member id this object's storage holds, or null when it holds none (new or wiped). */
@@ -223,39 +214,12 @@ export class DurableObjectStorage implements Storage {
     return opened;
   }
 
-  async load(): Promise<PersistedState> {
-    this.throwIfUnusable();
-    const opened = this.opened;
-    this.opened = null;
-    if (opened !== null) return opened; // Read at open and nothing written since.
-    await this.queue;
-    return this.loadLayout();
+  protected releaseWrite(): Changes {
+    return new Map([[this.metaKey('repair'), null]]);
   }
 
-  persist(update: PersistUpdate): Promise<void> {
-    return this.enqueue(() =>
-      this.changesOf(planPersist(this.layout, update, this.options.snapshotChunkBytes)),
-    );
-  }
-
-  compact(snapshot: Snapshot, compactThrough: number): Promise<void> {
-    return this.enqueue(() =>
-      this.changesOf(
-        planCompaction(this.layout, snapshot, compactThrough, this.options.snapshotChunkBytes),
-      ),
-    );
-  }
-
-  releaseVotes(): Promise<void> {
-    return this.enqueue(() => {
-      this.votesWithheld = false;
-      this.repair = null;
-      return new Map([[this.metaKey('repair'), null]]);
-    });
-  }
-
-  async close(): Promise<void> {
-    this.closed = true; // Transactions already issued still complete.
+  protected closeMedium(): void {
+    // Nothing to let go of: the object owns its storage; transactions issued still complete.
   }
 
   info(): DurableObjectStorageInfo {
@@ -263,14 +227,8 @@ export class DurableObjectStorage implements Storage {
       kind: 'durable-object',
       memberId: this.memberId,
       persistence: 'unsupported',
-      segments: this.layout.segmentCount,
-      firstIndex: this.layout.point.index + 1,
-      lastIndex: this.layout.lastIndex,
-      snapshotIndex: this.layout.snapshotIndex,
-      repair: this.repair,
-      votesWithheld: this.votesWithheld,
+      ...this.figures(),
       ...this.counts,
-      failure: this.failure === null ? null : describeError(this.failure),
     };
   }
 
@@ -291,7 +249,7 @@ export class DurableObjectStorage implements Storage {
   }
 
   /** Reads and verifies everything in one transaction, deletes a torn tail, rebuilds the layout. */
-  private async loadLayout(): Promise<PersistedState> {
+  protected async loadLayout(): Promise<PersistedState> {
     const { prefix } = this.options;
     let recovery;
     try {
@@ -335,7 +293,7 @@ export class DurableObjectStorage implements Storage {
     }
     this.repair = recovery.repair;
     this.votesWithheld = recovery.votesWithheld;
-    this.layout = SegmentLayout.recovered(layoutLimitsOf(this.options), recovery.log);
+    this.layout = SegmentLayout.recovered(this.layoutLimits, recovery.log);
     return persistedStateOf(recovery);
   }
 
@@ -384,26 +342,8 @@ export class DurableObjectStorage implements Storage {
     return { v: head.v, body, crc: head.crc };
   }
 
-  /**
-   * Plans a write synchronously (so the checks see every earlier write) and commits it after the
-   * ones before it.
-   */
-  private enqueue(plan: () => Changes): Promise<void> {
-    let changes: Changes;
-    this.opened = null;
-    try {
-      this.throwIfUnusable();
-      changes = plan();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const run = this.queue.then(() => this.commit(changes));
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
   /** Puts and deletes `changes` in one transaction, in calls of at most 128 keys. */
-  private async commit(changes: Changes): Promise<void> {
+  protected async commit(changes: Changes): Promise<void> {
     this.throwIfUnusable();
     if (changes.size === 0) return;
     const deletes: string[] = [];
@@ -431,7 +371,7 @@ export class DurableObjectStorage implements Storage {
   }
 
   /** The keys to put and delete that carry out `changes`, and the segment keys after them. */
-  private changesOf(changes: readonly StorageChange[]): Changes {
+  protected writeOf(changes: readonly StorageChange[]): Changes {
     const out: Changes = new Map();
     for (const change of changes) {
       if (change.kind === 'segment') {
@@ -497,17 +437,6 @@ export class DurableObjectStorage implements Storage {
     const head: PartedHead = { v: sealed.v, crc: sealed.crc, parts, byteLength: body.length };
     out.set(this.segmentKey(first), head);
     this.segments.set(first, parts);
-  }
-
-  private throwIfUnusable(): void {
-    if (this.closed) throw new StorageClosedError();
-    if (this.failure !== null) throw this.failure;
-  }
-
-  /** From now on every write fails with `error` (the first failure wins). */
-  private fail(error: Error): Error {
-    this.failure ??= error;
-    return this.failure;
   }
 }
 

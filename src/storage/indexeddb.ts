@@ -15,10 +15,7 @@
  * after a failed one would leave a hole, and a member that cannot persist must not acknowledge.
  */
 import { openDB, unwrap } from 'idb';
-import { describeError } from '../core/errors.js';
 import type { IDBPDatabase } from 'idb';
-import type { Snapshot } from '../core/types.js';
-import { StorageClosedError } from './checks.js';
 import {
   StorageCorruptError,
   StorageLostError,
@@ -35,14 +32,14 @@ import {
   segmentKeyTag,
   unseal,
 } from './records.js';
-import { planCompaction, planPersist } from './plan.js';
 import type { StorageChange } from './plan.js';
 import { persistedStateOf, recover } from './recovery.js';
 import type { RecoveryReport } from './recovery.js';
 import { definedOnly } from './options.js';
 import { layoutLimitsOf, SegmentLayout } from './segment-layout.js';
 import type { SegmentWrite } from './segment-layout.js';
-import type { PersistedState, PersistUpdate, Storage, StorageInfo } from './storage.js';
+import type { PersistedState, StorageInfo } from './storage.js';
+import { TransactionalStorage } from './transactional-storage.js';
 
 const SCHEMA_VERSION = 1;
 const META = 'meta';
@@ -102,17 +99,14 @@ const DEFAULTS = {
 
 type ResolvedOptions = typeof DEFAULTS;
 
-export class IndexedDbStorage implements Storage {
-  private layout: SegmentLayout;
-  /** The last write issued; the next one starts when it is done. */
-  private queue: Promise<void> = Promise.resolve();
-  private failure: Error | null = null;
-  private closed = false;
-  private repair: RecoveryReport | null = null;
-  private votesWithheld = false;
+/** A write of the IndexedDB storage: segment writes and records, in one transaction. */
+interface IndexedDbWrite {
+  readonly writes: readonly SegmentWrite[];
+  readonly records: readonly RecordWrite[];
+}
+
+export class IndexedDbStorage extends TransactionalStorage<IndexedDbWrite> {
   private persistence: PersistencePermission = 'unsupported';
-  /** What open read, handed to the first `load` if nothing was written in between. */
-  private opened: PersistedState | null = null;
 
   private constructor(
     private readonly db: IDBPDatabase,
@@ -120,7 +114,7 @@ export class IndexedDbStorage implements Storage {
     readonly database: string,
     private readonly options: ResolvedOptions,
   ) {
-    this.layout = new SegmentLayout(layoutLimitsOf(this.options));
+    super(layoutLimitsOf(options), options.snapshotChunkBytes);
     // The browser closed the connection (site data cleared, storage evicted, disk error).
     unwrap(db).addEventListener('close', () =>
       this.fail(new StorageUnavailableError(database, 'the browser closed the database')),
@@ -229,48 +223,16 @@ export class IndexedDbStorage implements Storage {
       storage.fail(new StorageUnavailableError(name, 'the database is being deleted or upgraded'));
       db.close();
     });
-    storage.opened = (await storage.loadLayout()).state;
+    storage.opened = await storage.loadLayout();
     if (options.requestPersistence) storage.persistence = await requestPersistentStorage();
     return storage;
   }
 
-  async load(): Promise<PersistedState> {
-    this.throwIfUnusable();
-    const opened = this.opened;
-    this.opened = null;
-    if (opened !== null) return opened; // Read at open and nothing written since: no second read.
-    await this.queue;
-    const { state } = await this.loadLayout();
-    return state;
+  protected releaseWrite(): IndexedDbWrite {
+    return { writes: [], records: [{ store: META, key: IDBKeyRange.only('repair'), value: null }] };
   }
 
-  persist(update: PersistUpdate): Promise<void> {
-    return this.enqueue(() =>
-      this.transactionOf(planPersist(this.layout, update, this.options.snapshotChunkBytes)),
-    );
-  }
-
-  compact(snapshot: Snapshot, compactThrough: number): Promise<void> {
-    return this.enqueue(() =>
-      this.transactionOf(
-        planCompaction(this.layout, snapshot, compactThrough, this.options.snapshotChunkBytes),
-      ),
-    );
-  }
-
-  releaseVotes(): Promise<void> {
-    return this.enqueue(() => {
-      this.votesWithheld = false;
-      return {
-        writes: [],
-        records: [{ store: META, key: IDBKeyRange.only('repair'), value: null }],
-      };
-    });
-  }
-
-  async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
+  protected closeMedium(): void {
     this.db.close(); // Transactions already issued still complete.
   }
 
@@ -280,18 +242,12 @@ export class IndexedDbStorage implements Storage {
       database: this.database,
       durability: this.options.durability,
       persistence: this.persistence,
-      segments: this.layout.segmentCount,
-      firstIndex: this.layout.point.index + 1,
-      lastIndex: this.layout.lastIndex,
-      snapshotIndex: this.layout.snapshotIndex,
-      repair: this.repair,
-      votesWithheld: this.votesWithheld,
-      failure: this.failure === null ? null : describeError(this.failure),
+      ...this.figures(),
     };
   }
 
   /** Reads and verifies everything, deletes a torn tail, and rebuilds the layout from it. */
-  private async loadLayout(): Promise<{ state: PersistedState }> {
+  protected async loadLayout(): Promise<PersistedState> {
     const tx = this.db.transaction(STORES, 'readonly');
     const meta = tx.objectStore(META);
     const segments = tx.objectStore(SEGMENTS);
@@ -329,36 +285,15 @@ export class IndexedDbStorage implements Storage {
         op: 'deleteSegmentsFrom',
         first,
       }));
-      await this.write(writes, records);
+      await this.commit({ writes, records });
     }
     this.repair = recovery.repair;
     this.votesWithheld = recovery.votesWithheld;
-    this.layout = SegmentLayout.recovered(layoutLimitsOf(this.options), recovery.log);
-    return { state: persistedStateOf(recovery) };
+    this.layout = SegmentLayout.recovered(this.layoutLimits, recovery.log);
+    return persistedStateOf(recovery);
   }
 
-  /**
-   * Plans a write synchronously (so checks see every earlier write) and runs it after the ones
-   * before it, in one transaction.
-   */
-  private enqueue(plan: () => { writes: SegmentWrite[]; records: RecordWrite[] }): Promise<void> {
-    let planned: { writes: SegmentWrite[]; records: RecordWrite[] };
-    this.opened = null;
-    try {
-      this.throwIfUnusable();
-      planned = plan();
-    } catch (error) {
-      return Promise.reject(error);
-    }
-    const run = this.queue.then(() => this.write(planned.writes, planned.records));
-    this.queue = run.catch(() => undefined);
-    return run;
-  }
-
-  private async write(
-    writes: readonly SegmentWrite[],
-    records: readonly RecordWrite[],
-  ): Promise<void> {
+  protected async commit({ writes, records }: IndexedDbWrite): Promise<void> {
     this.throwIfUnusable();
     if (writes.length === 0 && records.length === 0) return; // Nothing to make durable.
     let tx: IDBTransaction;
@@ -388,10 +323,7 @@ export class IndexedDbStorage implements Storage {
   }
 
   /** The segment writes and records that carry out `changes` in one transaction. */
-  private transactionOf(changes: readonly StorageChange[]): {
-    writes: SegmentWrite[];
-    records: RecordWrite[];
-  } {
+  protected writeOf(changes: readonly StorageChange[]): IndexedDbWrite {
     const writes: SegmentWrite[] = [];
     const records: RecordWrite[] = [];
     for (const change of changes) {
@@ -412,17 +344,6 @@ export class IndexedDbStorage implements Storage {
       }
     }
     return { writes, records };
-  }
-
-  private throwIfUnusable(): void {
-    if (this.closed) throw new StorageClosedError();
-    if (this.failure !== null) throw this.failure;
-  }
-
-  /** From now on every write fails with `error` (the first failure wins). */
-  private fail(error: Error): Error {
-    this.failure ??= error;
-    return this.failure;
   }
 }
 

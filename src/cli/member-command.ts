@@ -148,6 +148,7 @@ function summary(status: ClusterStatus): Record<string, unknown> {
     leader: status.leaderId,
     commit: status.commitIndex,
     applied: status.appliedIndex,
+    lastIndex: status.lastIndex,
     voters: status.voters,
     learners: status.learners,
     peers: Object.fromEntries(status.peers.map((peer) => [peer.id, peer.state])),
@@ -189,7 +190,12 @@ export async function runMember(
     while (!stopping) {
       const status = await cluster.status().catch(() => null);
       if (status !== null && !stopping) {
-        const { commit: _commit, applied: _applied, ...changing } = summary(status);
+        const {
+          commit: _commit,
+          applied: _applied,
+          lastIndex: _last,
+          ...changing
+        } = summary(status);
         const key = JSON.stringify(changing);
         if (key !== last || Date.now() - lastPrintedMs >= command.intervalMs) {
           print(formatStatus(status, command.json));

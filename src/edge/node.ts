@@ -9,7 +9,7 @@ import { WebSocket, WebSocketServer } from 'ws';
 import type { ConnectOptions } from '../client/connect.js';
 import { dataDirMember, defaultDataDir, fileStorageOpener } from '../node/file-host.js';
 import type { FileStorageOptions } from '../storage/file.js';
-import { SOCKET_FRAME_BYTES_MAX } from '../transport/websocket/socket-channel.js';
+import { SOCKET_CLOSE, SOCKET_FRAME_BYTES_MAX } from '../transport/websocket/socket-channel.js';
 import type { RaftSocket, RaftSocketConstructor } from '../transport/websocket/socket-channel.js';
 import { startEdgeMember } from './member.js';
 import type { EdgeMember } from './member.js';
@@ -58,6 +58,16 @@ export async function startNodeEdgeMember(
   const room = options.room ?? 'demo';
   const dataDir = resolve(options.dataDir ?? defaultEdgeDataDir(room));
   const server = await listen(options.host ?? '127.0.0.1', options.port ?? EDGE_PORT_DEFAULT);
+  // Members dial as soon as the room hears of this one, which may be before it is up: until then
+  // their sockets are closed at once (they redial), rather than left open with no one to answer.
+  let ready: EdgeMember | null = null;
+  server.on('connection', (socket) => {
+    socket.on('error', () => undefined); // The handshake or the mesh reports what matters.
+    if (ready === null) socket.close(SOCKET_CLOSE.normal, 'starting');
+    else ready.acceptSocket(socket as unknown as RaftSocket);
+  });
+  // Past listening, a server error must not end the process: the member runs on without it.
+  server.on('error', () => undefined);
   const stopListening = (): Promise<void> => {
     for (const client of server.clients) client.terminate();
     return new Promise((done) => server.close(() => done()));
@@ -80,7 +90,7 @@ export async function startNodeEdgeMember(
     await stopListening();
     throw error;
   }
-  server.on('connection', (socket) => edge.acceptSocket(socket as unknown as RaftSocket));
+  ready = edge;
   const close = edge.close;
   return Object.assign(edge, {
     close: async (closeOptions?: { readonly leave?: boolean }) => {

@@ -38,22 +38,20 @@ import type {
 import { definedOnly } from './options.js';
 import type { StorageChange } from './plan.js';
 import {
-  decodeIdentity,
-  encodeIdentity,
   encodeRepair,
   encodeSnapshotRecord,
   FORMAT_VERSION,
   metaKeyTag,
   seal,
+  sealIdentity,
   segmentKeyTag,
-  unseal,
+  unsealIdentity,
 } from './records.js';
 import type { SealedRecord } from './records.js';
 import { persistedStateOf, recover } from './recovery.js';
-import type { RecoveryReport } from './recovery.js';
 import { layoutLimitsOf, SegmentLayout } from './segment-layout.js';
 import type { SegmentWrite } from './segment-layout.js';
-import type { PersistedState, StorageInfo } from './storage.js';
+import type { PersistedState, SegmentedLogInfo, StorageInfo } from './storage.js';
 import { TransactionalStorage } from './transactional-storage.js';
 
 export type { DurableObjectStorageLike } from './durable-object-api.js';
@@ -80,16 +78,9 @@ export interface DurableObjectStorageOptions {
 }
 
 /** What status shows about a Durable Object storage. */
-export interface DurableObjectStorageInfo extends StorageInfo {
+export interface DurableObjectStorageInfo extends StorageInfo, SegmentedLogInfo {
   readonly kind: 'durable-object';
   readonly memberId: MemberId;
-  readonly segments: number;
-  readonly firstIndex: number;
-  readonly lastIndex: number;
-  readonly snapshotIndex: number;
-  /** What recovery cut from the log (on this start or an earlier one), or null. */
-  readonly repair: RecoveryReport | null;
-  readonly votesWithheld: boolean;
   /** Since open: transactions committed, keys put, keys deleted (what the platform bills). */
   readonly transactions: number;
   readonly keysWritten: number;
@@ -145,8 +136,7 @@ export class DurableObjectStorage extends TransactionalStorage<Changes> {
   ): Promise<MemberId | null> {
     const raw = await storage.transaction((txn) => txn.get(`${prefix}meta/identity`));
     if (raw === undefined) return null;
-    const body = unseal(metaKeyTag('identity'), raw);
-    const identity = typeof body === 'string' ? null : decodeIdentity(body);
+    const identity = unsealIdentity(raw);
     if (identity === null) throw new StorageCorruptError(prefix, 'the identity record is damaged');
     return identity.memberId;
   }
@@ -162,10 +152,7 @@ export class DurableObjectStorage extends TransactionalStorage<Changes> {
   ): Promise<DurableObjectStorage> {
     const resolved = resolveOptions(options);
     const key = `${resolved.prefix}meta/identity`;
-    const identity = seal(
-      metaKeyTag('identity'),
-      encodeIdentity({ memberId, createdAtMs: Date.now() }),
-    );
+    const identity = sealIdentity(memberId);
     await storage
       .transaction(async (txn) => {
         if ((await txn.get(key)) !== undefined) {

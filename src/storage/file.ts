@@ -29,13 +29,12 @@ import { decodeSealedRecords, encodeSealedRecords, journalOp } from './file-jour
 import type { JournalOp } from './file-journal.js';
 import { errorCode, fileSystemError, lockDirectory, writeFileAtomically } from './file-system.js';
 import {
-  decodeIdentity,
-  encodeIdentity,
   encodeRepair,
   encodeSnapshotRecord,
   metaKeyTag,
   seal,
-  unseal,
+  sealIdentity,
+  unsealIdentity,
 } from './records.js';
 import type { MetaName } from './records.js';
 import { JOURNAL_PATTERN, readDisk, snapshotName } from './file-recovery.js';
@@ -48,7 +47,13 @@ import { planCompaction, planPersist } from './plan.js';
 import type { StorageChange } from './plan.js';
 import { layoutLimitsOf } from './segment-layout.js';
 import type { SegmentLayout } from './segment-layout.js';
-import type { PersistedState, PersistUpdate, Storage, StorageInfo } from './storage.js';
+import type {
+  PersistedState,
+  PersistUpdate,
+  SegmentedLogInfo,
+  Storage,
+  StorageInfo,
+} from './storage.js';
 
 export interface FileStorageOptions {
   /** Small appends are records of their own until a run has this many bytes or records. */
@@ -63,18 +68,11 @@ export interface FileStorageOptions {
 }
 
 /** What status shows about a file storage. */
-export interface FileStorageInfo extends StorageInfo {
+export interface FileStorageInfo extends StorageInfo, SegmentedLogInfo {
   readonly kind: 'file';
   readonly directory: string;
   readonly memberId: MemberId;
   readonly journalFiles: number;
-  readonly segments: number;
-  readonly firstIndex: number;
-  readonly lastIndex: number;
-  readonly snapshotIndex: number;
-  /** What recovery cut from the log (on this start or an earlier one), or null. */
-  readonly repair: RecoveryReport | null;
-  readonly votesWithheld: boolean;
 }
 
 const DEFAULTS: Required<FileStorageOptions> = {
@@ -119,8 +117,7 @@ export class FileStorage implements Storage {
       throw fileSystemError(directory, error);
     }
     const [raw] = decodeSealedRecords(bytes);
-    const body = unseal(metaKeyTag('identity'), raw);
-    const identity = typeof body === 'string' ? null : decodeIdentity(body);
+    const identity = unsealIdentity(raw);
     if (identity === null) throw new StorageCorruptError(directory, 'the identity file is damaged');
     return identity.memberId;
   }
@@ -142,8 +139,7 @@ export class FileStorage implements Storage {
       const existing = await readdir(directory);
       if (existing.includes(IDENTITY_FILE) || existing.some((name) => JOURNAL_PATTERN.test(name)))
         throw new StorageUnavailableError(directory, 'it already holds a member');
-      const identity = encodeIdentity({ memberId, createdAtMs: Date.now() });
-      const record = seal(metaKeyTag('identity'), identity);
+      const record = sealIdentity(memberId);
       await writeFileAtomically(directory, IDENTITY_FILE, encodeSealedRecords([record]));
     } catch (error) {
       await unlock();
@@ -256,10 +252,7 @@ export class FileStorage implements Storage {
       memberId: this.memberId,
       persistence: 'unsupported',
       journalFiles: this.writer.fileCount,
-      segments: this.layout.segmentCount,
-      firstIndex: this.layout.point.index + 1,
-      lastIndex: this.layout.lastIndex,
-      snapshotIndex: this.layout.snapshotIndex,
+      ...this.layout.figures(),
       repair: this.repair,
       votesWithheld: this.votesWithheld,
       failure: this.writer.failure === null ? null : describeError(this.writer.failure),

@@ -23,22 +23,20 @@ import {
   StorageUnavailableError,
 } from './errors.js';
 import {
-  decodeIdentity,
-  encodeIdentity,
   encodeRepair,
   encodeSnapshotRecord,
   metaKeyTag,
   seal,
+  sealIdentity,
   segmentKeyTag,
-  unseal,
+  unsealIdentity,
 } from './records.js';
 import type { StorageChange } from './plan.js';
 import { persistedStateOf, recover } from './recovery.js';
-import type { RecoveryReport } from './recovery.js';
 import { definedOnly } from './options.js';
 import { layoutLimitsOf, SegmentLayout } from './segment-layout.js';
 import type { SegmentWrite } from './segment-layout.js';
-import type { PersistedState, StorageInfo } from './storage.js';
+import type { PersistedState, SegmentedLogInfo, StorageInfo } from './storage.js';
 import { TransactionalStorage } from './transactional-storage.js';
 
 const SCHEMA_VERSION = 1;
@@ -72,19 +70,11 @@ export interface IndexedDbStorageOptions {
 }
 
 /** What status shows about a member's storage. */
-export interface IndexedDbStorageInfo extends StorageInfo {
+export interface IndexedDbStorageInfo extends StorageInfo, SegmentedLogInfo {
   readonly kind: 'indexeddb';
   readonly database: string;
   readonly durability: Durability;
   readonly persistence: PersistencePermission;
-  readonly segments: number;
-  readonly firstIndex: number;
-  readonly lastIndex: number;
-  readonly snapshotIndex: number;
-  /** What recovery cut from the log (on this start or an earlier one), or null. */
-  readonly repair: RecoveryReport | null;
-  /** Whether the member must not vote yet because of that cut (see PersistedState). */
-  readonly votesWithheld: boolean;
 }
 
 const DEFAULTS = {
@@ -187,10 +177,7 @@ export class IndexedDbStorage extends TransactionalStorage<IndexedDbWrite> {
           database.createObjectStore(META);
           database.createObjectStore(SEGMENTS);
           database.createObjectStore(CHUNKS);
-          const identity = encodeIdentity({ memberId, createdAtMs: Date.now() });
-          void transaction
-            .objectStore(META)
-            .put(seal(metaKeyTag('identity'), identity), 'identity');
+          void transaction.objectStore(META).put(sealIdentity(memberId), 'identity');
         },
         // Another tab holds an older schema open and does not let go: fail now, typed, rather
         // than hang the member's start (a late success is closed at once).
@@ -398,8 +385,7 @@ async function checkIdentity(db: IDBPDatabase, name: string, memberId: string): 
     db.close();
     throw new StorageLostError(memberId);
   }
-  const body = unseal(metaKeyTag('identity'), raw);
-  const identity = typeof body === 'string' ? null : decodeIdentity(body);
+  const identity = unsealIdentity(raw);
   if (identity?.memberId !== memberId) {
     db.close();
     throw new StorageCorruptError(name, `the identity record does not name member ${memberId}`);

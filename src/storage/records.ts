@@ -351,6 +351,17 @@ export function decodeIdentity(body: Uint8Array): IdentityRecord | null {
   return decodeWith(body, (reader) => ({ memberId: reader.text(), createdAtMs: reader.int() }));
 }
 
+/** The sealed identity record of a new member, created now. */
+export function sealIdentity(memberId: string): SealedRecord {
+  return seal(metaKeyTag('identity'), encodeIdentity({ memberId, createdAtMs: Date.now() }));
+}
+
+/** The identity a stored identity record holds, or null when it is none (damaged, another format). */
+export function unsealIdentity(raw: unknown): IdentityRecord | null {
+  const body = unseal(metaKeyTag('identity'), raw);
+  return typeof body === 'string' ? null : decodeIdentity(body);
+}
+
 /** Left by a recovery that cut the log: the member withholds its vote until it caught up. */
 export interface RepairRecord {
   readonly truncatedAfter: number;

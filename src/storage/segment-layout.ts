@@ -119,6 +119,16 @@ export class SegmentLayout implements StoredLogView {
     return this.spans.length;
   }
 
+  /** Where the log stands, as a storage's `info()` shows it. */
+  figures(): { segments: number; firstIndex: number; lastIndex: number; snapshotIndex: number } {
+    return {
+      segments: this.segmentCount,
+      firstIndex: this.point.index + 1,
+      lastIndex: this.lastIndex,
+      snapshotIndex: this.snapshotIndex,
+    };
+  }
+
   termAt(index: number): number {
     if (index === this.point.index) return this.point.term;
     if (index === this.snapshotIndex) return this.snapshot?.term ?? 0;

@@ -4,6 +4,7 @@
  * IndexedDB, file — passes one conformance suite.
  */
 import type { Entry, HardState, Snapshot } from '../core/types.js';
+import type { RepairRecord } from './records.js';
 
 /** What a member finds when it starts: everything that was durably persisted before. */
 export interface PersistedState {
@@ -68,4 +69,16 @@ export interface Storage {
    * Only storages that can report `votesWithheld` need it.
    */
   releaseVotes?(): Promise<void>;
+}
+
+/** What status shows of the log of a segmented storage (IndexedDB, file, Durable Object). */
+export interface SegmentedLogInfo {
+  readonly segments: number;
+  readonly firstIndex: number;
+  readonly lastIndex: number;
+  readonly snapshotIndex: number;
+  /** What recovery cut from the log (on this start or an earlier one), or null. */
+  readonly repair: RepairRecord | null;
+  /** Whether the member must not vote yet because of that cut (see PersistedState). */
+  readonly votesWithheld: boolean;
 }

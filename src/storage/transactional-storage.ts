@@ -16,21 +16,16 @@ import type { StorageChange } from './plan.js';
 import type { RecoveryReport } from './recovery.js';
 import { SegmentLayout } from './segment-layout.js';
 import type { LayoutLimits } from './segment-layout.js';
-import type { PersistedState, PersistUpdate, Storage } from './storage.js';
+import type {
+  PersistedState,
+  PersistUpdate,
+  SegmentedLogInfo,
+  Storage,
+  StorageInfo,
+} from './storage.js';
 
 /** What every transactional storage's `info()` shows of its log and its health. */
-export interface TransactionalStorageFigures {
-  readonly segments: number;
-  readonly firstIndex: number;
-  readonly lastIndex: number;
-  readonly snapshotIndex: number;
-  /** What recovery cut from the log (on this start or an earlier one), or null. */
-  readonly repair: RecoveryReport | null;
-  /** Whether the member must not vote yet because of that cut (see PersistedState). */
-  readonly votesWithheld: boolean;
-  /** Why the storage takes no more writes (a typed error's code and message), or null. */
-  readonly failure: { readonly code: string; readonly message: string } | null;
-}
+type TransactionalStorageFigures = SegmentedLogInfo & Pick<StorageInfo, 'failure'>;
 
 /** `Write`: one transaction's worth of the medium's puts and deletes. */
 export abstract class TransactionalStorage<Write> implements Storage {
@@ -99,10 +94,7 @@ export abstract class TransactionalStorage<Write> implements Storage {
   /** The log and health figures of `info()`. */
   protected figures(): TransactionalStorageFigures {
     return {
-      segments: this.layout.segmentCount,
-      firstIndex: this.layout.point.index + 1,
-      lastIndex: this.layout.lastIndex,
-      snapshotIndex: this.layout.snapshotIndex,
+      ...this.layout.figures(),
       repair: this.repair,
       votesWithheld: this.votesWithheld,
       failure: this.failure === null ? null : describeError(this.failure),

@@ -160,6 +160,8 @@ export class EdgeMemberHost {
   private lastError: string | null = null;
   private lastOthersAtMs = Date.now();
   private endpoint: string | null = null;
+  /** When the next alarm is set for (null: fired, or not yet read from storage). */
+  private alarmAtMs: number | null = null;
   private readonly alarmIntervalMs: number;
   private readonly idleMs: number;
 
@@ -195,6 +197,7 @@ export class EdgeMemberHost {
 
   /** The object's alarm: start the member if it does not run, and set the next alarm. */
   async alarm(othersInRoom: boolean): Promise<void> {
+    this.alarmAtMs = null; // This one has fired.
     await this.ensureRunning('alarm').catch(() => undefined);
     await this.keepAlarm(othersInRoom);
   }
@@ -204,8 +207,14 @@ export class EdgeMemberHost {
     const now = Date.now();
     if (othersInRoom) this.lastOthersAtMs = now;
     if (now - this.lastOthersAtMs > this.idleMs) return;
-    const set = await this.options.storage.getAlarm();
-    if (set === null || set <= now) await this.options.storage.setAlarm(now + this.alarmIntervalMs);
+    // Asked of storage once a life, then known: the sweep calls this every second.
+    this.alarmAtMs ??= await this.options.storage.getAlarm();
+    if (this.alarmAtMs !== null && this.alarmAtMs > now) return;
+    this.alarmAtMs = now + this.alarmIntervalMs;
+    await this.options.storage.setAlarm(this.alarmAtMs).catch((error: unknown) => {
+      this.alarmAtMs = null; // Not set: the next call tries again.
+      throw error;
+    });
   }
 
   /** Hands a raft WebSocket a tab opened to the member, starting the member first if need be. */

@@ -134,7 +134,10 @@ export class SignalingRoom {
     const rooms = this.roomsFor(room);
     const url = new URL(request.url);
     const edge = this.edgeFor(room, rooms);
-    if (url.pathname === '/edge') return edgeStatusResponse(room, edge);
+    if (url.pathname === '/edge') {
+      const lookup = secretLookup(this.settings.secrets);
+      return edgeStatusResponse(room, edge, async () => (await lookup(room)) !== undefined);
+    }
     if (url.pathname === '/raft' && edge === null) {
       return textResponse(404, `room ${room} has no edge member`);
     }
@@ -235,8 +238,17 @@ export class SignalingRoom {
 }
 
 /** `GET /edge?room=`: the edge member's status, or that the room has none. */
-async function edgeStatusResponse(room: string, edge: EdgeMemberHost | null): Promise<Response> {
-  const status = (await edge?.status()) ?? { room, running: false, member: null };
+/**
+ * `GET /edge?room=`: the edge member's status, or that the room has none. Anyone can ask, so a
+ * room with a secret shows only whether its member runs: its members and log are the room's.
+ */
+async function edgeStatusResponse(
+  room: string,
+  edge: EdgeMemberHost | null,
+  hasSecret: () => Promise<boolean>,
+): Promise<Response> {
+  const full = (await edge?.status()) ?? { room, running: false, member: null };
+  const status = (await hasSecret()) ? { room, running: full.running, member: null } : full;
   return new Response(JSON.stringify(status), { headers: { 'content-type': 'application/json' } });
 }
 

@@ -2,9 +2,9 @@
  * The edge member plumbing of the signaling Durable Object, in real workerd with its storage on
  * disk and a stand-in member (edge-stand-in.ts): a room named by EDGE_ROOMS gets a member that
  * joins the room's signaling in process, ticks on the object's timers, takes raft sockets at
- * `/raft`, shows its status at `/edge`; other rooms get none; and after the process is stopped
- * and started again the object's alarm starts the member from storage, under the same id, before
- * any request arrives.
+ * `/raft`, shows its status at `/edge` (only whether it runs, for a room with a secret); other
+ * rooms get none; and after the process is stopped and started again the object's alarm starts
+ * the member from storage, under the same id, before any request arrives.
  */
 import { copyFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,7 +19,13 @@ import { startEdgeHost } from '../../e2e/edge-hosts.js';
 import type { EdgeHost } from '../../e2e/edge-hosts.js';
 import { waitFor } from '../../e2e/tabs.js';
 
-const SETTINGS = { EDGE_ROOMS: 'board', EDGE_ALARM_MS: '300', SIGNAL_BOOTSTRAP_GRACE_MS: '0' };
+const SECRET = 'open sesame';
+const SETTINGS = {
+  EDGE_ROOMS: 'board,locked',
+  EDGE_ALARM_MS: '300',
+  SIGNAL_BOOTSTRAP_GRACE_MS: '0',
+  SIGNAL_ROOM_SECRETS: JSON.stringify({ locked: SECRET }),
+};
 let root = '';
 let built: EdgeBuild;
 let storageDir = '';
@@ -55,8 +61,19 @@ async function status(host: EdgeHost, room: string): Promise<EdgeStatus> {
   return (await response.json()) as EdgeStatus;
 }
 
-async function joinRoom(host: EdgeHost, room: string, memberId: string): Promise<SignalingClient> {
-  return SignalingClient.connect({ url: host.url, room, memberId, WebSocket });
+async function joinRoom(
+  host: EdgeHost,
+  room: string,
+  memberId: string,
+  secret?: string,
+): Promise<SignalingClient> {
+  return SignalingClient.connect({
+    url: host.url,
+    room,
+    memberId,
+    WebSocket,
+    ...(secret === undefined ? {} : { secret }),
+  });
 }
 
 describe('the edge member of a room on workerd', () => {
@@ -93,6 +110,17 @@ describe('the edge member of a room on workerd', () => {
       raft.terminate();
 
       expect(await status(host, 'elsewhere')).toMatchObject({ running: false, member: null });
+
+      // A room with a secret runs its member (which proved the secret to join), and shows anyone
+      // asking only that it runs.
+      const locked = await joinRoom(host, 'locked', 'tab-l', SECRET);
+      await waitFor(
+        async () => locked.peers().find((peer) => peer.startsWith('e-')) ?? null,
+        'the edge member in the locked room',
+        10_000,
+      );
+      expect(await status(host, 'locked')).toEqual({ room: 'locked', running: true, member: null });
+      locked.close();
 
       tab.close();
       tab = null;

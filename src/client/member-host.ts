@@ -178,6 +178,9 @@ const MANAGE_EVERY_MS = 250;
 /** Autopilot decisions kept for the panel. */
 const DECISIONS_KEPT = 20;
 const RETRY_DELAY_MS = 100;
+/** How long a leaving leader answers for its successor at most (a lost transfer must not hold it). */
+const HANDOFF_WAIT_MS_MAX = 2_000;
+const HANDOFF_POLL_MS = 20;
 
 export class MemberHost {
   private member: KvMember | null = null;
@@ -485,9 +488,9 @@ export class MemberHost {
     const member = this.member;
     if (member === null) return;
     if (this.manager !== null) clearInterval(this.manager);
-    if (member.handOffLeadership() !== null) {
-      await sleep(150); // Long enough for TimeoutNow to leave; the election needs no more of us.
-    }
+    const before = member.status();
+    const successor = member.handOffLeadership();
+    if (successor !== null) await successorSettled(member, successor, before);
     this.member = null;
     await member.stop('left the room');
     this.sockets?.close();
@@ -556,6 +559,27 @@ export class MemberHost {
       .finally(() => {
         this.changing = false;
       });
+  }
+}
+
+/**
+ * Waits, at most HANDOFF_WAIT_MS_MAX, until `successor` leads and its first entry (the no-op a new
+ * leader commits before anything else) is committed. In a room of two voters — an edge member
+ * and the last tab — the new leader can commit nothing without the one leaving, and a leader
+ * whose no-op never commits can remove no one: the room would be stuck with a voter that is
+ * gone. A fixed wait lost that race whenever a write took longer than it (workerd's disk).
+ */
+async function successorSettled(
+  member: KvMember,
+  successor: MemberId,
+  before: { readonly term: number; readonly lastIndex: number },
+): Promise<void> {
+  const deadline = Date.now() + HANDOFF_WAIT_MS_MAX;
+  while (Date.now() < deadline) {
+    const now = member.status();
+    if (now.leaderId === successor && now.term > before.term && now.commitIndex > before.lastIndex)
+      return;
+    await sleep(HANDOFF_POLL_MS);
   }
 }
 

@@ -40,7 +40,10 @@ export async function edgeCommit(
       ...['--room', roomName, '--signal', bench.servers.signalingUrl, '--data-dir', dataDir],
       ...['--port', '0', '--json', '--interval', '60'],
     ],
-    { cwd: repository, stdio: ['ignore', process.env['EDGE_DEBUG'] ? 'inherit' : 'ignore', 'pipe'] },
+    {
+      cwd: repository,
+      stdio: ['ignore', process.env['EDGE_DEBUG'] ? 'inherit' : 'ignore', 'pipe'],
+    },
   );
   let errors = '';
   edge.stderr!.on('data', (chunk: Buffer) => (errors += chunk.toString()));

@@ -142,8 +142,13 @@ export async function freezeTab(page: Page): Promise<() => Promise<void>> {
   await cdp.send('Debugger.enable');
   await cdp.send('Debugger.pause');
   return async () => {
+    // A page or worker that ran no JavaScript while frozen never reached its pause: `resume`
+    // then finds nothing to resume, and the pause request would still stop it later. `disable`
+    // drops the request and resumes whatever is paused.
     await toWorkers('Debugger.resume');
-    await cdp.send('Debugger.resume');
+    await toWorkers('Debugger.disable');
+    await cdp.send('Debugger.resume').catch(() => undefined);
+    await cdp.send('Debugger.disable');
     await cdp.send('Page.setWebLifecycleState', { state: 'active' });
     await page.evaluate(() => document.dispatchEvent(new Event('resume')));
     await cdp.detach();

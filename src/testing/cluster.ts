@@ -501,7 +501,8 @@ export class TestCluster {
   /** Closes the browser, deletes its profile and stops the servers this cluster started. */
   async close(): Promise<void> {
     for (const tab of [...this.thaws.keys()]) await this.thaw(tab).catch(() => undefined);
-    await this.context.close().catch(() => undefined);
+    // A browser that does not close in time (a page held in the debugger, say) is killed.
+    await Promise.race([this.context.close().catch(() => undefined), sleep(10_000)]);
     await this.profile.kill();
     this.profile.remove();
     await this.app?.close();

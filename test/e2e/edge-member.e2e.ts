@@ -14,17 +14,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it, onTestFailed } from 'vitest';
-import type { JsonValue } from '../../src/state/kv-types.js';
 import { startSignalingServer } from '../../src/signaling/node-server.js';
 import { TestCluster } from '../../src/testing/cluster.js';
 import { spawnCli } from './cli-process.js';
 import {
   closeOneByOne,
   edgeSays,
-  missingOn,
+  everyWriteOnTheEdgeAlone,
+  killUnderLoad,
   readUnrecorded,
   settled,
-  writeLoad,
 } from './edge-room.js';
 import type { EdgeStatusSource, EdgeView } from './edge-room.js';
 
@@ -97,34 +96,19 @@ describe('an edge member with two tabs', () => {
 
     // Two voters besides the edge member, so the cluster keeps a quorum while it is down.
     await second.open(1);
-    await settled(second, 3);
-    const acked = new Map<string, JsonValue>();
-    const stops = second.tabs.map((tab, i) => writeLoad(tab, `w${i}`, acked));
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const beforeKill = acked.size;
-    await edge.kill();
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    edge = spawnEdge(room, signalingUrl, dataDir);
-    const back = await edgeSays(second, printed, 'the edge member back', () => true);
-    expect(back.id).toBe(edgeId);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    for (const stop of stops) await stop();
+    const { acked, beforeKill } = await killUnderLoad(second, printed, edgeId, {
+      kill: () => edge.kill(),
+      restart: async () => {
+        edge = spawnEdge(room, signalingUrl, dataDir);
+      },
+    });
     expect(beforeKill).toBeGreaterThan(0);
     expect(acked.size).toBeGreaterThan(beforeKill);
 
-    const { commitIndex: written } = await settled(second, 3);
-    await edgeSays(second, printed, 'the edge member caught up', (s) => s.applied >= written);
-    await second.expectConverged();
-    second.expectLinearizable();
-
     // Every acknowledged write on the edge member alone, read by a tab of a third profile.
-    await closeOneByOne(second, printed, edgeId);
-    const third = await browser(room, signalingUrl);
-    const [reader] = await third.open(1);
-    const missing = await third.waitFor('every acknowledged write on the new tab', async () => {
-      const absent = await missingOn(reader!, acked);
-      return absent.length === 0 ? absent : null;
-    });
+    const missing = await everyWriteOnTheEdgeAlone(second, printed, edgeId, acked, () =>
+      browser(room, signalingUrl),
+    );
     expect(missing).toEqual([]);
     console.log(
       `edge member e2e: ${acked.size} acknowledged writes (${beforeKill} before the SIGKILL), ` +

@@ -1,8 +1,9 @@
 /**
  * Steps of a room with an edge member, for the e2e tests that run one (on workerd:
  * edge-workerd.e2e.ts): read the edge member's status from wherever its host shows it, wait until
- * the tabs agree on a leader and the voters, put a write load on a tab, and close the tabs one by
- * one so the autopilot hands the vote to the edge member.
+ * the tabs agree on a leader and the voters, put a write load on a tab, close the tabs one by
+ * one so the autopilot hands the vote to the edge member, and kill the edge member's host under a
+ * write load and read every acknowledged write back from it alone.
  */
 import type { JsonValue } from '../../src/state/kv-types.js';
 import type { TestCluster, TestTab } from '../../src/testing/cluster.js';
@@ -144,4 +145,67 @@ export async function readUnrecorded(tab: TestTab, key: string): Promise<JsonVal
     return JSON.stringify((await kv.get(key))?.value ?? null);
   }, key);
   return JSON.parse(text) as JsonValue | null;
+}
+
+/** What `killUnderLoad` counted: acknowledged writes before the kill, by the restart, in all. */
+export interface KillUnderLoad {
+  readonly acked: ReadonlyMap<string, JsonValue>;
+  readonly beforeKill: number;
+  readonly duringDown: number;
+}
+
+/**
+ * Under a write load from every tab of `cluster` (two voters besides the edge member, so it keeps
+ * a quorum meanwhile), kills the edge member's host, waits 2 s, starts it again and waits for the
+ * edge member `edgeId` to come back as itself and catch up; the tabs then hold one state and a
+ * linearizable history. The caller says what the counts must be.
+ */
+export async function killUnderLoad(
+  cluster: TestCluster,
+  edge: EdgeStatusSource,
+  edgeId: string,
+  host: { readonly kill: () => Promise<void>; readonly restart: () => Promise<void> },
+): Promise<KillUnderLoad> {
+  await settled(cluster, 3);
+  const acked = new Map<string, JsonValue>();
+  const stops = cluster.tabs.map((tab, i) => writeLoad(tab, `w${i}`, acked));
+  await sleep(2000);
+  const beforeKill = acked.size;
+  await host.kill();
+  await sleep(2000);
+  const duringDown = acked.size;
+  await host.restart();
+  const back = await edgeSays(cluster, edge, 'the edge member back', () => true);
+  if (back.id !== edgeId) throw new Error(`the edge member came back as ${back.id}, not ${edgeId}`);
+  await sleep(2000);
+  for (const stop of stops) await stop();
+  const { commitIndex: written } = await settled(cluster, 3);
+  await edgeSays(cluster, edge, 'the edge member caught up', (s) => s.applied >= written);
+  await cluster.expectConverged();
+  cluster.expectLinearizable();
+  return { acked, beforeKill, duringDown };
+}
+
+/**
+ * Closes the tabs of `cluster` one by one, opens one tab of a fresh profile (`fresh`), and waits
+ * until it reads every write in `acked`: served by the edge member alone.
+ */
+export async function everyWriteOnTheEdgeAlone(
+  cluster: TestCluster,
+  edge: EdgeStatusSource,
+  edgeId: string,
+  acked: ReadonlyMap<string, JsonValue>,
+  fresh: () => Promise<TestCluster>,
+): Promise<readonly string[]> {
+  await closeOneByOne(cluster, edge, edgeId);
+  const third = await fresh();
+  const [reader] = await third.open(1);
+  return third.waitFor('every acknowledged write on the new tab', async () => {
+    const absent = await missingOn(reader!, acked);
+    return absent.length === 0 ? absent : null;
+  });
+}
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }

@@ -13,7 +13,6 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { JsonValue } from '../../src/state/kv-types.js';
 import { TestCluster } from '../../src/testing/cluster.js';
 import type { TestTab } from '../../src/testing/cluster.js';
 import { buildEdgeForTest, freePort, startEdgeHost } from './edge-hosts.js';
@@ -21,10 +20,10 @@ import type { EdgeHost } from './edge-hosts.js';
 import {
   closeOneByOne,
   edgeSays,
-  missingOn,
+  everyWriteOnTheEdgeAlone,
+  killUnderLoad,
   readUnrecorded,
   settled,
-  writeLoad,
 } from './edge-room.js';
 import type { EdgeStatusSource, EdgeView } from './edge-room.js';
 
@@ -133,35 +132,19 @@ describe('an edge member on workerd with two tabs', () => {
 
     // Two voters besides the edge member, so the cluster keeps a quorum while workerd is down.
     await second.open(1);
-    await settled(second, 3);
-    const acked = new Map<string, JsonValue>();
-    const stops = second.tabs.map((tab, i) => writeLoad(tab, `w${i}`, acked));
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const beforeKill = acked.size;
-    await host.stop('SIGKILL');
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    const duringDown = acked.size;
-    host = await startEdgeHost('workerd', built, settings, storageDir, port);
-    const back = await edgeSays(second, edge, 'the edge member back', () => true);
-    expect(back.id).toBe(edgeId);
-    await new Promise((resolve) => setTimeout(resolve, 2000));
-    for (const stop of stops) await stop();
+    const { acked, beforeKill, duringDown } = await killUnderLoad(second, edge, edgeId, {
+      kill: () => host.stop('SIGKILL'),
+      restart: async () => {
+        host = await startEdgeHost('workerd', built, settings, storageDir, port);
+      },
+    });
     expect(beforeKill).toBeGreaterThan(0);
     expect(acked.size).toBeGreaterThan(duringDown);
 
-    const { commitIndex: written } = await settled(second, 3);
-    await edgeSays(second, edge, 'the edge member caught up', (s) => s.applied >= written);
-    await second.expectConverged();
-    second.expectLinearizable();
-
     // Every acknowledged write on the edge member alone, read by a tab of a third profile.
-    await closeOneByOne(second, edge, edgeId);
-    const third = await browser(room, host.url);
-    const [reader] = await third.open(1);
-    const missing = await third.waitFor('every acknowledged write on the new tab', async () => {
-      const absent = await missingOn(reader!, acked);
-      return absent.length === 0 ? absent : null;
-    });
+    const missing = await everyWriteOnTheEdgeAlone(second, edge, edgeId, acked, () =>
+      browser(room, host.url),
+    );
     expect(missing).toEqual([]);
 
     // The same puts in a room of three tabs and no edge member, on the same workerd.

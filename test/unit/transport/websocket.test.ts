@@ -148,7 +148,9 @@ describe('raft WebSocket handshake', () => {
     });
     await until(() => links.states()['e-edge'] === 'refused', 'the refusal');
     expect(edge.links.refusals()).toMatchObject({ authFailed: 1 });
-    expect(links.refusals().authFailed! + (links.refusals().refusedByPeer ?? 0)).toBeGreaterThan(0);
+    // Which end the dialer counts it under depends on whose proof fails first: either will do.
+    const { authFailed = 0, refusedByPeer = 0 } = links.refusals();
+    expect(authFailed + refusedByPeer).toBeGreaterThan(0);
     await sleep(100);
     expect(edge.links.refusals()).toMatchObject({ authFailed: 1 }); // Not redialed.
     expect(tab.peers()).toEqual([]);

@@ -22,6 +22,7 @@ import type {
   KvPutResult,
   KvQuery,
   KvQueryResult,
+  KvRangeResult,
   KvResult,
   KvTxnCheck,
   KvTxnResult,
@@ -374,12 +375,23 @@ export class MemberHost {
     });
   }
 
-  /** Every key and value this member has applied (the demo's table). */
+  /**
+   * Every key and value this member has applied (the demo's table, convergence checks), page by
+   * page: one range query holds at most `KV_LIMITS.rangeEntriesMax` keys.
+   */
   entries(): { key: string; value: JsonValue; version: number }[] {
-    const result = this.machine.query({ type: 'range', prefix: '', limit: 1000 }) as {
-      entries: readonly { key: string; value: JsonValue; version: number }[];
-    };
-    return result.entries.map(({ key, value, version }) => ({ key, value, version }));
+    const all: { key: string; value: JsonValue; version: number }[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = this.machine.query({
+        type: 'range',
+        prefix: '',
+        ...(after === undefined ? {} : { after }),
+      }) as KvRangeResult;
+      for (const { key, value, version } of page.entries) all.push({ key, value, version });
+      after = page.entries.at(-1)?.key;
+      if (!page.more || after === undefined) return all;
+    }
   }
 
   status(): HostStatus {

@@ -63,3 +63,23 @@ describe('MemberHost: the member in each tab', () => {
     expect((await first!.get('after'))?.value).toBe(true);
   });
 });
+
+describe('MemberHost.entries', () => {
+  it('returns every key, past one range page (1,000 keys)', async () => {
+    const host = new MemberHost();
+    hosts.push(host);
+    await host.start({
+      room: `host-room-${++rooms}`,
+      memberId: 'solo',
+      existing: false,
+      bootstrap: true,
+      tickMs: 10,
+    });
+    await waitFor(() => host.status().role === 'leader', 'a leader');
+    const keys = Array.from({ length: 1_203 }, (_, i) => `k-${i}`);
+    await Promise.all(keys.map((key) => host.put(key, key)));
+    const entries = host.entries();
+    expect(entries).toHaveLength(keys.length);
+    expect(entries.map((entry) => entry.key)).toEqual([...keys].sort());
+  });
+});

@@ -40,6 +40,7 @@ import type { PeerState } from '../transport/webrtc/peer-mesh.js';
 import { SOCKET_CLOSE } from '../transport/websocket/socket-channel.js';
 import type { RaftSocket, RaftSocketConstructor } from '../transport/websocket/socket-channel.js';
 import { SocketLinks } from '../transport/websocket/socket-links.js';
+import type { SocketRefusals } from '../transport/websocket/socket-links.js';
 import { serveKvLane } from './kv-lane.js';
 import { KvSessionPool } from './kv-session.js';
 import {
@@ -104,6 +105,12 @@ export interface HostStatus extends Pick<
   readonly connected: readonly MemberId[];
   /** This member's raft WebSockets (to edge members, or into one): each peer's state. */
   readonly sockets: Readonly<Record<MemberId, PeerState>>;
+  /**
+   * Raft sockets refused since the member started, by reason (`authFailed`, `timeout`, ...,
+   * and `refusedByPeer` for dials the other end refused): a wrong secret or a hostile dialer
+   * shows here, never as a crash.
+   */
+  readonly socketRefusals: SocketRefusals;
   /** What the room said of its members' wish to vote, as the autopilot reads it. */
   readonly voterPreferences: { readonly preferred: MemberId[]; readonly neverVote: MemberId[] };
   readonly isolated: boolean;
@@ -410,6 +417,7 @@ export class MemberHost {
       learners: s.learners,
       connected: this.reachablePeers(),
       sockets: this.sockets?.states() ?? {},
+      socketRefusals: this.sockets?.refusals() ?? {},
       voterPreferences: { preferred: [...preferred], neverVote: [...neverVote] },
       isolated: this.faults?.state().isolated ?? false,
       autopilot: { votersTarget: this.policy.votersTarget, decisions: [...this.decisions] },

@@ -32,40 +32,12 @@ import { DurableObjectStorage } from '../storage/durable-object.js';
 import type { DurableObjectStorageOptions } from '../storage/durable-object.js';
 import type { Storage } from '../storage/storage.js';
 import type { ServerWebSocket } from './host.js';
-import { MemorySocket } from './memory-socket.js';
+import type { MemorySocket } from './memory-socket.js';
+import { edgeWebSocket, IN_PROCESS_ORIGIN, raftEndpoint } from './edge-rooms.js';
+import type { EdgeRoomSettings, EdgeWebSocketConstructor } from './edge-rooms.js';
 
-/** How a room's edge member takes part. */
-export interface EdgeRoomSettings {
-  /** Whether it asks to vote (autopilot prefers it); default true. false: it never votes. */
-  readonly voter: boolean;
-}
-
-/**
- * The edge settings of `room` from the EDGE_ROOMS binding, or null when it has no edge member:
- * `*` (every room), a comma-separated list of rooms, or JSON `{"room": {"voter": false}, "*": {}}`.
- */
-export function edgeSettingsFor(
-  room: string,
-  binding: string | undefined,
-): EdgeRoomSettings | null {
-  const text = binding?.trim() ?? '';
-  if (text === '') return null;
-  if (text.startsWith('{')) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      return null; // A broken setting runs no member rather than one with settings nobody meant.
-    }
-    if (typeof parsed !== 'object' || parsed === null) return null;
-    const table = parsed as Record<string, unknown>;
-    const entry = Object.hasOwn(table, room) ? table[room] : table['*'];
-    if (typeof entry !== 'object' || entry === null) return null;
-    return { voter: (entry as { voter?: unknown }).voter !== false };
-  }
-  const rooms = text.split(',').map((name) => name.trim());
-  return rooms.includes('*') || rooms.includes(room) ? { voter: true } : null;
-}
+export { edgeSettingsFor, raftEndpoint } from './edge-rooms.js';
+export type { EdgeRoomSettings } from './edge-rooms.js';
 
 /** Where an edge member keeps its id and its log: the edge member module's `EdgeStorage`. */
 export interface EdgeMemberStorage {
@@ -90,9 +62,6 @@ export interface EdgeRaftSocket {
     listener: (event: { readonly type: string; readonly data?: unknown }) => void,
   ): void;
 }
-
-/** A socket constructor for signaling and raft sockets alike. */
-export type EdgeWebSocketConstructor = new (url: string) => MemorySocket | WebSocket;
 
 /** What the edge member module hands back once its member runs. */
 export interface EdgeMemberRuntime {
@@ -145,8 +114,6 @@ const ALARM_INTERVAL_MS = 30_000;
 const IDLE_MS = 10 * 60_000;
 /** Storage key of the member's raft endpoint, as the last request showed it. */
 const ENDPOINT_KEY = 'edge/endpoint';
-/** The signaling URL that opens the in-process pair (SignalingClient adds `?room=`). */
-const IN_PROCESS_ORIGIN = 'ws://in-process';
 
 /** How the member of this object's current life was started. */
 export type EdgeWake = 'request' | 'alarm';
@@ -299,21 +266,6 @@ function raftSocketOf(socket: ServerWebSocket): EdgeRaftSocket {
   };
 }
 
-/**
- * The sockets of an edge member in an object: the in-process pair for the signaling URL, the
- * runtime's WebSocket for anything else (raft sockets to other edge members).
- */
-function edgeWebSocket(accept: (server: MemorySocket) => void): EdgeWebSocketConstructor {
-  return class {
-    constructor(url: string) {
-      if (new URL(url).origin !== IN_PROCESS_ORIGIN) return new WebSocket(url);
-      const { client, server } = MemorySocket.pair();
-      accept(server);
-      return client;
-    }
-  } as unknown as EdgeWebSocketConstructor;
-}
-
 /** Storage key naming the member whose log the object holds. */
 const MEMBER_KEY = 'raft/member';
 const memberPrefix = (memberId: MemberId): string => `raft/${memberId}/`;
@@ -365,13 +317,4 @@ async function deletePrefix(medium: DurableObjectStorageLike, prefix: string): P
     });
     if (keys === 0) return;
   }
-}
-
-/** `ws(s)://host/raft?room=NAME` for a request that reached the object at `origin`. */
-export function raftEndpoint(origin: string, room: string): string {
-  const url = new URL(origin);
-  url.protocol = url.protocol === 'https:' || url.protocol === 'wss:' ? 'wss:' : 'ws:';
-  url.pathname = '/raft';
-  url.search = `?room=${encodeURIComponent(room)}`;
-  return url.toString();
 }

@@ -13,10 +13,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { buildEdgeBundles } from '../../scripts/build-edge.js';
+import { DENO_EDGE_PERMISSIONS } from '../../src/edge/deno-permissions.js';
 import type { EdgeBuild } from '../../scripts/build-edge.js';
 import { waitFor } from './tabs.js';
 
-export type EdgeHostKind = 'workerd' | 'deno';
+/** 'deno-edge': signaling with edge members on Deno (src/edge/deno.ts); the others signaling. */
+export type EdgeHostKind = 'workerd' | 'deno' | 'deno-edge';
+/** The hosts that serve signaling alone. */
 export const EDGE_HOST_KINDS: readonly EdgeHostKind[] = ['workerd', 'deno'];
 
 /** A running host. */
@@ -34,7 +37,15 @@ export interface EdgeHost {
 }
 
 const BIN = fileURLToPath(new URL('../../node_modules/.bin/', import.meta.url));
-const SETTINGS = ['SIGNAL_ROOM_SECRETS', 'SIGNAL_BOOTSTRAP_GRACE_MS', 'SIGNAL_HOST', 'SIGNAL_PORT'];
+const SETTINGS = [
+  'SIGNAL_ROOM_SECRETS',
+  'SIGNAL_BOOTSTRAP_GRACE_MS',
+  'SIGNAL_HOST',
+  'SIGNAL_PORT',
+  'EDGE_ROOMS',
+  'EDGE_DATA_DIR',
+  'EDGE_PUBLIC_URL',
+];
 
 /** Bundles into a fresh temporary directory; `remove` deletes it. */
 export async function buildEdgeForTest(): Promise<EdgeBuild & { remove(): void }> {
@@ -45,7 +56,8 @@ export async function buildEdgeForTest(): Promise<EdgeBuild & { remove(): void }
 
 /**
  * Starts `kind` from `built` with `settings` (SIGNAL_*) and waits until it answers.
- * `storageDir` (workerd): Durable Object storage on disk there, so that a restart remembers.
+ * `storageDir`: workerd's Durable Object storage on disk there, or the Deno edge host's
+ * EDGE_DATA_DIR, so that a restart remembers.
  * `port`: listen there (a restart on the address the clients know); default a free one.
  */
 export async function startEdgeHost(
@@ -58,32 +70,33 @@ export async function startEdgeHost(
   port ??= await freePort();
   const env = { ...withoutSettings(process.env), ...settings };
   const config =
-    storageDir === undefined ? built.workerdConfig : withDiskStorage(built, storageDir);
+    storageDir === undefined || kind !== 'workerd'
+      ? built.workerdConfig
+      : withDiskStorage(built, storageDir);
+  const deno = (entry: string, permissions: readonly string[], extra: Record<string, string>) =>
+    spawn(join(BIN, 'deno'), ['run', '--no-prompt', ...permissions, entry], {
+      env: {
+        ...env,
+        ...extra,
+        SIGNAL_HOST: '127.0.0.1',
+        SIGNAL_PORT: String(port),
+        DENO_NO_UPDATE_CHECK: '1',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
   const child =
     kind === 'workerd'
       ? spawn(join(BIN, 'workerd'), ['serve', config, '--socket-addr', `http=127.0.0.1:${port}`], {
           env,
           stdio: ['ignore', 'pipe', 'pipe'],
         })
-      : spawn(
-          join(BIN, 'deno'),
-          [
-            'run',
-            '--no-prompt',
-            '--allow-net=127.0.0.1',
-            `--allow-env=${SETTINGS.join(',')}`,
-            built.denoEntry,
-          ],
-          {
-            env: {
-              ...env,
-              SIGNAL_HOST: '127.0.0.1',
-              SIGNAL_PORT: String(port),
-              DENO_NO_UPDATE_CHECK: '1',
-            },
-            stdio: ['ignore', 'pipe', 'pipe'],
-          },
-        );
+      : kind === 'deno'
+        ? deno(built.denoEntry, ['--allow-net=127.0.0.1', `--allow-env=${SETTINGS.join(',')}`], {})
+        : deno(
+            built.denoEdgeEntry,
+            DENO_EDGE_PERMISSIONS,
+            storageDir === undefined ? {} : { EDGE_DATA_DIR: storageDir },
+          );
   let printed = '';
   child.stdout?.on('data', (chunk: Buffer) => (printed += chunk.toString()));
   child.stderr?.on('data', (chunk: Buffer) => (printed += chunk.toString()));

@@ -19,11 +19,10 @@ import { TestCluster } from '../../src/testing/cluster.js';
 import { spawnCli } from './cli-process.js';
 import {
   closeOneByOne,
-  edgeSays,
   everyWriteOnTheEdgeAlone,
+  formWithTwoTabs,
   killUnderLoad,
   readUnrecorded,
-  settled,
 } from './edge-room.js';
 import type { EdgeStatusSource, EdgeView } from './edge-room.js';
 
@@ -70,23 +69,7 @@ describe('an edge member with two tabs', () => {
     const printed: EdgeStatusSource = async () => edge.latest();
     onTestFailed(() => console.error(`edge member output:\n${edge.output().slice(-4000)}`));
     const first = await browser(room, signalingUrl);
-    const edgeId = (await edgeSays(first, printed, 'the edge member', () => true)).id;
-    expect(edgeId).toMatch(/^e-/);
-
-    const tabs = await first.open(2);
-    await settled(first, 3);
-    const status = await tabs[0]!.status();
-    expect(status.voters).toContain(edgeId);
-    expect(status.peers).toContainEqual({ id: edgeId, state: 'open', kind: 'edge' });
-
-    await tabs[0]!.kv.put('from-tab', 'hello edge');
-    const { commitIndex } = await tabs[0]!.status();
-    await edgeSays(
-      first,
-      printed,
-      'the edge member to apply the write',
-      (s) => s.applied >= commitIndex,
-    );
+    const { edgeId } = await formWithTwoTabs(first, printed);
 
     await closeOneByOne(first, printed, edgeId);
     const second = await browser(room, signalingUrl);
@@ -96,17 +79,18 @@ describe('an edge member with two tabs', () => {
 
     // Two voters besides the edge member, so the cluster keeps a quorum while it is down.
     await second.open(1);
-    const { acked, beforeKill } = await killUnderLoad(second, printed, edgeId, {
+    const killed = await killUnderLoad(second, printed, edgeId, {
       kill: () => edge.kill(),
       restart: async () => {
         edge = spawnEdge(room, signalingUrl, dataDir);
       },
     });
+    const { acked, beforeKill } = killed;
     expect(beforeKill).toBeGreaterThan(0);
     expect(acked.size).toBeGreaterThan(beforeKill);
 
     // Every acknowledged write on the edge member alone, read by a tab of a third profile.
-    const missing = await everyWriteOnTheEdgeAlone(second, printed, edgeId, acked, () =>
+    const missing = await everyWriteOnTheEdgeAlone(second, printed, edgeId, killed, () =>
       browser(room, signalingUrl),
     );
     expect(missing).toEqual([]);

@@ -1,10 +1,11 @@
 /**
  * Steps of a room with an edge member, for the e2e tests that run one (on workerd:
- * edge-workerd.e2e.ts): read the edge member's status from wherever its host shows it, wait until
+ * edge-runtimes.e2e.ts, on workerd and Deno): read the edge member's status from wherever its host shows it, wait until
  * the tabs agree on a leader and the voters, put a write load on a tab, close the tabs one by
  * one so the autopilot hands the vote to the edge member, and kill the edge member's host under a
  * write load and read every acknowledged write back from it alone.
  */
+import { expect } from 'vitest';
 import type { JsonValue } from '../../src/state/kv-types.js';
 import type { TestCluster, TestTab } from '../../src/testing/cluster.js';
 
@@ -63,6 +64,33 @@ export function settled(cluster: TestCluster, voters: number) {
     );
     return agree ? one : null;
   });
+}
+
+/**
+ * Opens two tabs in `cluster`: with the edge member they form three voters, the tabs linked to it
+ * over a raft WebSocket, and a tab's write (`from-tab`) is applied on the edge member.
+ */
+export async function formWithTwoTabs(
+  cluster: TestCluster,
+  edge: EdgeStatusSource,
+): Promise<{ readonly tabs: readonly TestTab[]; readonly edgeId: string }> {
+  const tabs = await cluster.open(2);
+  const edgeId = (await edgeSays(cluster, edge, 'the edge member', () => true)).id;
+  expect(edgeId).toMatch(/^e-/);
+  await settled(cluster, 3);
+  const status = await tabs[0]!.status();
+  expect(status.voters).toContain(edgeId);
+  expect(status.peers).toContainEqual({ id: edgeId, state: 'open', kind: 'edge' });
+
+  await tabs[0]!.kv.put('from-tab', 'hello edge');
+  const { commitIndex } = await tabs[0]!.status();
+  await edgeSays(
+    cluster,
+    edge,
+    'the edge member to apply the write',
+    (s) => s.applied >= commitIndex,
+  );
+  return { tabs, edgeId };
 }
 
 /** Closes the tabs one at a time, each gone from the membership before the next. */
@@ -131,6 +159,50 @@ export async function missingOn(tab: TestTab, acked: ReadonlyMap<string, JsonVal
   return [...acked.keys()].filter((key) => !keys.has(key));
 }
 
+/** One line of a member's log as the demo summarizes it. */
+interface LogLine {
+  readonly index: number;
+  readonly term: number;
+  readonly summary: string;
+}
+
+/** `tab`'s whole log, summarized. */
+function logOf(tab: TestTab): Promise<LogLine[]> {
+  return tab.page.evaluate(() =>
+    (
+      window as unknown as { webraft: { recentLog(count: number): Promise<LogLine[]> } }
+    ).webraft.recentLog(1_000_000),
+  );
+}
+
+/** The log lines that put each of `keys`, for a failure message. */
+function whereInLog(log: readonly LogLine[], keys: readonly string[]): string {
+  return keys
+    .map((key) => {
+      const lines = log.filter((line) => line.summary.startsWith(`put ${key} =`));
+      const shown = lines.map((line) => `${line.index}@${line.term}`).join(', ') || 'nowhere';
+      return `  ${key}: ${shown}`;
+    })
+    .join('\n');
+}
+
+/** Where two logs first differ, with a few lines of each around it; null when they agree. */
+function firstDifference(before: readonly LogLine[], after: readonly LogLine[]): string | null {
+  const text = (line: LogLine | undefined) =>
+    line === undefined ? '-' : `${line.index}@${line.term} ${line.summary}`;
+  const byIndex = (log: readonly LogLine[]) => new Map(log.map((line) => [line.index, line]));
+  const [a, b] = [byIndex(before), byIndex(after)];
+  const indexes = [...new Set([...a.keys(), ...b.keys()])].sort((x, y) => x - y);
+  const differing = indexes.filter((index) => text(a.get(index)) !== text(b.get(index)));
+  const first = differing[0];
+  if (first === undefined) return null;
+  const around = indexes.filter((index) => index >= first - 3 && index <= first + 5);
+  return (
+    `${differing.length} indexes differ, the first ${first}:\n` +
+    around.map((index) => `  ${text(a.get(index))}  |  ${text(b.get(index))}`).join('\n')
+  );
+}
+
 /**
  * `key`'s value as `tab` reads it, not recorded in its cluster's history: for a write another
  * browser made, which that history could not explain (expectLinearizable would call it illegal).
@@ -152,6 +224,8 @@ export interface KillUnderLoad {
   readonly acked: ReadonlyMap<string, JsonValue>;
   readonly beforeKill: number;
   readonly duringDown: number;
+  /** A tab's log once they converged: what a later reader must agree with. */
+  readonly log: readonly LogLine[];
 }
 
 /**
@@ -183,7 +257,16 @@ export async function killUnderLoad(
   await edgeSays(cluster, edge, 'the edge member caught up', (s) => s.applied >= written);
   await cluster.expectConverged();
   cluster.expectLinearizable();
-  return { acked, beforeKill, duringDown };
+  const log = await logOf(cluster.tabs[0]!);
+  // expectConverged finds each write in the logs; this asks the tabs' state for it too.
+  const absent = await missingOn(cluster.tabs[0]!, acked);
+  if (absent.length > 0) {
+    throw new Error(
+      `${absent.length} of ${acked.size} acknowledged writes are not in the tabs' state; ` +
+        `in their log:\n${whereInLog(log, absent.slice(0, 5))}`,
+    );
+  }
+  return { acked, beforeKill, duringDown, log };
 }
 
 /**
@@ -194,16 +277,32 @@ export async function everyWriteOnTheEdgeAlone(
   cluster: TestCluster,
   edge: EdgeStatusSource,
   edgeId: string,
-  acked: ReadonlyMap<string, JsonValue>,
+  { acked, log }: Pick<KillUnderLoad, 'acked' | 'log'>,
   fresh: () => Promise<TestCluster>,
 ): Promise<readonly string[]> {
   await closeOneByOne(cluster, edge, edgeId);
   const third = await fresh();
   const [reader] = await third.open(1);
-  return third.waitFor('every acknowledged write on the new tab', async () => {
-    const absent = await missingOn(reader!, acked);
-    return absent.length === 0 ? absent : null;
-  });
+  let absent: readonly string[] = [];
+  return third
+    .waitFor('every acknowledged write on the new tab', async () => {
+      absent = await missingOn(reader!, acked);
+      return absent.length === 0 ? absent : null;
+    })
+    .catch(async (error: unknown) => {
+      // Which writes, and where each side stood: a tab that never caught up looks different
+      // from an edge member that lost writes.
+      const tab = await reader!.status().catch((e: unknown) => String(e));
+      const member = await edge().catch((e: unknown) => String(e));
+      const readerLog = await logOf(reader!).catch(() => []);
+      const difference = firstDifference(log, readerLog);
+      throw new Error(
+        `${String(error)}\n${absent.length} of ${acked.size} missing, first ${absent.slice(0, 5).join(', ')}` +
+          `\nnew tab: ${JSON.stringify(tab)}\nedge member: ${JSON.stringify(member)}` +
+          `\nlogs, the tabs' before they closed | the new tab's: ${difference ?? 'the same'}` +
+          `\nthe missing writes in the new tab's log:\n${whereInLog(readerLog, absent.slice(0, 5))}`,
+      );
+    });
 }
 
 function sleep(ms: number): Promise<void> {

@@ -11,6 +11,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket } from 'ws';
 import { startNodeEdgeMember } from '../../../src/edge/node.js';
 import { startNodeMember } from '../../../src/node/member.js';
 import type { EdgeMember } from '../../../src/edge/member.js';
@@ -117,5 +118,19 @@ describe('an edge member on Node', () => {
     expect(status.peers).toEqual([{ id: edgeMember.id, state: 'open', kind: 'edge' }]);
     await node.kv.put('from', 'node');
     expect((await edgeMember.kv.get('from'))?.value).toBe('node');
+    expect((await edgeMember.status()).socketRefusals).toEqual({});
+
+    // A dialer with no valid handshake is refused and counted in status, and harms nothing.
+    const hostile = new WebSocket(edgeMember.endpoint);
+    cleanups.push(() => hostile.terminate());
+    await new Promise((resolve, reject) => hostile.once('open', resolve).once('error', reject));
+    hostile.send('{not a handshake');
+    const refused = await until(async () => {
+      const s = await edgeMember.status();
+      return s.socketRefusals.badHandshake === undefined ? null : s;
+    }, 'the refusal in status');
+    expect(refused.socketRefusals).toEqual({ badHandshake: 1 });
+    await node.kv.put('after', 'the refusal');
+    expect((await edgeMember.kv.get('after'))?.value).toBe('the refusal');
   });
 });

@@ -50,7 +50,7 @@ beforeAll(async () => {
     fileURLToPath(new URL('../../../edge/workerd.capnp', import.meta.url)),
     workerdConfig,
   );
-  built = { outDir: root, denoEntry: '', workerdConfig };
+  built = { outDir: root, denoEntry: '', denoEdgeEntry: '', workerdConfig };
   storageDir = mkdtempSync(join(root, 'storage-'));
 }, 60_000);
 

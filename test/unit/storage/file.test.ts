@@ -4,10 +4,10 @@
  * journal files rotated and deleted, and a full disk that stops writes without losing any.
  */
 import { spawnSync } from 'node:child_process';
-import { cp, mkdtemp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { cp, readdir, readFile, rm, stat, truncate, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createSeededRandom } from '../../../src/core/random.js';
 import {
   StorageCorruptError,
@@ -18,47 +18,17 @@ import {
 } from '../../../src/storage/errors.js';
 import { FileStorage } from '../../../src/storage/file.js';
 import type { FileStorageOptions } from '../../../src/storage/file.js';
-import { entries, runStorageConformance, snapshot } from './conformance.js';
+import { entries, snapshot } from './conformance.js';
+import { FileStorages, runFileStorageConformance } from './file-conformance.js';
 import { plain, summary } from './fixtures.js';
 
-const root = await mkdtemp(join(tmpdir(), 'webraft-file-storage-'));
-let directories = 0;
-const freshDirectory = (): string => join(root, `member-${++directories}`);
-const opened: FileStorage[] = [];
+const files = await FileStorages.inTemporaryDirectory();
+const freshDirectory = (): string => files.freshDirectory();
+const created = (options?: FileStorageOptions): Promise<FileStorage> => files.created(options);
+const reopened = (storage: FileStorage, options?: FileStorageOptions): Promise<FileStorage> =>
+  files.reopened(storage, options);
 
-async function created(options: FileStorageOptions = {}): Promise<FileStorage> {
-  const storage = await FileStorage.create(freshDirectory(), `m${directories}`, options);
-  opened.push(storage);
-  return storage;
-}
-
-async function reopened(storage: FileStorage, options: FileStorageOptions = {}) {
-  await storage.close();
-  const next = await FileStorage.open(storage.directory, options);
-  opened.push(next);
-  return next;
-}
-
-afterEach(async () => {
-  for (const storage of opened.splice(0)) await storage.close();
-});
-afterAll(async () => rm(root, { recursive: true, force: true }));
-
-runStorageConformance('FileStorage', async () => {
-  const storage = await created();
-  return { storage, reopen: async () => reopened(storage) };
-});
-
-runStorageConformance('FileStorage (tiny segments, chunks and journal files)', async () => {
-  const options = {
-    segmentMergeBytes: 40,
-    segmentBytesMax: 60,
-    snapshotChunkBytes: 3,
-    journalFileBytesMax: 300,
-  };
-  const storage = await created(options);
-  return { storage, reopen: async () => reopened(storage, options) };
-});
+runFileStorageConformance(files);
 
 async function journalFiles(directory: string): Promise<string[]> {
   return (await readdir(directory)).filter((name) => name.endsWith('.wal')).sort();
@@ -102,7 +72,7 @@ describe('FileStorage: torn and corrupt journals', () => {
       const copy = await copyOf(directory);
       await truncate(join(copy, journal.slice(directory.length + 1)), cut);
       const storage = await FileStorage.open(copy);
-      opened.push(storage);
+      files.track(storage);
       const loaded = await storage.load();
       const wholeBatches = ends.filter((end) => end <= cut).length;
       expect(loaded.entries.length, `cut at ${cut}`).toBe(wholeBatches * 3);
@@ -125,7 +95,7 @@ describe('FileStorage: torn and corrupt journals', () => {
     const { directory, journal, ends } = await withTenBatches();
     await truncate(journal, ends[5]! + 7);
     const storage = await FileStorage.open(directory);
-    opened.push(storage);
+    files.track(storage);
     expect(storage.info()).toMatchObject({ votesWithheld: true, repair: { truncatedAfter: 18 } });
     await storage.releaseVotes();
     const again = await reopened(storage);
@@ -149,7 +119,7 @@ describe('FileStorage: torn and corrupt journals', () => {
         expect(error, `byte ${at}`).toBeInstanceOf(StorageCorruptError);
         continue;
       }
-      opened.push(storage);
+      files.track(storage);
       const loaded = await storage.load();
       // A cut keeps the whole batches before the damaged one, and withholds votes.
       expect(loaded.votesWithheld, `byte ${at}`).toBe(true);
@@ -201,7 +171,7 @@ describe('FileStorage: the data directory', () => {
       StorageLockedError,
     );
     await storage.close();
-    opened.push(await FileStorage.open(storage.directory));
+    files.track(await FileStorage.open(storage.directory));
   });
 
   it('lets exactly one of two opens at once take the lock', async () => {
@@ -224,7 +194,7 @@ describe('FileStorage: the data directory', () => {
     const storage = await created();
     await storage.close();
     await writeFile(join(storage.directory, 'LOCK'), '');
-    opened.push(await FileStorage.open(storage.directory));
+    files.track(await FileStorage.open(storage.directory));
   });
 
   it('takes over the lock of a process that is gone', async () => {
@@ -232,7 +202,7 @@ describe('FileStorage: the data directory', () => {
     await storage.close();
     const gone = spawnSync(process.execPath, ['-e', '0']).pid;
     await writeFile(join(storage.directory, 'LOCK'), `${gone}@${hostname()}`);
-    opened.push(await FileStorage.open(storage.directory));
+    files.track(await FileStorage.open(storage.directory));
   });
 
   it('refuses to create a member where one exists, and finds a missing one lost', async () => {

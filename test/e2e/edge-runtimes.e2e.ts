@@ -1,10 +1,12 @@
 /**
- * An edge member on workerd (issue 13): one workerd process serves the room's signaling and, in
- * the same Durable Object, the room's edge member, its log in the object's storage on disk. With
+ * An edge member on workerd and on Deno (issue 13). On workerd one process serves the room's
+ * signaling and, in the same Durable Object, the room's edge member, its log in the object's
+ * storage on disk; on Deno one `deno run` process serves signaling and the room's edge member
+ * beside it, its log in files (src/edge/deno.ts). The same test runs on both. With
  * two Chromium tabs it forms one cluster, the edge member a voter the tabs reach over raft
  * WebSockets. With both tabs closed (one after the other, so the autopilot hands the vote to the
  * edge member) a tab of a fresh browser profile finds the state, served by the edge member alone.
- * Then, under a write load from two tabs, the workerd process is killed with SIGKILL — signaling
+ * Then, under a write load from two tabs, the host process is killed with SIGKILL — signaling
  * and edge member at once — and started again on the same storage: the tabs keep a quorum over
  * WebRTC meanwhile, the edge member comes back as the same member, and every acknowledged write
  * is there, on the tabs and on the edge member, read by a third fresh profile once the tabs are
@@ -16,11 +18,11 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { TestCluster } from '../../src/testing/cluster.js';
 import type { TestTab } from '../../src/testing/cluster.js';
 import { buildEdgeForTest, freePort, startEdgeHost } from './edge-hosts.js';
-import type { EdgeHost } from './edge-hosts.js';
+import type { EdgeHost, EdgeHostKind } from './edge-hosts.js';
 import {
   closeOneByOne,
-  edgeSays,
   everyWriteOnTheEdgeAlone,
+  formWithTwoTabs,
   killUnderLoad,
   readUnrecorded,
   settled,
@@ -94,35 +96,25 @@ async function putLatencies(tab: TestTab, prefix: string, count: number): Promis
 const median = (sorted: readonly number[]): string =>
   sorted[Math.floor(sorted.length / 2)]!.toFixed(1);
 
-describe('an edge member on workerd with two tabs', () => {
-  it('keeps the room alive with every tab closed, and loses no acknowledged write when workerd is killed', async () => {
+const RUNTIMES: readonly { readonly name: string; readonly kind: EdgeHostKind }[] = [
+  { name: 'workerd', kind: 'workerd' },
+  { name: 'Deno', kind: 'deno-edge' },
+];
+
+describe.each(RUNTIMES)('an edge member on $name with two tabs', ({ name, kind }) => {
+  it('keeps the room alive with every tab closed, and loses no acknowledged write when its process is killed', async () => {
     const built = await buildEdgeForTest();
     cleanups.push(() => built.remove());
     const storageDir = mkdtempSync(join(built.outDir, 'storage-'));
-    const room = `edgewd${Date.now() % 100_000}`;
+    const room = `edge${kind.slice(0, 4)}${Date.now() % 100_000}`;
     const settings = { EDGE_ROOMS: room, SIGNAL_BOOTSTRAP_GRACE_MS: '0' };
     const port = await freePort();
-    let host: EdgeHost = await startEdgeHost('workerd', built, settings, storageDir, port);
+    let host: EdgeHost = await startEdgeHost(kind, built, settings, storageDir, port);
     cleanups.push(() => host.stop('SIGKILL'));
     const edge = edgeStatusOf(port, room);
 
     const first = await browser(room, host.url);
-    const tabs = await first.open(2);
-    const edgeId = (await edgeSays(first, edge, 'the edge member', () => true)).id;
-    expect(edgeId).toMatch(/^e-/);
-    await settled(first, 3);
-    const status = await tabs[0]!.status();
-    expect(status.voters).toContain(edgeId);
-    expect(status.peers).toContainEqual({ id: edgeId, state: 'open', kind: 'edge' });
-
-    await tabs[0]!.kv.put('from-tab', 'hello edge');
-    const { commitIndex } = await tabs[0]!.status();
-    await edgeSays(
-      first,
-      edge,
-      'the edge member to apply the write',
-      (s) => s.applied >= commitIndex,
-    );
+    const { tabs, edgeId } = await formWithTwoTabs(first, edge);
     const withEdge = await putLatencies(tabs[0]!, 'latency-edge', 40);
 
     await closeOneByOne(first, edge, edgeId);
@@ -130,31 +122,32 @@ describe('an edge member on workerd with two tabs', () => {
     const [fresh] = await second.open(1);
     expect(await readUnrecorded(fresh!, 'from-tab')).toBe('hello edge');
 
-    // Two voters besides the edge member, so the cluster keeps a quorum while workerd is down.
+    // Two voters besides the edge member, so the cluster keeps a quorum while its host is down.
     await second.open(1);
-    const { acked, beforeKill, duringDown } = await killUnderLoad(second, edge, edgeId, {
+    const killed = await killUnderLoad(second, edge, edgeId, {
       kill: () => host.stop('SIGKILL'),
       restart: async () => {
-        host = await startEdgeHost('workerd', built, settings, storageDir, port);
+        host = await startEdgeHost(kind, built, settings, storageDir, port);
       },
     });
+    const { acked, beforeKill, duringDown } = killed;
     expect(beforeKill).toBeGreaterThan(0);
     expect(acked.size).toBeGreaterThan(duringDown);
 
     // Every acknowledged write on the edge member alone, read by a tab of a third profile.
-    const missing = await everyWriteOnTheEdgeAlone(second, edge, edgeId, acked, () =>
+    const missing = await everyWriteOnTheEdgeAlone(second, edge, edgeId, killed, () =>
       browser(room, host.url),
     );
     expect(missing).toEqual([]);
 
-    // The same puts in a room of three tabs and no edge member, on the same workerd.
+    // The same puts in a room of three tabs and no edge member, on the same host.
     const tabsOnly = await browser(`tabs${Date.now() % 100_000}`, host.url);
     const [tabOnly] = await tabsOnly.open(3);
     await settled(tabsOnly, 3);
     const withTabs = await putLatencies(tabOnly!, 'latency-tabs', 40);
     console.log(
-      `edge member on workerd: ${acked.size} acknowledged writes (${beforeKill} before the ` +
-        `SIGKILL, ${duringDown - beforeKill} while workerd was down), all on the edge member ` +
+      `edge member on ${name}: ${acked.size} acknowledged writes (${beforeKill} before the ` +
+        `SIGKILL, ${duringDown - beforeKill} while ${name} was down), all on the edge member ` +
         `after its restart; put latency from a tab, median of 40: 2 tabs + edge ` +
         `${median(withEdge)} ms, 3 tabs ${median(withTabs)} ms`,
     );

@@ -232,12 +232,14 @@ export function serveEdgeOnDeno(deno: DenoRuntime): void {
       console.log(
         `webraft edge members (Deno): ${named.length > 0 ? named.join(', ') : 'none yet'}` +
           `${edgeSettings.rooms.includes('*') ? ' (and every room on its first socket)' : ''}; ` +
-          `data in ${edgeSettings.dataRoot}, raft sockets at ${origin}/raft`,
+          `data in ${edgeSettings.dataRoot}, raft sockets at ${raftEndpoint(origin, 'NAME')}`,
       );
       for (const room of named) edgeOf(room)?.ensure();
     },
     stopping: async () => {
       await Promise.all([...edges.values()].map((edge) => edge.stop()));
+      if (edges.size > 0)
+        console.log(`webraft edge members (Deno): stopped ${[...edges.keys()].join(', ')}`);
     },
   });
 }

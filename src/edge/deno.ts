@@ -100,6 +100,9 @@ class RoomEdge {
   private lastError: string | null = null;
   private retry: ReturnType<typeof setTimeout> | null = null;
   private stopped = false;
+  private tried!: () => void;
+  /** Settles once the first start ended, started or not (then retried in the background). */
+  readonly firstStart = new Promise<void>((resolve) => (this.tried = resolve));
 
   constructor(
     private readonly room: string,
@@ -114,6 +117,7 @@ class RoomEdge {
     }
     this.starting = this.launch(this.room, this.settings).then(
       (member) => {
+        this.tried();
         this.member = member;
         this.starting = null;
         this.attempts = 0;
@@ -121,6 +125,7 @@ class RoomEdge {
         if (this.stopped) void member.close({ leave: false });
       },
       (error: unknown) => {
+        this.tried();
         this.starting = null;
         this.lastError = String(error);
         console.error(`edge member of ${this.room} did not start: ${this.lastError}`);
@@ -162,6 +167,7 @@ class RoomEdge {
   /** Stops the member without leaving the room: a restart brings it back as itself. */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.tried(); // Nobody waits for a start that will not come.
     if (this.retry !== null) clearTimeout(this.retry);
     await this.starting;
     await this.member?.close({ leave: false });
@@ -173,11 +179,14 @@ export function serveEdgeOnDeno(deno: DenoRuntime): void {
   const edgeSettings = readDenoEdgeSettings((name) => deno.env.get(name));
   const edges = new Map<string, RoomEdge>();
   let origin: string | null = edgeSettings.publicUrl;
+  // Handed to each hook: Deno may call onListen before serveSignalingOnDeno has returned.
   let signaling: DenoSignaling | null = null;
 
   const launch = (room: string, settings: EdgeRoomSettings): Promise<EdgeMember> => {
+    if (signaling === null) return Promise.reject(new Error('signaling is not serving yet'));
+    const rooms = signaling;
     const dataDir = join(edgeSettings.dataRoot, `${room}-edge`);
-    const secret = signaling?.settings.secrets?.[room];
+    const secret = rooms.settings.secrets?.[room];
     return startEdgeMember({
       room,
       signalingUrl: `${IN_PROCESS_ORIGIN}/`,
@@ -187,9 +196,7 @@ export function serveEdgeOnDeno(deno: DenoRuntime): void {
         memberId: (avoid) => dataDirMember(dataDir, avoid),
         open: fileStorageOpener(dataDir),
       },
-      WebSocket: edgeWebSocket((server) =>
-        signaling?.mount(server),
-      ) as unknown as RaftSocketConstructor,
+      WebSocket: edgeWebSocket((server) => rooms.mount(server)) as unknown as RaftSocketConstructor,
       ...(secret === undefined ? {} : { secret }),
     });
   };
@@ -207,16 +214,21 @@ export function serveEdgeOnDeno(deno: DenoRuntime): void {
     return edge;
   };
 
-  signaling = serveSignalingOnDeno(deno, {
-    route: (request, url) => {
+  serveSignalingOnDeno(deno, {
+    route: (request, url, rooms) => {
+      signaling = rooms;
       const room = url.searchParams.get('room');
       const edge = edgeOf(room);
       if (url.pathname === '/edge' && request.method === 'GET') {
-        return edgeStatus(room, edge, signaling?.settings.secrets?.[room ?? ''] !== undefined);
+        return edgeStatus(room, edge, rooms.settings.secrets?.[room ?? ''] !== undefined);
       }
       if (url.pathname !== '/raft') {
-        if (origin !== null) edge?.ensure(); // A room's first socket starts its member (`*`).
-        return null;
+        if (origin === null || edge === null) return null;
+        edge.ensure(); // A room's first socket starts its member (`*`).
+        // A socket that came first must not find the room empty and be named its bootstrapper
+        // while the member that holds the room's log is still opening it (with the bootstrap
+        // grace at 0, a second cluster): it waits for the member's first start, however it ends.
+        return edge.firstStart.then(() => null);
       }
       if (edge === null) return text(404, `room ${room ?? '(none)'} has no edge member`);
       const upgraded = upgradeOrNull(deno, request);
@@ -226,7 +238,8 @@ export function serveEdgeOnDeno(deno: DenoRuntime): void {
       upgraded.socket.addEventListener('open', () => edge.acceptSocket(socket));
       return upgraded.response;
     },
-    listening: ({ hostname, port }) => {
+    listening: ({ hostname, port }, rooms) => {
+      signaling = rooms;
       origin ??= `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`;
       const named = namedEdgeRooms(edgeSettings.rooms);
       console.log(

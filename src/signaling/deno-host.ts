@@ -57,11 +57,18 @@ const SIGNAL_PORT_DEFAULT = 8787;
 export interface DenoServeHooks {
   /**
    * Sees every request first: a response for a request it serves itself (another path), null to
-   * leave it to signaling.
+   * leave it to signaling (a promise of null: once the host is ready for it).
    */
-  readonly route?: (request: Request, url: URL) => Response | Promise<Response> | null;
+  readonly route?: (
+    request: Request,
+    url: URL,
+    signaling: DenoSignaling,
+  ) => Response | Promise<Response | null> | null;
   /** Once the server listens, with its address. */
-  readonly listening?: (address: { readonly hostname: string; readonly port: number }) => void;
+  readonly listening?: (
+    address: { readonly hostname: string; readonly port: number },
+    signaling: DenoSignaling,
+  ) => void;
   /** On SIGINT or SIGTERM, before the rooms close. */
   readonly stopping?: () => Promise<void>;
 }
@@ -79,6 +86,11 @@ export function serveSignalingOnDeno(deno: DenoRuntime, hooks: DenoServeHooks = 
   const rooms = createHostRooms({ settings });
   const stopSweeps = startSweeps(rooms);
   const counters = newHostCounters();
+  // Made before serving, so every hook gets it, however early Deno calls them.
+  const signaling: DenoSignaling = {
+    settings,
+    mount: (socket) => mountWebSocket(rooms, socket, counters),
+  };
   const server = deno.serve(
     {
       hostname: deno.env.get('SIGNAL_HOST') || '127.0.0.1',
@@ -91,12 +103,12 @@ export function serveSignalingOnDeno(deno: DenoRuntime, hooks: DenoServeHooks = 
             `(${secretRooms} rooms with secrets; bootstrappers named from ` +
             `${rooms.limits.bootstrapGraceMs} ms after start)`,
         );
-        hooks.listening?.({ hostname, port });
+        hooks.listening?.({ hostname, port }, signaling);
       },
     },
-    (request) => {
-      const routed = hooks.route?.(request, new URL(request.url)) ?? null;
-      if (routed !== null) return routed;
+    async (request) => {
+      const routed = await hooks.route?.(request, new URL(request.url), signaling);
+      if (routed !== undefined && routed !== null) return routed;
       if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
         return new Response('webraft signaling server: connect with a WebSocket\n', {
           status: 426,
@@ -131,7 +143,7 @@ export function serveSignalingOnDeno(deno: DenoRuntime, hooks: DenoServeHooks = 
       // A platform that manages the process (Deno Deploy) may not offer signals; it stops us.
     }
   }
-  return { settings, mount: (socket) => mountWebSocket(rooms, socket, counters) };
+  return signaling;
 }
 
 /**

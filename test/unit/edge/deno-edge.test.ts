@@ -1,0 +1,117 @@
+/**
+ * The Deno edge host (src/edge/deno.ts) as a process, no browser: `deno run` of the bundle with
+ * a room that has a secret. Its edge member starts with the process and joins its room in-process
+ * with the secret; an edge member on Node with the same secret joins through the Deno host's
+ * signaling, links to it over a raft WebSocket and writes through it; one with a wrong secret is
+ * refused. SIGTERM stops the member without leaving the room and releases its directory's lock,
+ * and started again the member is the same one, with the write.
+ */
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { startNodeEdgeMember } from '../../../src/edge/node.js';
+import type { EdgeMember } from '../../../src/edge/member.js';
+import type { EdgeBuild } from '../../../scripts/build-edge.js';
+import { buildEdgeForTest, startEdgeHost } from '../../e2e/edge-hosts.js';
+import type { EdgeHost } from '../../e2e/edge-hosts.js';
+
+const ROOM = 'deno-edge-room';
+const SECRET = 'deno edge secret';
+const SETTINGS = {
+  EDGE_ROOMS: ROOM,
+  SIGNAL_ROOM_SECRETS: JSON.stringify({ [ROOM]: SECRET }),
+  SIGNAL_BOOTSTRAP_GRACE_MS: '0',
+};
+
+let built: EdgeBuild & { remove(): void };
+let root = '';
+const cleanups: (() => Promise<void> | void)[] = [];
+
+beforeAll(async () => {
+  built = await buildEdgeForTest();
+  root = mkdtempSync(join(tmpdir(), 'webraft-deno-edge-'));
+}, 60_000);
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+});
+afterAll(() => {
+  built.remove();
+  rmSync(root, { recursive: true, force: true });
+});
+
+async function until<T>(probe: () => Promise<T | null>, what: string, ms = 15_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const value = await probe().catch(() => null);
+    if (value !== null) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
+async function denoHost(dataDir: string, port?: number): Promise<EdgeHost> {
+  const host = await startEdgeHost('deno-edge', built, SETTINGS, dataDir, port);
+  cleanups.push(() => host.stop('SIGKILL'));
+  onTestFailed(() => console.error(`the Deno host printed:\n${host.output().slice(-4000)}`));
+  return host;
+}
+
+async function nodeEdge(host: EdgeHost, secret: string): Promise<EdgeMember> {
+  const member = await startNodeEdgeMember({
+    room: ROOM,
+    signalingUrl: host.url,
+    dataDir: mkdtempSync(join(root, 'node-edge-')),
+    port: 0,
+    secret,
+    voter: false,
+  });
+  cleanups.push(() => member.close({ leave: false }));
+  return member;
+}
+
+/** What GET /edge answers for a room with a secret: whether the member runs, nothing more. */
+async function edgeRuns(host: EdgeHost): Promise<boolean> {
+  const response = await fetch(`${host.url.replace('ws:', 'http:')}/edge?room=${ROOM}`);
+  const status = (await response.json()) as { running: boolean; member: unknown };
+  expect(status.member).toBeNull();
+  return status.running;
+}
+
+describe('the edge member on Deno', () => {
+  it('joins its secret room in-process, takes a member with the secret, refuses a wrong one, and comes back as itself', async () => {
+    const dataDir = mkdtempSync(join(root, 'deno-data-'));
+    let host = await denoHost(dataDir);
+    await until(async () => ((await edgeRuns(host)) ? true : null), 'the Deno member running');
+
+    const member = await nodeEdge(host, SECRET);
+    const linked = await until(async () => {
+      const status = await member.status();
+      const leader = status.leaderId;
+      return leader?.startsWith('e-') === true &&
+        leader !== member.id &&
+        status.learners.includes(member.id) &&
+        status.peers.some((peer) => peer.id === leader && peer.state === 'open')
+        ? leader
+        : null;
+    }, 'the Node edge member a learner, linked to the Deno member as its leader');
+    await member.kv.put('through', 'deno');
+    expect((await member.kv.get('through'))?.value).toBe('deno');
+
+    await expect(nodeEdge(host, 'not the secret')).rejects.toThrow(/AUTH_FAILED/);
+
+    await member.close({ leave: false });
+    await host.stop('SIGTERM');
+    expect(host.output()).toMatch(/edge members \(Deno\): stopped deno-edge-room/);
+    expect(existsSync(join(dataDir, `${ROOM}-edge`, 'LOCK'))).toBe(false);
+
+    host = await denoHost(dataDir);
+    const again = await nodeEdge(host, SECRET);
+    const read = await until(async () => {
+      const status = await again.status();
+      if (status.leaderId !== linked) return null;
+      return again.kv.get('through');
+    }, 'the same Deno member leading again, with the write');
+    expect(read?.value).toBe('deno');
+  }, 90_000);
+});

@@ -15,6 +15,7 @@
 import { mkdtempSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import type { ClusterStatus } from '../../src/client/connect.js';
 import { TestCluster } from '../../src/testing/cluster.js';
 import type { TestTab } from '../../src/testing/cluster.js';
 import { buildEdgeForTest, freePort, startEdgeHost } from './edge-hosts.js';
@@ -35,21 +36,16 @@ afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
 
-/** What GET /edge?room= answers, as far as this test reads it. */
+/** What GET /edge?room= answers, as far as this test reads it: the member's own status. */
 interface EdgeStatus {
   readonly running: boolean;
-  readonly member: {
-    readonly id: string;
-    readonly role: string;
-    readonly commitIndex: number;
-    readonly appliedIndex: number;
-    readonly lastIndex: number;
-    readonly voters: readonly string[];
-    readonly learners: readonly string[];
-  } | null;
+  readonly member: Pick<
+    ClusterStatus,
+    'id' | 'role' | 'commitIndex' | 'appliedIndex' | 'lastIndex' | 'voters' | 'learners'
+  > | null;
 }
 
-/** The edge member's status as the room's object shows it; null while it does not run. */
+/** The edge member's status as its host shows it; null while it does not run. */
 function edgeStatusOf(port: number, room: string): EdgeStatusSource {
   return async (): Promise<EdgeView | null> => {
     const response = await fetch(`http://127.0.0.1:${port}/edge?room=${room}`);

@@ -15,6 +15,7 @@ import type { EdgeMember } from '../../../src/edge/member.js';
 import type { EdgeBuild } from '../../../scripts/build-edge.js';
 import { buildEdgeForTest, startEdgeHost } from '../../e2e/edge-hosts.js';
 import type { EdgeHost } from '../../e2e/edge-hosts.js';
+import { waitFor } from '../../e2e/tabs.js';
 
 const ROOM = 'deno-edge-room';
 const SECRET = 'deno edge secret';
@@ -39,16 +40,6 @@ afterAll(() => {
   built.remove();
   rmSync(root, { recursive: true, force: true });
 });
-
-async function until<T>(probe: () => Promise<T | null>, what: string, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 async function denoHost(dataDir: string, port?: number): Promise<EdgeHost> {
   const host = await startEdgeHost('deno-edge', built, SETTINGS, dataDir, port);
@@ -82,10 +73,10 @@ describe('the edge member on Deno', () => {
   it('joins its secret room in-process, takes a member with the secret, refuses a wrong one, and comes back as itself', async () => {
     const dataDir = mkdtempSync(join(root, 'deno-data-'));
     let host = await denoHost(dataDir);
-    await until(async () => ((await edgeRuns(host)) ? true : null), 'the Deno member running');
+    await waitFor(async () => ((await edgeRuns(host)) ? true : null), 'the Deno member running');
 
     const member = await nodeEdge(host, SECRET);
-    const linked = await until(async () => {
+    const linked = await waitFor(async () => {
       const status = await member.status();
       const leader = status.leaderId;
       return leader?.startsWith('e-') === true &&
@@ -107,7 +98,7 @@ describe('the edge member on Deno', () => {
 
     host = await denoHost(dataDir);
     const again = await nodeEdge(host, SECRET);
-    const read = await until(async () => {
+    const read = await waitFor(async () => {
       const status = await again.status();
       if (status.leaderId !== linked) return null;
       return again.kv.get('through');

@@ -17,21 +17,12 @@ import { startNodeMember } from '../../../src/node/member.js';
 import type { EdgeMember } from '../../../src/edge/member.js';
 import { startSignalingServer } from '../../../src/signaling/node-server.js';
 import type { SignalingServer } from '../../../src/signaling/node-server.js';
+import { waitFor } from '../../e2e/tabs.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-async function until<T>(probe: () => Promise<T | null>, what: string, ms = 15_000): Promise<T> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const value = await probe().catch(() => null);
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
 
 function dataDir(): string {
   const dir = mkdtempSync(join(tmpdir(), 'webraft-edge-'));
@@ -65,17 +56,17 @@ describe('an edge member on Node', () => {
     const first = await edge(server, firstDir);
     expect(first.id).toMatch(/^e-[0-9a-f]{12}$/);
     expect(first.endpoint).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/raft$/);
-    await until(async () => ((await first.status()).role === 'leader' ? true : null), 'a leader');
+    await waitFor(async () => ((await first.status()).role === 'leader' ? true : null), 'a leader');
     await first.kv.put('at', 'the edge');
 
     const second = await edge(server, dataDir(), false);
-    const status = await until(async () => {
+    const status = await waitFor(async () => {
       const s = await first.status();
       return s.learners.includes(second.id) ? s : null;
     }, 'the second edge member as a learner');
     expect(status.peers).toContainEqual({ id: second.id, state: 'open', kind: 'edge' });
     expect(status.voterPreferences.neverVote).toEqual([second.id]);
-    await until(async () => {
+    await waitFor(async () => {
       const read = await second.kv.get('at', { consistency: 'local' });
       return read?.value === 'the edge' ? read : null;
     }, 'the write on the second edge member');
@@ -86,7 +77,7 @@ describe('an edge member on Node', () => {
     const again = await edge(server, firstDir);
     expect(again.id).toBe(id);
     // Alone again, with one voter (itself): it leads and has its data.
-    await until(async () => ((await again.status()).role === 'leader' ? true : null), 'a leader');
+    await waitFor(async () => ((await again.status()).role === 'leader' ? true : null), 'a leader');
     expect((await again.kv.get('at'))?.value).toBe('the edge');
 
     // Checked here, before the next test's Node member loads it into this process.
@@ -97,7 +88,7 @@ describe('an edge member on Node', () => {
   it('a Node member dials it over a raft WebSocket, not WebRTC, and replicates through it', async () => {
     const server = await signaling();
     const edgeMember = await edge(server, dataDir());
-    await until(
+    await waitFor(
       async () => ((await edgeMember.status()).role === 'leader' ? true : null),
       'a leader',
     );
@@ -108,7 +99,7 @@ describe('an edge member on Node', () => {
       secret: 'edge secret',
     });
     cleanups.push(() => node.close());
-    const status = await until(async () => {
+    const status = await waitFor(async () => {
       const s = await node.status();
       return s.peers.some((peer) => peer.id === edgeMember.id && peer.state === 'open') &&
         s.learners.includes(node.id)
@@ -125,7 +116,7 @@ describe('an edge member on Node', () => {
     cleanups.push(() => hostile.terminate());
     await new Promise((resolve, reject) => hostile.once('open', resolve).once('error', reject));
     hostile.send('{not a handshake');
-    const refused = await until(async () => {
+    const refused = await waitFor(async () => {
       const s = await edgeMember.status();
       return s.socketRefusals.badHandshake === undefined ? null : s;
     }, 'the refusal in status');

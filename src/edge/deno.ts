@@ -129,6 +129,7 @@ class RoomEdge {
         this.starting = null;
         this.lastError = String(error);
         console.error(`edge member of ${this.room} did not start: ${this.lastError}`);
+        if (this.stopped) return;
         const delay = RETRY_MS[Math.min(this.attempts++, RETRY_MS.length - 1)]!;
         this.retry = setTimeout(() => {
           this.retry = null;

@@ -33,6 +33,7 @@ import { dataDirMember, fileStorageOpener } from '../node/file-host.js';
 import {
   edgeSettingsFor,
   edgeWebSocket,
+  firstStartOrTimeout,
   IN_PROCESS_ORIGIN,
   raftEndpoint,
 } from '../signaling/edge-rooms.js';
@@ -226,10 +227,7 @@ export function serveEdgeOnDeno(deno: DenoRuntime): void {
       if (url.pathname !== '/raft') {
         if (origin === null || edge === null) return null;
         edge.ensure(); // A room's first socket starts its member (`*`).
-        // A socket that came first must not find the room empty and be named its bootstrapper
-        // while the member that holds the room's log is still opening it (with the bootstrap
-        // grace at 0, a second cluster): it waits for the member's first start, however it ends.
-        return firstStartOrTimeout(edge);
+        return firstStartOrTimeout(edge.firstStart).then(() => null);
       }
       if (edge === null) return text(404, `room ${room ?? '(none)'} has no edge member`);
       const upgraded = upgradeOrNull(deno, request);
@@ -255,20 +253,6 @@ export function serveEdgeOnDeno(deno: DenoRuntime): void {
       if (edges.size > 0)
         console.log(`webraft edge members (Deno): stopped ${[...edges.keys()].join(', ')}`);
     },
-  });
-}
-
-/** How long a signaling socket waits for its room's member to start, at most. */
-const FIRST_START_WAIT_MS = 10_000;
-
-/** Resolves (null: on to signaling) once `edge` first started or failed, or after the bound. */
-function firstStartOrTimeout(edge: RoomEdge): Promise<null> {
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(null), FIRST_START_WAIT_MS);
-    void edge.firstStart.then(() => {
-      clearTimeout(timer);
-      resolve(null);
-    });
   });
 }
 

@@ -68,3 +68,23 @@ export function raftEndpoint(origin: string, room: string): string {
   url.search = `?room=${encodeURIComponent(room)}`;
   return url.toString();
 }
+
+/** How long a signaling socket waits for its room's co-hosted member to start, at most. */
+export const FIRST_START_WAIT_MS = 10_000;
+
+/**
+ * Resolves once `started` settles (either way) or after `FIRST_START_WAIT_MS`. A host that runs a
+ * room's edge member holds the room's signaling sockets this long: one that came first must not
+ * find the room empty and be named its bootstrapper while the member that holds the room's log is
+ * still opening it (with the bootstrap grace at 0, that would start a second cluster).
+ */
+export function firstStartOrTimeout(started: Promise<unknown>): Promise<void> {
+  return new Promise((resolve) => {
+    const timer = setTimeout(resolve, FIRST_START_WAIT_MS);
+    const done = (): void => {
+      clearTimeout(timer);
+      resolve();
+    };
+    started.then(done, done);
+  });
+}

@@ -31,6 +31,7 @@ import { ID_PATTERN } from './protocol.js';
 import type { SignalingRooms } from './rooms.js';
 import { secretLookup } from './room-secrets.js';
 import type { MemorySocket } from './memory-socket.js';
+import { firstStartOrTimeout } from './edge-rooms.js';
 import { EdgeMemberHost, edgeSettingsFor } from './workerd-edge.js';
 import type { EdgeObjectStorage, StartEdgeMember } from './workerd-edge.js';
 import { startWorkerdEdgeMember } from './workerd-member.js';
@@ -128,7 +129,7 @@ export class SignalingRoom {
    * Accepts one WebSocket for this room (the Worker checked the upgrade and the room): signaling,
    * or with `/raft` a raft socket for the edge member; `GET /edge` answers the member's status.
    */
-  fetch(request: Request): Response | Promise<Response> {
+  async fetch(request: Request): Promise<Response> {
     const room = roomOf(request);
     if (room === null) return textResponse(400, 'name the room in the URL: ?room=NAME');
     const rooms = this.roomsFor(room);
@@ -141,12 +142,15 @@ export class SignalingRoom {
     if (url.pathname === '/raft' && edge === null) {
       return textResponse(404, `room ${room} has no edge member`);
     }
+    const running = edge?.ensureRunning('request', url.origin);
+    running?.catch(() => undefined); // Reported by the member's status; retried on the next wake.
+    // A signaling socket waits for the member's start (see firstStartOrTimeout).
+    if (running !== undefined && url.pathname !== '/raft') await firstStartOrTimeout(running);
     const pair = new WebSocketPair();
     const server = pair[1];
     server.accept();
     if (url.pathname === '/raft') void edge?.acceptSocket(server, url.origin);
     else mountWebSocket(rooms, server, this.counters);
-    edge?.ensureRunning('request', url.origin).catch(() => undefined);
     return new Response(null, { status: 101, webSocket: pair[0] } as ResponseInit);
   }
 

@@ -23,7 +23,7 @@
  *
  * EDGE_ROOMS is what workerd reads: `demo`, `a,b`, JSON `{"a": {"voter": false}}`, or `*`. Named
  * rooms start with the process; under `*`, a room's member starts when the room's first socket
- * arrives. A member that fails to start (its directory locked by another process, a damaged
+ * arrives, for at most EDGE_ROOMS_MAX rooms (default 64). A member that fails to start (its directory locked by another process, a damaged
  * log) is retried with backoff and its error shown in its status. Not for Deno Deploy: it has no
  * writable files, and spreads one room's sockets over isolates (see deno-host.ts).
  */
@@ -57,7 +57,11 @@ export interface DenoEdgeSettings {
   readonly dataRoot: string;
   /** EDGE_PUBLIC_URL: the origin tabs dial, when not where the server listens. */
   readonly publicUrl: string | null;
+  /** EDGE_ROOMS_MAX: most rooms with a member (`*` makes one per room a socket names). */
+  readonly roomsMax: number;
 }
+
+const EDGE_ROOMS_MAX_DEFAULT = 64;
 
 export function readDenoEdgeSettings(read: (name: string) => string | undefined): DenoEdgeSettings {
   const rooms = read('EDGE_ROOMS')?.trim() ?? '';
@@ -77,10 +81,16 @@ export function readDenoEdgeSettings(read: (name: string) => string | undefined)
   if (publicUrl !== null && !/^(https?|wss?):\/\//.test(publicUrl)) {
     throw new RangeError(`EDGE_PUBLIC_URL must be an http(s):// or ws(s):// URL, got ${publicUrl}`);
   }
+  const roomsMaxText = read('EDGE_ROOMS_MAX')?.trim() || String(EDGE_ROOMS_MAX_DEFAULT);
+  const roomsMax = Number(roomsMaxText);
+  if (!Number.isSafeInteger(roomsMax) || roomsMax < 1) {
+    throw new RangeError(`EDGE_ROOMS_MAX must be a whole number >= 1, got ${roomsMaxText}`);
+  }
   return {
     rooms,
     dataRoot: read('EDGE_DATA_DIR')?.trim() || join(homedir(), '.webraft'),
     publicUrl,
+    roomsMax,
   };
 }
 
@@ -203,13 +213,27 @@ export function serveEdgeOnDeno(deno: DenoRuntime): void {
     });
   };
 
-  /** The room's edge, made (not started) on first need; null when EDGE_ROOMS leaves it out. */
+  let refusedRooms = 0;
+  /**
+   * The room's edge, made (not started) on first need; null when EDGE_ROOMS leaves it out, or
+   * when `*` has already made EDGE_ROOMS_MAX of them: every name a client sends would otherwise
+   * cost a member and a directory.
+   */
   const edgeOf = (room: string | null): RoomEdge | null => {
     if (room === null || !ID_PATTERN.test(room)) return null;
     let edge = edges.get(room);
     if (edge === undefined) {
       const settings = edgeSettingsFor(room, edgeSettings.rooms);
       if (settings === null) return null;
+      if (edges.size >= edgeSettings.roomsMax) {
+        if (refusedRooms++ === 0) {
+          console.error(
+            `webraft edge members (Deno): as many rooms as EDGE_ROOMS_MAX ` +
+              `(${edgeSettings.roomsMax}) have a member; more rooms get none`,
+          );
+        }
+        return null;
+      }
       edge = new RoomEdge(room, settings, launch);
       edges.set(room, edge);
     }
@@ -220,10 +244,14 @@ export function serveEdgeOnDeno(deno: DenoRuntime): void {
     route: (request, url, rooms) => {
       signaling = rooms;
       const room = url.searchParams.get('room');
-      const edge = edgeOf(room);
       if (url.pathname === '/edge' && request.method === 'GET') {
-        return edgeStatus(room, edge, rooms.settings.secrets?.[room ?? ''] !== undefined);
+        // Asking makes no member: only sockets of the room do.
+        const edge = room === null ? undefined : edges.get(room);
+        return edgeStatus(room, edge ?? null, rooms.settings.secrets?.[room ?? ''] !== undefined);
       }
+      const isSocket = request.headers.get('upgrade')?.toLowerCase() === 'websocket';
+      // Only a room's sockets make its member (a `*` room's): a plain GET with a name does not.
+      const edge = isSocket ? edgeOf(room) : null;
       if (url.pathname !== '/raft') {
         if (origin === null || edge === null) return null;
         edge.ensure(); // A room's first socket starts its member (`*`).

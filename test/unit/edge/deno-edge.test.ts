@@ -4,12 +4,15 @@
  * with the secret; an edge member on Node with the same secret joins through the Deno host's
  * signaling, links to it over a raft WebSocket and writes through it; one with a wrong secret is
  * refused. SIGTERM stops the member without leaving the room and releases its directory's lock,
- * and started again the member is the same one, with the write.
+ * and started again the member is the same one, with the write. Under `EDGE_ROOMS=*` a room's
+ * first socket starts its member, a request that only names a room does not, and rooms beyond
+ * EDGE_ROOMS_MAX get none.
  */
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
+import { WebSocket } from 'ws';
 import { startNodeEdgeMember } from '../../../src/edge/node.js';
 import type { EdgeMember } from '../../../src/edge/member.js';
 import type { EdgeBuild } from '../../../scripts/build-edge.js';
@@ -41,8 +44,11 @@ afterAll(() => {
   rmSync(root, { recursive: true, force: true });
 });
 
-async function denoHost(dataDir: string, port?: number): Promise<EdgeHost> {
-  const host = await startEdgeHost('deno-edge', built, SETTINGS, dataDir, port);
+async function denoHost(
+  dataDir: string,
+  settings: Readonly<Record<string, string>> = SETTINGS,
+): Promise<EdgeHost> {
+  const host = await startEdgeHost('deno-edge', built, settings, dataDir);
   cleanups.push(() => host.stop('SIGKILL'));
   onTestFailed(() => console.error(`the Deno host printed:\n${host.output().slice(-4000)}`));
   return host;
@@ -61,12 +67,27 @@ async function nodeEdge(host: EdgeHost, secret: string): Promise<EdgeMember> {
   return member;
 }
 
+/** What GET /edge answers for `room`. */
+async function edgeStatus(
+  host: EdgeHost,
+  room: string,
+): Promise<{ running: boolean; member: unknown }> {
+  const response = await fetch(`${host.url.replace('ws:', 'http:')}/edge?room=${room}`);
+  return (await response.json()) as { running: boolean; member: unknown };
+}
+
 /** What GET /edge answers for a room with a secret: whether the member runs, nothing more. */
 async function edgeRuns(host: EdgeHost): Promise<boolean> {
-  const response = await fetch(`${host.url.replace('ws:', 'http:')}/edge?room=${ROOM}`);
-  const status = (await response.json()) as { running: boolean; member: unknown };
+  const status = await edgeStatus(host, ROOM);
   expect(status.member).toBeNull();
   return status.running;
+}
+
+/** Opens a signaling socket to `room` and keeps it open until the test ends. */
+async function signalingSocket(host: EdgeHost, room: string): Promise<void> {
+  const socket = new WebSocket(`${host.url}/?room=${room}`);
+  cleanups.push(() => socket.terminate());
+  await new Promise((resolve, reject) => socket.once('open', resolve).once('error', reject));
 }
 
 describe('the edge member on Deno', () => {
@@ -105,4 +126,28 @@ describe('the edge member on Deno', () => {
     }, 'the same Deno member leading again, with the write');
     expect(read?.value).toBe('deno');
   }, 90_000);
+
+  it('under `*`, starts a member for a room on its first socket, for at most EDGE_ROOMS_MAX rooms', async () => {
+    const host = await denoHost(mkdtempSync(join(root, 'deno-star-')), {
+      EDGE_ROOMS: '*',
+      EDGE_ROOMS_MAX: '1',
+      SIGNAL_BOOTSTRAP_GRACE_MS: '0',
+    });
+    // Asking, or a plain request naming a room, makes no member.
+    await fetch(`${host.url.replace('ws:', 'http:')}/?room=asked`);
+    expect((await edgeStatus(host, 'asked')).running).toBe(false);
+
+    await signalingSocket(host, 'first');
+    await waitFor(
+      async () => ((await edgeStatus(host, 'first')).running ? true : null),
+      'the member of the first room',
+    );
+    await signalingSocket(host, 'second');
+    await waitFor(
+      async () => (host.output().includes('more rooms get none') ? true : null),
+      'the limit logged',
+    );
+    expect((await edgeStatus(host, 'second')).running).toBe(false);
+    expect((await edgeStatus(host, 'asked')).running).toBe(false);
+  }, 60_000);
 });

@@ -18,12 +18,17 @@ describe('the Deno edge host', () => {
       rooms: 'demo',
       dataRoot: '/srv/rooms',
       publicUrl: null,
+      roomsMax: 64,
     });
     const behindProxy = env({ EDGE_ROOMS: '*', EDGE_PUBLIC_URL: 'https://rooms.example.dev' });
     expect(readDenoEdgeSettings(behindProxy).publicUrl).toBe('https://rooms.example.dev');
     expect(readDenoEdgeSettings(env({ EDGE_ROOMS: 'demo' })).dataRoot).toMatch(/\.webraft$/);
     expect(() => readDenoEdgeSettings(env({}))).toThrow(/EDGE_ROOMS must name the rooms/);
     expect(() => readDenoEdgeSettings(env({ EDGE_ROOMS: '{demo' }))).toThrow(/not valid JSON/);
+    expect(readDenoEdgeSettings(env({ EDGE_ROOMS: '*', EDGE_ROOMS_MAX: '8' })).roomsMax).toBe(8);
+    expect(() => readDenoEdgeSettings(env({ EDGE_ROOMS: '*', EDGE_ROOMS_MAX: '0' }))).toThrow(
+      /EDGE_ROOMS_MAX must be/,
+    );
     expect(() =>
       readDenoEdgeSettings(env({ EDGE_ROOMS: 'demo', EDGE_PUBLIC_URL: 'rooms.example.dev' })),
     ).toThrow(/EDGE_PUBLIC_URL must be/);

@@ -440,6 +440,15 @@ export class Member<Result, Query, QueryResult> {
     }
   }
 
+  /** Stops for good on `cause` (a storage failure, a broken invariant); the host restarts it. */
+  private failWith(cause: Error): void {
+    if (this.stoppedReason !== null) return; // Stopped already: nothing left to fail, or restart.
+    this.halt(`failed: ${cause.message}`, cause);
+    void this.options.storage.close().catch(() => undefined);
+    this.options.transport.close();
+    this.options.onFailure?.(this.stoppedError());
+  }
+
   private halt(reason: string, cause?: Error): void {
     if (this.stoppedReason !== null) return;
     this.stoppedReason = reason;
@@ -521,6 +530,10 @@ export class Member<Result, Query, QueryResult> {
   private scheduleTick(): void {
     this.tickTimer = this.options.scheduler.setTimeout(() => {
       if (this.stoppedReason !== null) return;
+      // A storage that lost its medium with no write under way (its database closed by the
+      // browser) stops the member now: a voter that cannot write is only counted, never heard.
+      const lost = this.processing ? null : (this.options.storage.failed?.() ?? null);
+      if (lost !== null) return this.failWith(lost);
       this.catchUpTicks();
       this.expireOverdue();
       this.scheduleTick();
@@ -639,11 +652,7 @@ export class Member<Result, Query, QueryResult> {
       // A write we cannot make durable, or a broken invariant: continuing could lose acknowledged
       // data, so this member stops and the cluster carries on without it. Nothing it wrote and
       // acknowledged is lost: a failed write was never acknowledged.
-      const cause = error instanceof Error ? error : new Error(String(error));
-      this.halt(`failed: ${cause.message}`, cause);
-      void this.options.storage.close().catch(() => undefined);
-      this.options.transport.close();
-      this.options.onFailure?.(this.stoppedError());
+      this.failWith(error instanceof Error ? error : new Error(String(error)));
     } finally {
       this.processing = false;
     }

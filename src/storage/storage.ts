@@ -65,6 +65,12 @@ export interface Storage {
   /** What status shows; optional for storages with nothing to say. */
   info?(): StorageInfo;
   /**
+   * The error every write now fails with, when the storage learnt of it without a write (the
+   * browser closed its database: site data cleared, storage evicted), else null. The member
+   * checks it as it ticks and stops at once, rather than at a write that may be long in coming.
+   */
+  failed?(): Error | null;
+  /**
    * Forgets that recovery cut the log short: the member caught up with a leader and votes again.
    * Only storages that can report `votesWithheld` need it.
    */

@@ -121,6 +121,10 @@ export abstract class TransactionalStorage<Write> implements Storage {
     if (this.failure !== null) throw this.failure;
   }
 
+  failed(): Error | null {
+    return this.failure;
+  }
+
   /** From now on every write fails with `error` (the first failure wins). */
   protected fail(error: Error): Error {
     this.failure ??= error;

@@ -103,15 +103,21 @@ async function failedWith(tab: Tab, code: string): Promise<void> {
 
 /** Waits until the tab's member was restarted and is a healthy member of the cluster again. */
 async function restarted(tab: Tab) {
+  // What the tab said last, for the failure message: a restart that never came, one that keeps
+  // failing, and a new member never added all time out here.
+  let last: unknown = null;
   return waitFor(
     async () => {
       const s = await status(tab.page);
+      last = { id: s.id, role: s.role, failure: s.failure, restarts: s.restarts, voters: s.voters };
       const member = [...s.voters, ...s.learners].includes(s.id);
       return s.restarts.count > 0 && s.failure === null && member ? s : null;
     },
     'the member back after a restart',
     60_000,
-  );
+  ).catch((error: unknown) => {
+    throw new Error(`${String(error)}; the tab said last: ${JSON.stringify(last)}`);
+  });
 }
 
 async function cdp(tab: Tab): Promise<{ session: CDPSession; origin: string }> {

@@ -13,7 +13,7 @@ import { MemberStoppedError } from '../../../src/runtime/errors.js';
 import { realScheduler, wallClock } from '../../../src/runtime/scheduler.js';
 import { KvStateMachine } from '../../../src/state/kv.js';
 import type { KvQuery, KvQueryResult, KvResult } from '../../../src/state/kv-types.js';
-import { StorageQuotaError } from '../../../src/storage/errors.js';
+import { StorageQuotaError, StorageUnavailableError } from '../../../src/storage/errors.js';
 import { IndexedDbStorage } from '../../../src/storage/indexeddb.js';
 import { MemoryDisk, MemoryStorage } from '../../../src/storage/memory.js';
 import type { PersistUpdate, Storage } from '../../../src/storage/storage.js';
@@ -94,6 +94,33 @@ describe('a member whose storage fails', () => {
     for (let i = 1; i <= 5; i++) {
       expect(await again.read({ type: 'get', key: `k${i}` }, 'local')).toMatchObject({ value: i });
     }
+  });
+});
+
+/** MemoryStorage that can lose its medium with no write under way, as a closed database does. */
+class ClosingStorage extends MemoryStorage {
+  lost: Error | null = null;
+  failed(): Error | null {
+    return this.lost;
+  }
+}
+
+describe('a member whose storage is lost between writes', () => {
+  it('stops at its next tick, with the typed cause, without waiting for a write', async () => {
+    const storage = new ClosingStorage(new MemoryDisk());
+    const failures: MemberStoppedError[] = [];
+    const { member } = await startAlone(storage, { onFailure: (e) => failures.push(e) });
+    const client = await session(member);
+    await client.put('before', 1);
+
+    storage.lost = new StorageUnavailableError('test-db', 'the browser closed the database');
+    for (let i = 0; i < 200 && failures.length === 0; i++) await sleep(5);
+    expect(failures).toHaveLength(1);
+    expect(failures[0]!.cause).toBe(storage.lost);
+    expect(member.status()).toMatchObject({
+      stopped: true,
+      failure: { code: 'STORAGE_UNAVAILABLE' },
+    });
   });
 });
 

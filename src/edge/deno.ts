@@ -40,6 +40,7 @@ import {
 import type { EdgeRoomSettings } from '../signaling/edge-rooms.js';
 import { serveSignalingOnDeno, upgradeOrNull } from '../signaling/deno-host.js';
 import type { DenoRuntime, DenoSignaling } from '../signaling/deno-host.js';
+import { isWebSocketUpgrade } from '../signaling/host.js';
 import { ID_PATTERN } from '../signaling/protocol.js';
 import type { RaftSocket, RaftSocketConstructor } from '../transport/websocket/socket-channel.js';
 import { SOCKET_CLOSE } from '../transport/websocket/socket-channel.js';
@@ -53,6 +54,8 @@ const RETRY_MS = [1_000, 2_000, 5_000, 10_000, 30_000];
 export interface DenoEdgeSettings {
   /** EDGE_ROOMS, as edgeSettingsFor reads it. */
   readonly rooms: string;
+  /** The rooms it names outright, started with the process. */
+  readonly named: readonly string[];
   /** EDGE_DATA_DIR: where each room's directory goes. */
   readonly dataRoot: string;
   /** EDGE_PUBLIC_URL: the origin tabs dial, when not where the server listens. */
@@ -70,12 +73,11 @@ export function readDenoEdgeSettings(read: (name: string) => string | undefined)
       'EDGE_ROOMS must name the rooms that get an edge member, e.g. EDGE_ROOMS=demo',
     );
   }
-  if (rooms.startsWith('{')) {
-    try {
-      JSON.parse(rooms);
-    } catch (error) {
-      throw new RangeError(`EDGE_ROOMS is not valid JSON: ${String(error)}`, { cause: error });
-    }
+  let named: string[];
+  try {
+    named = namedEdgeRooms(rooms);
+  } catch (error) {
+    throw new RangeError(`EDGE_ROOMS is not valid JSON: ${String(error)}`, { cause: error });
   }
   const publicUrl = read('EDGE_PUBLIC_URL')?.trim() || null;
   if (publicUrl !== null && !/^(https?|wss?):\/\//.test(publicUrl)) {
@@ -88,6 +90,7 @@ export function readDenoEdgeSettings(read: (name: string) => string | undefined)
   }
   return {
     rooms,
+    named,
     dataRoot: read('EDGE_DATA_DIR')?.trim() || join(homedir(), '.webraft'),
     publicUrl,
     roomsMax,
@@ -249,7 +252,7 @@ export function serveEdgeOnDeno(deno: DenoRuntime): void {
         const edge = room === null ? undefined : edges.get(room);
         return edgeStatus(room, edge ?? null, rooms.settings.secrets?.[room ?? ''] !== undefined);
       }
-      const isSocket = request.headers.get('upgrade')?.toLowerCase() === 'websocket';
+      const isSocket = isWebSocketUpgrade(request);
       // Only a room's sockets make its member (a `*` room's): a plain GET with a name does not.
       const edge = isSocket ? edgeOf(room) : null;
       if (url.pathname !== '/raft') {
@@ -268,7 +271,7 @@ export function serveEdgeOnDeno(deno: DenoRuntime): void {
     listening: ({ hostname, port }, rooms) => {
       signaling = rooms;
       origin ??= `http://${hostname.includes(':') ? `[${hostname}]` : hostname}:${port}`;
-      const named = namedEdgeRooms(edgeSettings.rooms);
+      const { named } = edgeSettings;
       console.log(
         `webraft edge members (Deno): ${named.length > 0 ? named.join(', ') : 'none yet'}` +
           `${edgeSettings.rooms.includes('*') ? ' (and every room on its first socket)' : ''}; ` +

@@ -15,6 +15,7 @@
 import {
   createHostRooms,
   GOING_AWAY,
+  isWebSocketUpgrade,
   mountWebSocket,
   newHostCounters,
   startSweeps,
@@ -109,7 +110,7 @@ export function serveSignalingOnDeno(deno: DenoRuntime, hooks: DenoServeHooks = 
     async (request) => {
       const routed = await hooks.route?.(request, new URL(request.url), signaling);
       if (routed !== undefined && routed !== null) return routed;
-      if (request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+      if (!isWebSocketUpgrade(request)) {
         return new Response('webraft signaling server: connect with a WebSocket\n', {
           status: 426,
           headers: { upgrade: 'websocket' },

@@ -82,6 +82,11 @@ function unref(timer: unknown): void {
   }
 }
 
+/** Whether `request` asks to become a WebSocket (the hosts on fetch-style runtimes). */
+export function isWebSocketUpgrade(request: Request): boolean {
+  return request.headers.get('upgrade')?.toLowerCase() === 'websocket';
+}
+
 /** One event of a server WebSocket, as much as the host reads of it. */
 export interface ServerWebSocketEvent {
   readonly data?: unknown;

@@ -23,7 +23,13 @@
  * the object's storage (workerd-edge.ts); `/raft?room=` WebSockets go to it, `GET /edge?room=`
  * shows its status, and the object's alarm starts it again after an eviction.
  */
-import { createHostRooms, mountWebSocket, newHostCounters, startSweeps } from './host.js';
+import {
+  createHostRooms,
+  isWebSocketUpgrade,
+  mountWebSocket,
+  newHostCounters,
+  startSweeps,
+} from './host.js';
 import type { ServerWebSocket } from './host.js';
 import { readHostSettings } from './host-config.js';
 import type { HostSettings } from './host-config.js';
@@ -83,7 +89,7 @@ const ROOM_KEY = 'room';
 export default {
   fetch(request: Request, env: SignalingEnv): Promise<Response> | Response {
     const isStatus = new URL(request.url).pathname === '/edge' && request.method === 'GET';
-    if (!isStatus && request.headers.get('upgrade')?.toLowerCase() !== 'websocket') {
+    if (!isStatus && !isWebSocketUpgrade(request)) {
       return textResponse(426, 'webraft signaling server: connect with a WebSocket');
     }
     const room = roomOf(request);

@@ -16,6 +16,7 @@ describe('the Deno edge host', () => {
   it('reads its rooms, data directory and public URL, with clear errors', () => {
     expect(readDenoEdgeSettings(env({ EDGE_ROOMS: 'demo', EDGE_DATA_DIR: '/srv/rooms' }))).toEqual({
       rooms: 'demo',
+      named: ['demo'],
       dataRoot: '/srv/rooms',
       publicUrl: null,
       roomsMax: 64,

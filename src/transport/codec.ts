@@ -13,7 +13,12 @@ import type { Message, MessageType } from '../core/messages.js';
 import type { ClusterConfig, Entry, EntryKind, MemberId } from '../core/types.js';
 import { clockFromWire, clockOf, clockToWire, withClock } from './vector-clock.js';
 
-export const WIRE_VERSION = 1;
+/**
+ * 2 since KV commands are written in their binary format: a member of version 1 would decode
+ * such a command as BAD_COMMAND and apply nothing where the others apply a write, so members of
+ * different versions must not replicate to each other. Their frames are dropped (`badVersion`).
+ */
+export const WIRE_VERSION = 2;
 /**
  * Largest frame accepted from any transport. The core's limits keep frames far below it (an append
  * carries at most appendBytesMax, or one entry of at most KV_LIMITS.commandBytesMax; a snapshot

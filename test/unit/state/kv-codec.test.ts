@@ -8,6 +8,7 @@ import {
   decodeKvCommand,
   encodeKvCommand,
   InvalidKvCommandError,
+  KV_CODEC_VERSION,
   kvCommand,
 } from '../../../src/state/index.js';
 import type { KvCommand } from '../../../src/state/index.js';
@@ -230,5 +231,155 @@ describe('apply on hostile bytes', () => {
     const result = log.apply(encoder.encode('not json'));
     expect(result).toMatchObject({ type: 'error', ok: false, code: 'BAD_COMMAND', index: 2 });
     expect(log.machine.appliedIndex).toBe(2);
+  });
+});
+
+describe('the binary format (v2) and the JSON format (v1)', () => {
+  const put = (key: string, value: unknown): KvCommand => ({
+    type: 'op',
+    header: header(7, 300, 290),
+    op: { type: 'put', key, value: value as never },
+  });
+  /** v1 as earlier versions wrote it: the command's fields as JSON, with `v: 1`. */
+  const v1 = (command: KvCommand): Uint8Array => bytesOf({ v: 1, ...command });
+
+  it('writes v2: tagged 0xB2, about 40% smaller than v1 for a 100-byte put', () => {
+    const command = put('t256-1234', 'x'.repeat(98));
+    const bytes = encodeKvCommand(command);
+    expect(bytes[0]).toBe(0xb2);
+    expect(KV_CODEC_VERSION).toBe(2);
+    expect(bytes.length).toBeLessThan(v1(command).length * 0.7);
+  });
+
+  it('still decodes v1 commands, so logs written before v2 replay unchanged', () => {
+    expect(decodeKvCommand(bytesOf(validPut))).toEqual({
+      ok: true,
+      command: { type: 'op', header: header(1, 1, 1), op: { type: 'put', key: 'a', value: 1 } },
+    });
+    const command = put('k', { nested: [1, 'two', null] });
+    expect(decodeKvCommand(v1(command))).toEqual({ ok: true, command });
+  });
+
+  it('writes a key with a lone surrogate in v1, so it round-trips exactly', () => {
+    for (const key of ['\ud800', 'a\udc00b', '\udbff\udbff']) {
+      const bytes = encodeKvCommand(put(key, 1));
+      expect(bytes[0]).toBe('{'.charCodeAt(0));
+      expect(decodeKvCommand(bytes)).toEqual({ ok: true, command: put(key, 1) });
+    }
+    const paired = encodeKvCommand(put('\ud83d\ude00', 1)); // A pair is well-formed: v2.
+    expect(paired[0]).toBe(0xb2);
+    expect(decodeKvCommand(paired)).toEqual({ ok: true, command: put('\ud83d\ude00', 1) });
+  });
+
+  it('round-trips sessions and integers up to the largest safe integer', () => {
+    for (const n of [1, 127, 128, 16_383, 16_384, 2 ** 31, 2 ** 32 + 1, Number.MAX_SAFE_INTEGER]) {
+      const command: KvCommand = {
+        type: 'op',
+        header: header(n, n, 1),
+        op: { type: 'txn', checks: [{ key: 'k', version: n }], writes: [] },
+      };
+      expect(decodeKvCommand(encodeKvCommand(command))).toEqual({ ok: true, command });
+      const keepAlive: KvCommand = { type: 'keepAlive', session: n };
+      expect(decodeKvCommand(encodeKvCommand(keepAlive))).toEqual({ ok: true, command: keepAlive });
+    }
+  });
+
+  it('round-trips any command a client can build', () => {
+    const key = fc.string({ minLength: 1, maxLength: 20 });
+    const value = fc.jsonValue({ maxDepth: 4 });
+    const safe = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
+    const op = fc.oneof(
+      fc.record({ type: fc.constant('put' as const), key, value }),
+      fc.record({ type: fc.constant('delete' as const), key }),
+      fc.record({
+        type: fc.constant('cas' as const),
+        key,
+        expected: fc.oneof(fc.constant(null), value),
+        next: value,
+      }),
+      fc.record({
+        type: fc.constant('txn' as const),
+        checks: fc.array(fc.record({ key, version: fc.nat() }), { maxLength: 4 }),
+        writes: fc.uniqueArray(
+          fc.oneof(
+            fc.record({ type: fc.constant('put' as const), key, value }),
+            fc.record({ type: fc.constant('delete' as const), key }),
+          ),
+          { maxLength: 4, selector: (write) => write.key },
+        ),
+      }),
+    );
+    fc.assert(
+      fc.property(safe, safe, op, (session, seq, op) => {
+        const command = { type: 'op', header: header(session, seq, 1), op } as const;
+        const decoded = decodeKvCommand(kvCommand.op(command.header, op as never));
+        // JSON cannot tell -0 from 0; compare as JSON text.
+        expect(JSON.stringify(decoded)).toBe(JSON.stringify({ ok: true, command }));
+      }),
+    );
+  });
+
+  it('refuses every truncation, any byte after the end, and every single-byte change that breaks it', () => {
+    const command = kvCommand.txn(
+      header(3, 200, 150),
+      [{ key: 'a', version: 1 }],
+      [
+        { type: 'put', key: 'b', value: { x: [1, 2] } },
+        { type: 'delete', key: 'c' },
+      ],
+    );
+    for (let length = 0; length < command.length; length++) {
+      expect(decodeKvCommand(command.subarray(0, length))).toMatchObject({
+        ok: false,
+        code: 'BAD_COMMAND',
+      });
+    }
+    const longer = new Uint8Array(command.length + 1);
+    longer.set(command);
+    expect(decodeKvCommand(longer)).toMatchObject({ ok: false, code: 'BAD_COMMAND' });
+    for (let at = 0; at < command.length; at++) {
+      for (const value of [0x00, 0x7f, 0x80, 0xff]) {
+        const changed = command.slice();
+        changed[at] = value;
+        const decoded = decodeKvCommand(changed);
+        if (decoded.ok) expect(decodeKvCommand(encodeKvCommand(decoded.command))).toEqual(decoded);
+      }
+    }
+  });
+
+  const binary = (...bytes: (number | string)[]): Uint8Array =>
+    Uint8Array.from(bytes.flatMap((b) => (typeof b === 'number' ? [b] : [...encoder.encode(b)])));
+  const v2Cases: [string, Uint8Array][] = [
+    ['an unknown command type', binary(0xb2, 9)],
+    ['an unknown op type', binary(0xb2, 3, 1, 1, 1, 9)],
+    ['seq 0', binary(0xb2, 3, 1, 0, 0, 1, 1, 'a')],
+    ['lowestUnacked above seq', binary(0xb2, 3, 1, 1, 2, 1, 1, 'a')],
+    ['a padded integer', binary(0xb2, 1, 0x81, 0x00)],
+    ['an integer over 8 bytes', binary(0xb2, 1, ...new Array<number>(8).fill(0xff), 1)],
+    ['an unsafe integer', binary(0xb2, 1, ...new Array<number>(7).fill(0xff), 0x7f)],
+    ['an empty key', binary(0xb2, 3, 1, 1, 1, 1, 0)],
+    ['a key that is not UTF-8', binary(0xb2, 3, 1, 1, 1, 1, 2, 0xc3, 0x28)],
+    ['a key longer than the bytes', binary(0xb2, 3, 1, 1, 1, 1, 9, 'a')],
+    ['a value that is not JSON', binary(0xb2, 3, 1, 1, 1, 0, 1, 'a', 3, 'nul')],
+    ['a value of 1e400', binary(0xb2, 3, 1, 1, 1, 0, 1, 'a', 5, '1e400')],
+    [
+      'a value nested too deep',
+      binary(0xb2, 3, 1, 1, 1, 0, 1, 'a', 200, '['.repeat(100) + ']'.repeat(100)),
+    ],
+    ['a txn count beyond the bytes', binary(0xb2, 3, 1, 1, 1, 3, 0xff, 0xff, 0x03)],
+    ['an unknown txn write', binary(0xb2, 3, 1, 1, 1, 3, 0, 1, 7, 1, 'a')],
+    ['a txn writing a key twice', binary(0xb2, 3, 1, 1, 1, 3, 0, 2, 1, 1, 'a', 1, 1, 'a')],
+    ['a registerSession with bytes after it', binary(0xb2, 0, 0)],
+  ];
+
+  it.each(v2Cases)('refuses %s as BAD_COMMAND', (_name, bytes) => {
+    expect(decodeKvCommand(bytes)).toMatchObject({ ok: false, code: 'BAD_COMMAND' });
+  });
+
+  it('keeps a "__proto__" key of a v2 value as plain data', () => {
+    const text = '{"__proto__":{"polluted":1}}';
+    const decoded = decodeKvCommand(binary(0xb2, 3, 1, 1, 1, 0, 1, 'a', text.length, text));
+    expect(decoded.ok).toBe(true);
+    expect(({} as Record<string, unknown>)['polluted']).toBeUndefined();
   });
 });

@@ -89,7 +89,7 @@ describe('wire codec', () => {
     expect(decodeFrame(frame, 'other-room', 'b')).toBe('wrongCluster');
     expect(decodeFrame(frame, 'room', 'c')).toBe('wrongRecipient');
     const packr = new Packr({ useRecords: false });
-    expect(decodeFrame(packr.pack([2, 'room', 'a', 'b', 0, 1, 1, 1]), 'room', 'b')).toBe(
+    expect(decodeFrame(packr.pack([1, 'room', 'a', 'b', 0, 1, 1, 1]), 'room', 'b')).toBe(
       'badVersion',
     );
     expect(decodeFrame(packr.pack([WIRE_VERSION, 'room', 'a', 'b', 99, 1]), 'room', 'b')).toBe(

@@ -6,12 +6,7 @@
 import { Packr } from 'msgpackr';
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../../../src/core/messages.js';
-import {
-  decodeFrame,
-  encodeFrame,
-  FrameDecoder,
-  WIRE_VERSION,
-} from '../../../src/transport/codec.js';
+import { decodeFrame, encodeFrame, FrameDecoder } from '../../../src/transport/codec.js';
 import {
   CLOCK_ENTRIES_MAX,
   CLOCK_ID_LENGTH_MAX,
@@ -73,7 +68,11 @@ const vote = GOLDEN[0]![0];
 
 describe('timeline clocks on the wire', () => {
   it('a message without a clock encodes to the very bytes it did before timelines existed', () => {
-    for (const [message, golden] of GOLDEN) expect(hex(encodeFrame('room', message))).toBe(golden);
+    // Byte 1 is the wire version: 1 then, 2 since KV commands went binary (the rest is the same).
+    const ofThisVersion = (golden: string) => `${golden.slice(0, 2)}02${golden.slice(4)}`;
+    for (const [message, golden] of GOLDEN) {
+      expect(hex(encodeFrame('room', message))).toBe(ofThisVersion(golden));
+    }
   });
 
   it('a clock rides as one trailing field and round-trips', () => {
@@ -84,7 +83,6 @@ describe('timeline clocks on the wire', () => {
     const decoded = decodeFrame(frame, 'room', 'm2') as Message;
     expect(clockOf(decoded)).toEqual({ m1: 4, m2: 2 });
     expect({ ...decoded, clock: undefined }).toEqual({ ...vote, clock: undefined });
-    expect(WIRE_VERSION).toBe(1);
   });
 
   it.each([

@@ -27,12 +27,14 @@ function completion(tx: IDBTransaction): Promise<void> {
 /**
  * Raw IndexedDB put transactions (the baseline) and IndexedDbStorage appends of `batch` entries
  * of 100 bytes, alternating one of each per round so both see the same moment of a noisy machine.
- * Returns the time of every transaction and of every append, in milliseconds.
+ * Returns the time of every transaction and of every append, in milliseconds. With `raw` false,
+ * only the appends run (several tabs appending at once, with no raw puts among them).
  */
 export async function interleaved(
   rounds: number,
   batch: number,
   durability: Durability,
+  withRaw = true,
 ): Promise<{ raw: number[]; appends: number[] }> {
   const tag = `${batch}-${durability}-${Math.round(performance.now() * 1000)}-${Math.random()}`;
   const db = await openRaw(`raw-${tag}`);
@@ -47,11 +49,13 @@ export async function interleaved(
   let index = 0;
   for (let round = 0; round < rounds; round++) {
     let started = performance.now();
-    const tx = db.transaction('records', 'readwrite', { durability });
-    const store = tx.objectStore('records');
-    for (let i = 0; i < batch; i++) store.put(new Uint8Array(ENTRY_BYTES).fill(i), ++key);
-    await completion(tx);
-    raw.push(performance.now() - started);
+    if (withRaw) {
+      const tx = db.transaction('records', 'readwrite', { durability });
+      const store = tx.objectStore('records');
+      for (let i = 0; i < batch; i++) store.put(new Uint8Array(ENTRY_BYTES).fill(i), ++key);
+      await completion(tx);
+      raw.push(performance.now() - started);
+    }
 
     const entries: Entry[] = [];
     for (let i = 0; i < batch; i++) {

@@ -34,22 +34,18 @@ export function encodeForwarded(origin: string, command: Uint8Array): Uint8Array
   return out;
 }
 
-/** The leader's entry data for its own command (`tagged` null) or a forwarded one. */
+/** The leader's entry data for its own command (`forwarded` null) or a forwarded one. */
 export function encodeEnvelope(
   timeMs: number,
   command: Uint8Array,
   forwarded: Uint8Array | null = null,
 ): Uint8Array {
-  const body = forwarded ?? encodeUntagged(command);
-  const out = new Uint8Array(TIME_BYTES + body.length);
+  // One allocation per entry: this runs for every write the leader takes.
+  const bodyLength = forwarded?.length ?? ORIGIN_LENGTH_BYTES + command.length;
+  const out = new Uint8Array(TIME_BYTES + bodyLength);
   new DataView(out.buffer).setFloat64(0, timeMs, true);
-  out.set(body, TIME_BYTES);
-  return out;
-}
-
-function encodeUntagged(command: Uint8Array): Uint8Array {
-  const out = new Uint8Array(ORIGIN_LENGTH_BYTES + command.length);
-  out.set(command, ORIGIN_LENGTH_BYTES); // Origin length 0.
+  if (forwarded !== null) out.set(forwarded, TIME_BYTES);
+  else out.set(command, TIME_BYTES + ORIGIN_LENGTH_BYTES); // Origin length 0: already zero.
   return out;
 }
 

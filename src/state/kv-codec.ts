@@ -110,14 +110,18 @@ function keysOf(command: KvCommand): readonly string[] {
   return [...op.checks.map((check) => check.key), ...op.writes.map((write) => write.key)];
 }
 
-/** Collects fields, then writes them into one buffer of the exact size. */
+/**
+ * Writes fields into a scratch buffer it reuses, then copies them out once: a command costs one
+ * allocation, not one per string (the leader encodes every write).
+ */
 class BinaryWriter {
-  private readonly parts: (number | Uint8Array)[] = [];
-  private size = 0;
+  private static scratch = new Uint8Array(1024);
+  private buffer = BinaryWriter.scratch;
+  private at = 0;
 
   byte(value: number): void {
-    this.parts.push(value);
-    this.size++;
+    this.reserve(1);
+    this.buffer[this.at++] = value;
   }
 
   uvarint(value: number): void {
@@ -130,10 +134,16 @@ class BinaryWriter {
   }
 
   str(text: string): void {
-    const bytes = textEncoder.encode(text);
-    this.uvarint(bytes.length);
-    this.parts.push(bytes);
-    this.size += bytes.length;
+    // UTF-8 takes at most 3 bytes per UTF-16 unit: room for that, the length written after.
+    const most = text.length * 3;
+    const prefix = uvarintLength(most);
+    this.reserve(prefix + most);
+    const start = this.at + prefix;
+    const { written } = textEncoder.encodeInto(text, this.buffer.subarray(start));
+    const exact = uvarintLength(written);
+    if (exact < prefix) this.buffer.copyWithin(this.at + exact, start, start + written);
+    this.uvarint(written);
+    this.at += written;
   }
 
   json(value: JsonValue | null): void {
@@ -141,17 +151,25 @@ class BinaryWriter {
   }
 
   finish(): Uint8Array {
-    const out = new Uint8Array(this.size);
-    let at = 0;
-    for (const part of this.parts) {
-      if (typeof part === 'number') out[at++] = part;
-      else {
-        out.set(part, at);
-        at += part.length;
-      }
-    }
-    return out;
+    return this.buffer.slice(0, this.at);
   }
+
+  private reserve(bytes: number): void {
+    if (this.at + bytes <= this.buffer.length) return;
+    const grown = new Uint8Array(Math.max(this.buffer.length * 2, this.at + bytes));
+    grown.set(this.buffer.subarray(0, this.at));
+    this.buffer = grown;
+    // Kept for the next command unless it is unusually large (a 192 KiB command once).
+    if (grown.length <= SCRATCH_BYTES_KEPT) BinaryWriter.scratch = grown;
+  }
+}
+
+const SCRATCH_BYTES_KEPT = 64 * 1024;
+
+function uvarintLength(value: number): number {
+  let length = 1;
+  for (let rest = value; rest >= 0x80; rest = Math.floor(rest / 0x80)) length++;
+  return length;
 }
 
 function toWire(command: KvCommand): object {

@@ -284,6 +284,17 @@ describe('the binary format (v2) and the JSON format (v1)', () => {
     }
   });
 
+  it('round-trips strings about every length-prefix boundary, in 1 to 4 UTF-8 bytes a character', () => {
+    for (const unit of ['a', 'é', '€', '😀']) {
+      for (const count of [1, 21, 42, 43, 60, 127, 128, 5_461, 5_462, 16_000]) {
+        const text = unit.repeat(count);
+        for (const command of [put(text, text), put('k', { [text]: [text] })]) {
+          expect(decodeKvCommand(encodeKvCommand(command))).toEqual({ ok: true, command });
+        }
+      }
+    }
+  });
+
   it('round-trips any command a client can build', () => {
     const key = fc.string({ minLength: 1, maxLength: 20 });
     const value = fc.jsonValue({ maxDepth: 4 });

@@ -51,7 +51,7 @@ export async function startClusterBench(): Promise<ClusterBench> {
     async room(tabs, voters = 3, options = {}) {
       const profile = new Profile();
       const context = await profile.start();
-      const url = `${servers.pageUrl(options.name ?? `bench${++rooms}`)}&voters=${voters}`;
+      const url = `${servers.pageUrl(options.name ?? `bench${++rooms}`, 'bare')}&voters=${voters}`;
       const pages: Page[] = [];
       const room: Room = {
         pages,

@@ -303,7 +303,7 @@ export async function runVsYWebrtcBench(options: { quick: boolean }): Promise<Me
     const theirsAlone = new Side();
     await calibrate(yTabs);
     theirsAlone.add(await yBlock(yWriter, yReaders, 'alone-', perBlock), ['tab2', 'tab3']);
-    const ourTabs = await openOurTabs(context, demo.pageUrl(ROOM));
+    const ourTabs = await openOurTabs(context, demo.pageUrl(ROOM, 'bare'));
     const setupMs = Date.now() - startedAt;
     const initial = await roles(ourTabs);
     const readerLabels = (leader: Page, readers: readonly Page[]) =>

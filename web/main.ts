@@ -7,9 +7,9 @@
  */
 import { connect } from '../src/client/connect.js';
 import type { Cluster, ClusterStatus } from '../src/client/connect.js';
-import { checkVotersTarget } from '../src/client/autopilot.js';
 import { memberKind } from '../src/client/member-kind.js';
 import type { JsonValue } from '../src/state/kv-types.js';
+import { connectOptionsFromUrl } from './connect-options.js';
 import { TimelinePanel } from './timeline.js';
 
 declare global {
@@ -46,21 +46,12 @@ const list = (selector: string, lines: readonly string[], values?: readonly numb
   );
 };
 
-const params = new URLSearchParams(location.search);
-const room = params.get('room') ?? 'demo';
-const signalingUrl = params.get('signal') ?? undefined;
-const voters = params.get('voters');
-// In the fragment, not the query: a fragment never leaves the browser (no server, no logs).
-const secret = new URLSearchParams(location.hash.slice(1)).get('secret') ?? undefined;
+const options = connectOptionsFromUrl();
+const { room } = options;
 
 async function main(): Promise<void> {
   text('#connection', `joining room ${room}…`);
-  const cluster = await connect({
-    room,
-    ...(signalingUrl ? { signalingUrl } : {}),
-    ...(voters ? { votersTarget: checkVotersTarget(Number(voters)) } : {}),
-    ...(secret ? { secret } : {}),
-  });
+  const cluster = await connect(options);
   window.webraft = cluster;
   text('#connection', `room ${room}`);
   text('[data-testid="member-id"]', cluster.id);

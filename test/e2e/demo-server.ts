@@ -6,8 +6,11 @@ import { startSignalingServer } from '../../src/signaling/node-server.js';
 import { startViteDevServer } from '../../src/testing/app-server.js';
 
 export interface DemoServers {
-  /** The page for `room`, pointed at this signaling server. */
-  pageUrl(room: string): string;
+  /**
+   * The page for `room`, pointed at this signaling server: the demo, or `bare` (webraft with no
+   * UI, web/bare.html, which the benchmarks use).
+   */
+  pageUrl(room: string, page?: 'demo' | 'bare'): string;
   /** The signaling server the pages join. */
   readonly signalingUrl: string;
   /** Stops the signaling server (rooms are forgotten, connections dropped). */
@@ -33,7 +36,9 @@ export async function startDemoServers(
   const base = web.url;
   return {
     signalingUrl,
-    pageUrl: (room) => `${base}?room=${room}&signal=${encodeURIComponent(signalingUrl)}`,
+    pageUrl: (room, page = 'demo') =>
+      `${new URL(page === 'bare' ? 'bare.html' : '', base).href}?room=${room}` +
+      `&signal=${encodeURIComponent(signalingUrl)}`,
     stopSignaling: async () => {
       await signaling?.close();
       signaling = null;

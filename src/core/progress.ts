@@ -39,6 +39,9 @@ export class Progress {
   snapshotIndex = 0;
   /** The highest commit index an append to this member carried. */
   commitSent = 0;
+  /** Leader tick of the last heartbeat to this member, and the commit index it carried. */
+  heartbeatSentTick = Number.NEGATIVE_INFINITY;
+  heartbeatCommit = 0;
   snapshotOffset = 0;
   chunkInFlight = false;
   /** Leader ticks since the chunk in flight was sent; past a limit it counts as lost. */

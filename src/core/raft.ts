@@ -1130,13 +1130,31 @@ export class RaftNode {
     );
   }
 
+  /**
+   * Whether `peer` is a learner that holds every entry and knows the commit, and heard from us
+   * lately (learnerIdleHeartbeatTicks): nothing waits for its answer, so it skips a heartbeat.
+   */
+  private quietLearner(peer: MemberId): boolean {
+    if (this.voters().includes(peer)) return false;
+    const progress = this.progressOf(peer);
+    return (
+      progress.state === 'replicate' &&
+      progress.match >= this.log.lastIndex() &&
+      Math.max(progress.commitSent, progress.heartbeatCommit) >= this.log.committed &&
+      this.tickCount - progress.heartbeatSentTick < this.options.learnerIdleHeartbeatTicks
+    );
+  }
+
   private sendHeartbeat(to: MemberId): void {
     const progress = this.progressOf(to);
+    const commit = Math.min(progress.match, this.log.committed);
+    progress.heartbeatSentTick = this.tickCount;
+    progress.heartbeatCommit = commit;
     this.send<HeartbeatRequest>({
       type: 'heartbeat',
       to,
       term: this.term,
-      commit: Math.min(progress.match, this.log.committed),
+      commit,
       readSeq: this.reads.lastSeq,
       sentTick: this.tickCount,
     });
@@ -1154,7 +1172,7 @@ export class RaftNode {
       for (const peer of this.peers()) if (!this.paced(peer)) this.sendAppend(peer, true);
     }
     if (this.pendingHeartbeatBroadcast) {
-      for (const peer of this.peers()) this.sendHeartbeat(peer);
+      for (const peer of this.peers()) if (!this.quietLearner(peer)) this.sendHeartbeat(peer);
     }
     this.pendingAppendBroadcast = false;
     this.pendingHeartbeatBroadcast = false;

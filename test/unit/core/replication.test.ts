@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import { resolveRaftOptions } from '../../../src/core/config.js';
 import { LeadershipTransferError, OverloadedError } from '../../../src/core/errors.js';
 import type { AppendRequest, Message } from '../../../src/core/messages.js';
+import { createSeededRandom } from '../../../src/core/random.js';
 import { TestCluster, text } from './cluster.js';
 
 const appendsTo = (to: string) => (m: Message) => m.type === 'append' && m.to === to;
@@ -322,6 +324,49 @@ describe('replication to learners', () => {
     cluster.stabilize(); // No tick, so no heartbeat: the answer itself brings the news.
     expect(cluster.node('d').status().commit).toBe(commit);
     expect(cluster.member('d').applied.map(text).slice(-1)).toEqual(['x']);
+  });
+
+  it('heartbeats a caught-up learner every learnerIdleHeartbeatTicks, and a lagging one every tick', () => {
+    const cluster = TestCluster.withLearner({ paceLearners: true, learnerIdleHeartbeatTicks: 5 });
+    cluster.tick('a');
+    cluster.stabilize(); // The learner now holds every entry and knows the commit.
+    const heartbeatsTo = (to: string) =>
+      cluster.delivered.filter((m) => m.type === 'heartbeat' && m.to === to).length;
+    const [learnerBefore, voterBefore] = [heartbeatsTo('d'), heartbeatsTo('b')];
+    for (let i = 0; i < 20; i++) {
+      cluster.tick('a');
+      cluster.stabilize();
+    }
+    expect(heartbeatsTo('b') - voterBefore).toBe(20);
+    expect(heartbeatsTo('d') - learnerBefore).toBe(4);
+    expect(cluster.node('d').status().leaderId).toBe('a');
+    // A new entry: the learner is behind, so the next heartbeat goes, and its answer brings the
+    // entry with the commit; then it is quiet again.
+    cluster.propose('a', 'x');
+    cluster.stabilize();
+    const beforeEntry = heartbeatsTo('d');
+    cluster.tick('a');
+    cluster.stabilize();
+    expect(heartbeatsTo('d') - beforeEntry).toBe(1);
+    expect(cluster.member('d').applied.map(text).slice(-1)).toEqual(['x']);
+    expect(cluster.node('d').status().commit).toBe(cluster.node('a').status().commit);
+  });
+
+  it('caps learnerIdleHeartbeatTicks at half the shortest election timeout', () => {
+    const options = resolveRaftOptions({
+      id: 'a',
+      random: createSeededRandom(1),
+      electionTimeoutTicksMin: 6,
+      electionTimeoutTicksMax: 9,
+      learnerIdleHeartbeatTicks: 50,
+    });
+    expect(options.learnerIdleHeartbeatTicks).toBe(3);
+    expect(resolveRaftOptions({ id: 'a', random: createSeededRandom(1) })).toMatchObject({
+      learnerIdleHeartbeatTicks: 5,
+    });
+    expect(() =>
+      resolveRaftOptions({ id: 'a', random: createSeededRandom(1), learnerIdleHeartbeatTicks: 0 }),
+    ).toThrow(/learnerIdleHeartbeatTicks/);
   });
 
   it('paces a caught-up learner: its entries go with the heartbeats, a lagging one is streamed to', () => {

@@ -52,6 +52,15 @@ export function encodeKvCommand(command: KvCommand): Uint8Array {
     return textEncoder.encode(JSON.stringify(toWire(command)));
   }
   const out = new BinaryWriter();
+  try {
+    writeCommand(out, command);
+    return out.finish();
+  } finally {
+    out.release(); // Also when a value cannot be stringified (a BigInt, a cycle).
+  }
+}
+
+function writeCommand(out: BinaryWriter, command: KvCommand): void {
   out.byte(BINARY_TAG);
   out.byte(COMMAND_TYPES.indexOf(command.type));
   switch (command.type) {
@@ -70,7 +79,6 @@ export function encodeKvCommand(command: KvCommand): Uint8Array {
       break;
     }
   }
-  return out.finish();
 }
 
 function writeOp(out: BinaryWriter, op: KvOp): void {
@@ -116,8 +124,15 @@ function keysOf(command: KvCommand): readonly string[] {
  */
 class BinaryWriter {
   private static scratch = new Uint8Array(1024);
-  private buffer = BinaryWriter.scratch;
+  /** A writer holds the scratch buffer: one started inside another (a value's toJSON) gets its own. */
+  private static scratchTaken = false;
+  private readonly ownsScratch = !BinaryWriter.scratchTaken;
+  private buffer = this.ownsScratch ? BinaryWriter.scratch : new Uint8Array(1024);
   private at = 0;
+
+  constructor() {
+    if (this.ownsScratch) BinaryWriter.scratchTaken = true;
+  }
 
   byte(value: number): void {
     this.reserve(1);
@@ -150,8 +165,14 @@ class BinaryWriter {
     this.str(JSON.stringify(value));
   }
 
+  /** A copy of the bytes written. */
   finish(): Uint8Array {
     return this.buffer.slice(0, this.at);
+  }
+
+  /** Gives the scratch buffer back for the next command. */
+  release(): void {
+    if (this.ownsScratch) BinaryWriter.scratchTaken = false;
   }
 
   private reserve(bytes: number): void {
@@ -160,7 +181,7 @@ class BinaryWriter {
     grown.set(this.buffer.subarray(0, this.at));
     this.buffer = grown;
     // Kept for the next command unless it is unusually large (a 192 KiB command once).
-    if (grown.length <= SCRATCH_BYTES_KEPT) BinaryWriter.scratch = grown;
+    if (this.ownsScratch && grown.length <= SCRATCH_BYTES_KEPT) BinaryWriter.scratch = grown;
   }
 }
 

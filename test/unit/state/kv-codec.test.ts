@@ -295,6 +295,24 @@ describe('the binary format (v2) and the JSON format (v1)', () => {
     }
   });
 
+  it('encodes a command inside another (a toJSON that encodes), and recovers from a throw', () => {
+    let inner: Uint8Array | null = null;
+    const sneaky = {
+      toJSON: () => {
+        inner = encodeKvCommand(put('inner', 'x'.repeat(2000)));
+        return 'outer';
+      },
+    };
+    const outer = encodeKvCommand(put('outer', sneaky));
+    expect(decodeKvCommand(outer)).toEqual({ ok: true, command: put('outer', 'outer') });
+    expect(decodeKvCommand(inner!)).toEqual({ ok: true, command: put('inner', 'x'.repeat(2000)) });
+    expect(() => encodeKvCommand(put('k', 10n))).toThrow(TypeError); // JSON has no BigInt.
+    expect(decodeKvCommand(encodeKvCommand(put('k', 1)))).toEqual({
+      ok: true,
+      command: put('k', 1),
+    });
+  });
+
   it('round-trips any command a client can build', () => {
     const key = fc.string({ minLength: 1, maxLength: 20 });
     const value = fc.jsonValue({ maxDepth: 4 });

@@ -6,7 +6,8 @@ import fc from 'fast-check';
 import type { JsonValue, KvOp } from '../../../src/state/index.js';
 
 export interface OpArbitraryOptions {
-  readonly keys: readonly string[];
+  /** The key space: these keys, or any key the arbitrary makes. */
+  readonly keys: readonly string[] | fc.Arbitrary<string>;
   readonly valueDepthMax: number;
   /** Bound on txn checks and writes, and on checked versions. */
   readonly txnSizeMax: number;
@@ -14,7 +15,8 @@ export interface OpArbitraryOptions {
 
 /** Any KV operation (put, delete, cas, txn with unique written keys) over `keys`. */
 export function kvOpArbitrary(options: OpArbitraryOptions): fc.Arbitrary<KvOp> {
-  const key = fc.constantFrom(...options.keys);
+  const { keys } = options;
+  const key = keys instanceof fc.Arbitrary ? keys : fc.constantFrom(...keys);
   const value = fc.jsonValue({ maxDepth: options.valueDepthMax }) as fc.Arbitrary<JsonValue>;
   const size = options.txnSizeMax;
   return fc.oneof(

@@ -12,6 +12,7 @@ import {
   kvCommand,
 } from '../../../src/state/index.js';
 import type { KvCommand } from '../../../src/state/index.js';
+import { kvOpArbitrary } from './arbitraries.js';
 import { header, LogFeeder } from './log-feeder.js';
 
 const encoder = new TextEncoder();
@@ -314,30 +315,12 @@ describe('the binary format (v2) and the JSON format (v1)', () => {
   });
 
   it('round-trips any command a client can build', () => {
-    const key = fc.string({ minLength: 1, maxLength: 20 });
-    const value = fc.jsonValue({ maxDepth: 4 });
     const safe = fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER });
-    const op = fc.oneof(
-      fc.record({ type: fc.constant('put' as const), key, value }),
-      fc.record({ type: fc.constant('delete' as const), key }),
-      fc.record({
-        type: fc.constant('cas' as const),
-        key,
-        expected: fc.oneof(fc.constant(null), value),
-        next: value,
-      }),
-      fc.record({
-        type: fc.constant('txn' as const),
-        checks: fc.array(fc.record({ key, version: fc.nat() }), { maxLength: 4 }),
-        writes: fc.uniqueArray(
-          fc.oneof(
-            fc.record({ type: fc.constant('put' as const), key, value }),
-            fc.record({ type: fc.constant('delete' as const), key }),
-          ),
-          { maxLength: 4, selector: (write) => write.key },
-        ),
-      }),
-    );
+    const op = kvOpArbitrary({
+      keys: fc.string({ minLength: 1, maxLength: 20 }),
+      valueDepthMax: 4,
+      txnSizeMax: 4,
+    });
     fc.assert(
       fc.property(safe, safe, op, (session, seq, op) => {
         const command = { type: 'op', header: header(session, seq, 1), op } as const;

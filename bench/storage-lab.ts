@@ -27,7 +27,7 @@ function completion(tx: IDBTransaction): Promise<void> {
 /**
  * Raw IndexedDB put transactions (the baseline) and IndexedDbStorage appends of `batch` entries
  * of 100 bytes, alternating one of each per round so both see the same moment of a noisy machine.
- * Returns the time of every transaction and of every append, in milliseconds. With `raw` false,
+ * Returns the time of every transaction and of every append, in milliseconds. With `withRaw` false,
  * only the appends run (several tabs appending at once, with no raw puts among them).
  */
 export async function interleaved(

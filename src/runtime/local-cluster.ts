@@ -53,6 +53,8 @@ export class LocalCluster {
   private readonly disks = new Map<MemberId, MemoryDisk>();
   private readonly members = new Map<MemberId, KvMember>();
   private readonly machines = new Map<MemberId, KvStateMachine>();
+  /** How many times each member was started, restarts included. */
+  private readonly starts = new Map<MemberId, number>();
   private readonly scheduler: Scheduler;
   /** The options members started from now on record with, or null when not recording. */
   private timelineOptions: TimelineOptions | null;
@@ -86,6 +88,7 @@ export class LocalCluster {
 
   /** Starts (or restarts, from what its disk holds) member `id`. */
   async startMember(id: MemberId): Promise<KvMember> {
+    this.starts.set(id, this.startsOf(id) + 1);
     const disk = this.disks.get(id) ?? new MemoryDisk();
     this.disks.set(id, disk);
     const stateMachine = new KvStateMachine();
@@ -101,7 +104,11 @@ export class LocalCluster {
       stateMachine,
       scheduler: this.options.schedulerOf?.(id) ?? this.scheduler,
       wallClock,
-      random: createSeededRandom((this.options.seed ?? 1) * 7919 + this.ids.indexOf(id)),
+      // A restart draws other numbers: the member's incarnation tag (forwarded proposals and
+      // reads carry it) must differ from its earlier lives'.
+      random: createSeededRandom(
+        (this.options.seed ?? 1) * 7919 + this.ids.indexOf(id) + 104_729 * this.startsOf(id),
+      ),
       tickMs: this.options.tickMs ?? 10,
       ...(this.timelineOptions === null ? {} : { timeline: this.timelineOptions }),
     };
@@ -131,6 +138,10 @@ export class LocalCluster {
     const machine = this.machines.get(id);
     if (machine === undefined) throw new RangeError(`no member ${id}`);
     return machine;
+  }
+
+  private startsOf(id: MemberId): number {
+    return this.starts.get(id) ?? 0;
   }
 
   /** Crashes member `id` (as if its tab died); its disk keeps what was durable. */

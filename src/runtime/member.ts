@@ -295,7 +295,11 @@ export class Member<Result, Query, QueryResult> {
     if (this.stoppedReason !== null) return Promise.reject(this.stoppedError());
     const run = (): QueryResult => this.options.stateMachine.query(query);
     if (consistency === 'local') return Promise.resolve(run());
-    const context = `${this.options.id}:${this.readContextNext++}`;
+    // Unique across this member's lives: a leader may still answer a read of an earlier life
+    // (queued while it confirmed leadership), and a context that life used again would take that
+    // answer, whose index may be older than this read. The answer goes to the member that asked,
+    // so the id need not be in it (a 256-character id would push a context past the wire limit).
+    const context = `${this.incarnationTag}:${this.readContextNext++}`;
     this.catchUpTicks();
     try {
       this.core.readIndex(context, consistency);

@@ -61,16 +61,47 @@ async function populated(): Promise<{ profile: Profile; url: string; ids: string
   return { profile, url, ids };
 }
 
-/** Every one of the 200 keys, read linearizably from `page`. */
-async function readAll(page: Page): Promise<number> {
-  return page.evaluate(async () => {
+/** How many of the 200 keys `page` reads (linearizably unless told), and which it misses. */
+function readKeys(
+  page: Page,
+  consistency: 'linearizable' | 'local' = 'linearizable',
+): Promise<{ found: number; missing: string[] }> {
+  return page.evaluate(async (consistency) => {
     const cluster = (window as DemoWindow).webraft!;
     const keys = [0, 1, 2].flatMap((tab) =>
       Array.from({ length: tab === 0 ? 68 : 66 }, (_, i) => `k${tab}-${i}`),
     );
-    const values = await Promise.all(keys.map((key) => cluster.kv.get(key)));
-    return values.filter((entry) => entry !== null).length;
-  });
+    const values = await Promise.all(keys.map((key) => cluster.kv.get(key, { consistency })));
+    const missing = keys.filter((_, i) => values[i] === null);
+    return { found: keys.length - missing.length, missing };
+  }, consistency);
+}
+
+/**
+ * Every one of the 200 keys, read linearizably from `page`. Short of that, the error says what
+ * every tab holds and whether the keys turn up a moment later (a stale read) or never (lost).
+ */
+async function readAll(page: Page, pages: readonly Page[]): Promise<number> {
+  const { found, missing } = await readKeys(page);
+  if (found === 200) return found;
+  const tabs = await Promise.all(
+    pages.map(async (tab) => {
+      const s = await status(tab);
+      const local = await readKeys(tab, 'local');
+      const { role, leaderId, term, commitIndex, appliedIndex, lastIndex, voters, learners } = s;
+      return {
+        reader: tab === page,
+        ...{ id: s.id, role, leaderId, term, commitIndex, appliedIndex, lastIndex },
+        ...{ voters, learners, localFound: local.found, restarts: s.restarts.count },
+      };
+    }),
+  );
+  await new Promise((resolve) => setTimeout(resolve, 2000));
+  const later = await readKeys(page);
+  throw new Error(
+    `read ${found} of 200 keys linearizably (missing ${missing.slice(0, 20).join(', ')}…); ` +
+      `2 s later ${later.found}; tabs: ${JSON.stringify(tabs)}`,
+  );
 }
 
 describe('identities outlive their tabs (Chromium, persistent profile)', () => {
@@ -82,7 +113,7 @@ describe('identities outlive their tabs (Chromium, persistent profile)', () => {
       await leaderOf(pages, 3);
       const now = (await Promise.all(pages.map(status))).map((s) => s.id).sort();
       expect(now).toEqual(ids);
-      expect(await readAll(pages[0]!)).toBe(200);
+      expect(await readAll(pages[0]!, pages)).toBe(200);
     } finally {
       await context.close().catch(() => undefined);
       await profile.kill();
@@ -100,7 +131,7 @@ describe('identities outlive their tabs (Chromium, persistent profile)', () => {
         return s.leaderId !== null ? s : null;
       }, 'a leader among two of three');
       await pages[1]!.evaluate(() => (window as DemoWindow).webraft!.kv.put('again', true));
-      expect(await readAll(pages[0]!)).toBe(200);
+      expect(await readAll(pages[0]!, pages)).toBe(200);
       const running = (await Promise.all(pages.map(status))).map((s) => s.id);
       for (const id of running) expect(ids).toContain(id);
       // The third member is removed after its grace period, then its database is forgotten.
@@ -153,7 +184,7 @@ describe('identities outlive their tabs (Chromium, persistent profile)', () => {
         'the new member to replace the wiped voter',
         30_000,
       );
-      expect(await readAll(pages[1]!)).toBe(200);
+      expect(await readAll(pages[1]!, pages)).toBe(200);
     } finally {
       await context.close().catch(() => undefined);
       await profile.kill();
@@ -170,7 +201,7 @@ describe('identities outlive their tabs (Chromium, persistent profile)', () => {
       expect(new Set(now).size).toBe(5);
       expect(now.filter((id) => ids.includes(id)).sort()).toEqual(ids);
       await leaderOf(pages, 3);
-      expect(await readAll(pages[4]!)).toBe(200);
+      expect(await readAll(pages[4]!, pages)).toBe(200);
     } finally {
       await context.close().catch(() => undefined);
       await profile.kill();

@@ -8,6 +8,8 @@ import { LocalCluster } from '../../../src/runtime/local-cluster.js';
 import type { KvMember } from '../../../src/runtime/local-cluster.js';
 import { realScheduler } from '../../../src/runtime/scheduler.js';
 import type { Scheduler } from '../../../src/runtime/scheduler.js';
+import { MemoryNetwork } from '../../../src/transport/memory.js';
+import type { Transport } from '../../../src/transport/transport.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -117,5 +119,43 @@ describe('forwarded proposals across a leader change', () => {
       );
     expect(['applied', 'LEADER_CHANGED', 'NOT_LEADER']).toContain(outcome);
     expect(Date.now() - started).toBeLessThan(2000); // The proposal timeout is 5 s.
+  });
+});
+
+describe('reads across a restart', () => {
+  it('a restarted member asks with read contexts its earlier life never used', async () => {
+    // A leader may answer a read of a member's earlier life late (it was queued while the
+    // leader confirmed its leadership); a context used again would take that older answer.
+    const network = new MemoryNetwork();
+    const contexts: string[] = [];
+    const tapped = (id: string): Transport => {
+      const transport = network.connect(id);
+      return {
+        send: (messages) => {
+          for (const message of messages) {
+            if (message.type === 'readIndex') contexts.push(message.context);
+          }
+          transport.send(messages);
+        },
+        onMessage: (handler) => transport.onMessage(handler),
+        close: () => transport.close(),
+      };
+    };
+    cluster = await LocalCluster.start({ size: 3, tickMs: 5, transportOf: tapped });
+    const leader = await until(() => cluster!.leader(), 'a leader');
+    const followerId = cluster.ids.find((id) => id !== leader.status().id)!;
+    const readTwice = async () => {
+      const follower = await until(() => {
+        const member = cluster!.member(followerId);
+        return member.status().leaderId !== null ? member : null;
+      }, 'the follower to know its leader');
+      for (let i = 0; i < 2; i++) await follower.read({ type: 'get', key: 'k' });
+    };
+    await readTwice();
+    await cluster.crash(followerId);
+    await cluster.startMember(followerId);
+    await readTwice();
+    expect(contexts).toHaveLength(4);
+    expect(new Set(contexts).size).toBe(4);
   });
 });

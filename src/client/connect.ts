@@ -281,7 +281,7 @@ function browserRoom(host: Remote<MemberHost>, options: ConnectOptions): RoomPla
       remember(room, memberId);
       if (status === null) return;
       const members = [...status.voters, ...status.learners];
-      if (members.includes(memberId)) markClusterHere(room);
+      if (members.includes(memberId)) await markClusterHere(room);
       if (status.role === 'leader') await forgetRemovedIdentities(room, new Set(members));
     },
     startMesh: (signaling) => startMesh(host, signaling, options),

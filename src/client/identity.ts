@@ -119,9 +119,70 @@ export async function localMembers(room: string): Promise<MemberId[]> {
 const clusterMarkKey = (room: string): string => `webraft/${room}/cluster`;
 const bootstrapLockName = (room: string): string => `webraft-bootstrap/${room}`;
 
-/** Marks that a cluster of `room` lives in this browser (a member here belongs to one). */
-export function markClusterHere(room: string): void {
+/** The mark in IndexedDB as well: see `markClusterHere`. Not `webraft/…`, the identities' prefix. */
+const MARKS_DATABASE = 'webraft-marks';
+const MARKS_STORE = 'clusters';
+/** Rooms this context has marked in IndexedDB already: one durable write per room and tab. */
+const markedDurably = new Set<string>();
+
+/**
+ * Marks that a cluster of `room` lives in this browser (a member here belongs to one). In
+ * localStorage, which Chromium writes to disk only a while later, and in IndexedDB with strict
+ * durability: a browser killed before the localStorage write forgot the mark, and a new tab of a
+ * room whose old members came back in other tabs then bootstrapped a second cluster (seen in the
+ * identity e2e, a member's database wiped and the browser killed).
+ */
+export async function markClusterHere(room: string): Promise<void> {
   localStorage.setItem(clusterMarkKey(room), String(Date.now()));
+  if (markedDurably.has(room) || typeof indexedDB === 'undefined') return;
+  try {
+    const db = await openMarks();
+    try {
+      const tx = db.transaction(MARKS_STORE, 'readwrite', { durability: 'strict' });
+      tx.objectStore(MARKS_STORE).put(Date.now(), room);
+      await completion(tx);
+      markedDurably.add(room);
+    } finally {
+      db.close();
+    }
+  } catch {
+    // The localStorage mark stands; the next housekeeping round tries again.
+  }
+}
+
+/** Whether this browser holds the mark of `room` (see `markClusterHere`). */
+async function clusterMarked(room: string): Promise<boolean> {
+  if (localStorage.getItem(clusterMarkKey(room)) !== null) return true;
+  if (typeof indexedDB === 'undefined') return false;
+  try {
+    const db = await openMarks();
+    try {
+      const tx = db.transaction(MARKS_STORE, 'readonly');
+      const request = tx.objectStore(MARKS_STORE).get(room);
+      await completion(tx);
+      return request.result !== undefined;
+    } finally {
+      db.close();
+    }
+  } catch {
+    return false; // Unreadable: as before the durable mark, localStorage alone decides.
+  }
+}
+
+function openMarks(): Promise<IDBDatabase> {
+  return new Promise((resolve, reject) => {
+    const request = indexedDB.open(MARKS_DATABASE, 1);
+    request.onupgradeneeded = () => request.result.createObjectStore(MARKS_STORE);
+    request.onsuccess = () => resolve(request.result);
+    request.onerror = () => reject(request.error ?? new Error(`cannot open ${MARKS_DATABASE}`));
+  });
+}
+
+function completion(tx: IDBTransaction): Promise<void> {
+  return new Promise((resolve, reject) => {
+    tx.oncomplete = () => resolve();
+    tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'));
+  });
 }
 
 /**
@@ -141,13 +202,13 @@ export async function arbitrateBootstrap(
   bootstrap: () => Promise<boolean>,
 ): Promise<boolean> {
   const decide = async (): Promise<boolean> => {
-    if (localStorage.getItem(clusterMarkKey(room)) !== null) {
+    if (await clusterMarked(room)) {
       if (by === 'offline') return false;
       const others = (await localMembers(room)).filter((id) => id !== self);
       if (others.length > 0) return false;
     }
     const started = await bootstrap();
-    if (started) markClusterHere(room);
+    if (started) await markClusterHere(room);
     return started;
   };
   if (typeof navigator === 'undefined' || navigator.locks === undefined) return decide();

@@ -7,6 +7,8 @@
  * when none is free does it create a new member. The databases of the origin are the registry;
  * the leader's tab deletes those of identities the cluster no longer has.
  */
+import { openDB } from 'idb';
+import type { IDBPDatabase } from 'idb';
 import type { MemberId } from '../core/types.js';
 import { IndexedDbStorage } from '../storage/indexeddb.js';
 
@@ -139,8 +141,7 @@ export async function markClusterHere(room: string): Promise<void> {
     const db = await openMarks();
     try {
       const tx = db.transaction(MARKS_STORE, 'readwrite', { durability: 'strict' });
-      tx.objectStore(MARKS_STORE).put(Date.now(), room);
-      await completion(tx);
+      await Promise.all([tx.store.put(Date.now(), room), tx.done]);
       markedDurably.add(room);
     } finally {
       db.close();
@@ -157,10 +158,7 @@ async function clusterMarked(room: string): Promise<boolean> {
   try {
     const db = await openMarks();
     try {
-      const tx = db.transaction(MARKS_STORE, 'readonly');
-      const request = tx.objectStore(MARKS_STORE).get(room);
-      await completion(tx);
-      return request.result !== undefined;
+      return (await db.get(MARKS_STORE, room)) !== undefined;
     } finally {
       db.close();
     }
@@ -169,20 +167,8 @@ async function clusterMarked(room: string): Promise<boolean> {
   }
 }
 
-function openMarks(): Promise<IDBDatabase> {
-  return new Promise((resolve, reject) => {
-    const request = indexedDB.open(MARKS_DATABASE, 1);
-    request.onupgradeneeded = () => request.result.createObjectStore(MARKS_STORE);
-    request.onsuccess = () => resolve(request.result);
-    request.onerror = () => reject(request.error ?? new Error(`cannot open ${MARKS_DATABASE}`));
-  });
-}
-
-function completion(tx: IDBTransaction): Promise<void> {
-  return new Promise((resolve, reject) => {
-    tx.oncomplete = () => resolve();
-    tx.onabort = () => reject(tx.error ?? new Error('transaction aborted'));
-  });
+function openMarks(): Promise<IDBPDatabase> {
+  return openDB(MARKS_DATABASE, 1, { upgrade: (db) => db.createObjectStore(MARKS_STORE) });
 }
 
 /**

@@ -23,9 +23,10 @@
  *
  * EDGE_ROOMS is what workerd reads: `demo`, `a,b`, JSON `{"a": {"voter": false}}`, or `*`. Named
  * rooms start with the process; under `*`, a room's member starts when the room's first socket
- * arrives, for at most EDGE_ROOMS_MAX rooms (default 64). A member that fails to start (its directory locked by another process, a damaged
- * log) is retried with backoff and its error shown in its status. Not for Deno Deploy: it has no
- * writable files, and spreads one room's sockets over isolates (see deno-host.ts).
+ * arrives, for at most EDGE_ROOMS_MAX rooms (default 64). A member that fails to start (its
+ * directory locked by another process, a damaged log) is retried with backoff and its error shown
+ * in its status. Not for Deno Deploy: it has no writable files, and spreads one room's sockets
+ * over isolates (see deno-host.ts).
  */
 import { homedir } from 'node:os';
 import { join } from 'node:path';

@@ -155,10 +155,17 @@ export interface HostEnvironment {
     readonly memberId: MemberId;
     readonly existing: boolean;
   }): Promise<{ readonly storage: Storage; readonly name: string }>;
-  /** The member's transport, given its mesh of WebRTC channels. */
+  /**
+   * The member's transport, given its mesh of WebRTC channels; `isLocalTab` tells whether a peer
+   * runs in another tab of this browser (it holds its identity lock here).
+   */
   links(
     mesh: MeshTransport,
-    options: { readonly room: string; readonly memberId: MemberId },
+    options: {
+      readonly room: string;
+      readonly memberId: MemberId;
+      readonly isLocalTab: (peer: MemberId) => boolean;
+    },
   ): Transport;
   /** Timers for the member; default the platform's (an edge runtime may give its own). */
   readonly scheduler?: Scheduler;
@@ -176,10 +183,15 @@ export const BROWSER_HOST: HostEnvironment = {
       : await IndexedDbStorage.create(memberId, { namespace: room });
     return { storage: database, name: database.database };
   },
-  // Tabs of this browser also hear each other over BroadcastChannel: same origin, so the same
-  // trust as the origin's IndexedDB, with no room secret to prove.
-  links: (mesh, { room, memberId }) =>
-    new FallbackTransport(mesh, new BroadcastChannelTransport({ cluster: room, self: memberId })),
+  // Tabs of this browser talk over BroadcastChannel, with or without a WebRTC link (cheaper and
+  // faster: see fallback.ts); the mesh carries the rest. Same origin, so the same trust as the
+  // origin's IndexedDB, with no room secret to prove.
+  links: (mesh, { room, memberId, isLocalTab }) =>
+    new FallbackTransport(
+      mesh,
+      new BroadcastChannelTransport({ cluster: room, self: memberId }),
+      isLocalTab,
+    ),
 };
 
 const MANAGE_EVERY_MS = 250;
@@ -243,7 +255,11 @@ export class MemberHost {
       ...(WebSocket === undefined ? {} : { WebSocket }),
       ...(endpoint === undefined ? {} : { endpoint }),
     });
-    const links = this.environment.links(this.mesh, { room, memberId });
+    const links = this.environment.links(this.mesh, {
+      room,
+      memberId,
+      isLocalTab: (peer) => this.localTabs.has(peer),
+    });
     const scheduler = this.environment.scheduler ?? realScheduler;
     const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
     this.faults = new FaultyTransport(links, { random: createSeededRandom(seed), scheduler });

@@ -5,6 +5,12 @@
  * signaling server is down (a tab that started meanwhile has no WebRTC link at all), and the mesh
  * takes over again as its links come up. Raft tolerates the duplicates and reordering that the
  * switch between paths can cause, as it tolerates them on any one path.
+ *
+ * Peers for which `prefersFallback` holds go over the fallback even when the primary links them:
+ * in a tab, members run by other tabs of the same browser. A frame to such a tab over
+ * BroadcastChannel crosses the browser's IPC once; over WebRTC it is encrypted, cut into SCTP
+ * chunks, sent through the network service as UDP and taken apart again, which costs more CPU and
+ * more time (y-webrtc takes BroadcastChannel to tabs of its browser for the same reason).
  */
 import type { Message } from '../core/messages.js';
 import type { MemberId } from '../core/types.js';
@@ -22,6 +28,7 @@ export class FallbackTransport implements Transport {
   constructor(
     private readonly primary: LinkedTransport,
     private readonly fallback: Transport,
+    private readonly prefersFallback: (peer: MemberId) => boolean = () => false,
   ) {
     primary.onMessage((message) => this.handler?.(message));
     fallback.onMessage((message) => this.handler?.(message));
@@ -31,8 +38,10 @@ export class FallbackTransport implements Transport {
     const linked = new Set(this.primary.peers());
     const viaPrimary: Message[] = [];
     const viaFallback: Message[] = [];
-    for (const message of messages)
-      (linked.has(message.to) ? viaPrimary : viaFallback).push(message);
+    for (const message of messages) {
+      const primary = linked.has(message.to) && !this.prefersFallback(message.to);
+      (primary ? viaPrimary : viaFallback).push(message);
+    }
     if (viaPrimary.length > 0) this.primary.send(viaPrimary);
     if (viaFallback.length > 0) this.fallback.send(viaFallback);
   }

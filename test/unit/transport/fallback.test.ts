@@ -1,6 +1,7 @@
 /**
  * FallbackTransport: a message goes over the primary when it links to the addressee, else over
- * the fallback (the WebRTC mesh and BroadcastChannel in a tab); both deliver to the member.
+ * the fallback (the WebRTC mesh and BroadcastChannel in a tab); both deliver to the member. Peers
+ * it prefers the fallback for (tabs of the same browser) get the fallback even when linked.
  */
 import { describe, expect, it } from 'vitest';
 import type { Message } from '../../../src/core/messages.js';
@@ -55,6 +56,32 @@ describe('FallbackTransport', () => {
     fallback.connect('y').send([appendMessage('y', 'a', 4)]);
     await settle();
     expect(received.map((m) => m.from).sort()).toEqual(['x', 'y']);
+    a.close();
+  });
+
+  it('sends to the peers it prefers the fallback for over the fallback, linked or not', async () => {
+    const primary = new MemoryNetwork();
+    const fallback = new MemoryNetwork();
+    const local = new Set(['b']);
+    const a = new FallbackTransport(
+      linkedTo(primary, 'a', new Set(['b', 'c'])),
+      fallback.connect('a'),
+      (peer) => local.has(peer),
+    );
+    const via = { primary: [] as string[], fallback: [] as string[] };
+    for (const id of ['b', 'c']) {
+      primary.connect(id).onMessage((m) => via.primary.push(`${m.to}${m.term}`));
+      fallback.connect(id).onMessage((m) => via.fallback.push(`${m.to}${m.term}`));
+    }
+    a.send([appendMessage('a', 'b', 1), appendMessage('a', 'c', 1)]);
+    await settle();
+    expect(via).toEqual({ primary: ['c1'], fallback: ['b1'] });
+
+    local.delete('b'); // Its tab's lock is no longer held here: the mesh again.
+    local.add('c');
+    a.send([appendMessage('a', 'b', 2), appendMessage('a', 'c', 2)]);
+    await settle();
+    expect(via).toEqual({ primary: ['c1', 'b2'], fallback: ['b1', 'c2'] });
     a.close();
   });
 });

@@ -1,9 +1,24 @@
 /**
  * Transport between tabs of one browser over BroadcastChannel: no server at all, the offline-first
- * path (decision 3). Each member listens on its own channel, `webraft/<cluster>/<memberId>`, so a
- * frame reaches only its addressee; the sender keeps one channel per peer it talks to (bounded).
- * Frames use the same codec and the same validation as WebRTC: a frame from a buggy or hostile
- * tab is dropped and counted, never thrown into the member.
+ * path (decision 3), and the path to tabs of this browser even when WebRTC links them (see
+ * fallback.ts). Frames use the same codec and the same validation as WebRTC: a frame from a buggy
+ * or hostile tab is dropped and counted, never thrown into the member.
+ *
+ * Every object of a channel's name gets what any other posts on it, listener or not. So each
+ * member listens on an inbox of its own, `webraft/<cluster>/<memberId>`, but does not talk
+ * through the inboxes of others once it can help it: every sender would hold an object of that
+ * name and get every frame sent to the same member (in a room of 25 tabs, every answer to the
+ * leader went to 24 tabs). Two members instead talk on a channel of the pair,
+ * `webraft-pair/<cluster>/<a>/<b>`, which only their two objects hold:
+ *
+ * - a member opens the pair channel to a peer when it first sends to it or hears from it;
+ * - until it has heard from the peer on that channel lately (`PAIR_QUIET_MS`), it sends there and
+ *   to the peer's inbox, since the peer may not hold the pair channel yet (it just started, or
+ *   its tab was reloaded); after that, there alone;
+ * - a frame from the peer in the inbox means the peer does not hear it on the pair channel: both
+ *   go again until the peer answers there.
+ *
+ * Raft takes the duplicates this causes for a moment, as it takes any.
  */
 import type { Message } from '../core/messages.js';
 import type { MemberId } from '../core/types.js';
@@ -11,8 +26,14 @@ import { encodeFrame, FRAME_BYTES_MAX, FrameDecoder } from './codec.js';
 import type { FrameDropReason } from './codec.js';
 import type { Transport } from './transport.js';
 
-/** Channels kept open towards peers; the least recently used closes beyond this. */
-const PEER_CHANNELS_MAX = 64;
+/** Pair channels kept open; the least recently used closes beyond this. */
+const PAIR_CHANNELS_MAX = 64;
+/**
+ * A peer not heard on the pair channel for this long may no longer hold it (a reloaded tab holds
+ * a new one only once it hears from us): frames go to its inbox as well. A leader hears a peer
+ * every heartbeat, so this is many heartbeats.
+ */
+const PAIR_QUIET_MS = 1_000;
 
 export interface BroadcastChannelTransportOptions {
   /** The cluster (room) id: frames of other clusters are dropped. */
@@ -20,14 +41,31 @@ export interface BroadcastChannelTransportOptions {
   readonly self: MemberId;
   /** The BroadcastChannel constructor; default the global one (browsers, workers, Node 18+). */
   readonly channel?: new (name: string) => BroadcastChannel;
+  /** Milliseconds, for PAIR_QUIET_MS; default `performance.now`. */
+  readonly now?: () => number;
 }
 
 /** Why a frame was not sent or not delivered, beyond the codec's reasons. */
-export type BroadcastDropReason = FrameDropReason | 'oversizeSend' | 'noHandler' | 'notBytes';
+export type BroadcastDropReason =
+  | FrameDropReason
+  | 'oversizeSend'
+  | 'noHandler'
+  | 'notBytes'
+  /** A frame on a pair channel from someone other than the pair's peer. */
+  | 'wrongPair';
+
+interface Pair {
+  readonly channel: BroadcastChannel;
+  /** When a frame of the peer last came on this channel; -Infinity before the first. */
+  heardAtMs: number;
+}
 
 export class BroadcastChannelTransport implements Transport {
   private readonly inbox: BroadcastChannel;
-  private readonly peers = new Map<MemberId, BroadcastChannel>();
+  /** Peers' inboxes, posted to while a pair channel is not known to work; never listened on. */
+  private readonly inboxes = new Map<MemberId, BroadcastChannel>();
+  private readonly pairs = new Map<MemberId, Pair>();
+  private readonly now: () => number;
   private readonly decoder: FrameDecoder;
   private readonly localDrops = new Map<BroadcastDropReason, number>();
   private readonly Channel: new (name: string) => BroadcastChannel;
@@ -36,9 +74,10 @@ export class BroadcastChannelTransport implements Transport {
 
   constructor(private readonly options: BroadcastChannelTransportOptions) {
     this.Channel = options.channel ?? BroadcastChannel;
+    this.now = options.now ?? (() => performance.now());
     this.decoder = new FrameDecoder(options.cluster, options.self);
     this.inbox = new this.Channel(channelName(options.cluster, options.self));
-    this.inbox.onmessage = (event: MessageEvent<unknown>) => this.receive(event.data);
+    this.inbox.onmessage = (event: MessageEvent<unknown>) => this.receive(event.data, null);
   }
 
   send(messages: readonly Message[]): void {
@@ -49,7 +88,9 @@ export class BroadcastChannelTransport implements Transport {
         this.count('oversizeSend');
         continue;
       }
-      this.channelTo(message.to).postMessage(frame);
+      const pair = this.pairWith(message.to);
+      pair.channel.postMessage(frame);
+      if (this.now() - pair.heardAtMs >= PAIR_QUIET_MS) this.inboxOf(message.to).postMessage(frame);
     }
   }
 
@@ -63,8 +104,10 @@ export class BroadcastChannelTransport implements Transport {
     this.closed = true;
     this.handler = null;
     this.inbox.close();
-    for (const channel of this.peers.values()) channel.close();
-    this.peers.clear();
+    for (const channel of this.inboxes.values()) channel.close();
+    for (const { channel } of this.pairs.values()) channel.close();
+    this.inboxes.clear();
+    this.pairs.clear();
   }
 
   /** Frames dropped so far, by reason (received frames that failed validation included). */
@@ -77,28 +120,46 @@ export class BroadcastChannelTransport implements Transport {
     return this.decoder.clocksIgnored();
   }
 
-  private receive(data: unknown): void {
+  /** A frame from the inbox (`pairPeer` null) or from the pair channel with `pairPeer`. */
+  private receive(data: unknown, pairPeer: MemberId | null): void {
     if (this.closed) return;
     if (!(data instanceof Uint8Array)) return this.count('notBytes');
     const message = this.decoder.decode(data);
     if (message === null) return;
+    if (pairPeer !== null && message.from !== pairPeer) return this.count('wrongPair');
     if (this.handler === null) return this.count('noHandler');
+    const pair = this.pairWith(message.from);
+    // In the inbox: the peer does not hear us on the pair channel (yet), so both go again.
+    pair.heardAtMs = pairPeer === null ? -Infinity : this.now();
     this.handler(message);
   }
 
-  private channelTo(peer: MemberId): BroadcastChannel {
-    let channel = this.peers.get(peer);
+  /** The pair channel with `peer`, opened (and listened on) if need be. */
+  private pairWith(peer: MemberId): Pair {
+    let pair = this.pairs.get(peer);
+    if (pair !== undefined) {
+      this.pairs.delete(peer); // Re-inserted below: the map's order is the recency order.
+    } else {
+      const channel = new this.Channel(
+        pairChannelName(this.options.cluster, this.options.self, peer),
+      );
+      channel.onmessage = (event: MessageEvent<unknown>) => this.receive(event.data, peer);
+      pair = { channel, heardAtMs: -Infinity };
+      evictOldest(this.pairs, (stale) => stale.channel.close());
+    }
+    this.pairs.set(peer, pair);
+    return pair;
+  }
+
+  private inboxOf(peer: MemberId): BroadcastChannel {
+    let channel = this.inboxes.get(peer);
     if (channel !== undefined) {
-      this.peers.delete(peer); // Re-inserted below: the map's order is the recency order.
+      this.inboxes.delete(peer);
     } else {
       channel = new this.Channel(channelName(this.options.cluster, peer));
-      if (this.peers.size >= PEER_CHANNELS_MAX) {
-        const [oldest, stale] = this.peers.entries().next().value as [MemberId, BroadcastChannel];
-        stale.close();
-        this.peers.delete(oldest);
-      }
+      evictOldest(this.inboxes, (stale) => stale.close());
     }
-    this.peers.set(peer, channel);
+    this.inboxes.set(peer, channel);
     return channel;
   }
 
@@ -109,4 +170,18 @@ export class BroadcastChannelTransport implements Transport {
 
 export function channelName(cluster: string, member: MemberId): string {
   return `webraft/${cluster}/${member}`;
+}
+
+/** The channel two members talk on: one name for both, whichever of them names it. */
+export function pairChannelName(cluster: string, one: MemberId, other: MemberId): string {
+  const [a, b] = one < other ? [one, other] : [other, one];
+  return `webraft-pair/${cluster}/${a}/${b}`;
+}
+
+/** Closes and forgets the least recently used entry of `map` when it is full. */
+function evictOldest<V>(map: Map<MemberId, V>, close: (value: V) => void): void {
+  if (map.size < PAIR_CHANNELS_MAX) return;
+  const [oldest, stale] = map.entries().next().value as [MemberId, V];
+  close(stale);
+  map.delete(oldest);
 }

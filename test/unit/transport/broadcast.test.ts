@@ -1,10 +1,15 @@
 /**
  * BroadcastChannelTransport (Node's BroadcastChannel stands in for the browser's): the shared
- * transport conformance suite, then isolation by cluster and by addressee, and hostile frames.
+ * transport conformance suite, then isolation by cluster and by addressee, hostile frames, and
+ * the pair channels: frames leave the inboxes once both members hear each other on their pair.
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Message } from '../../../src/core/messages.js';
-import { BroadcastChannelTransport, channelName } from '../../../src/transport/broadcast.js';
+import {
+  BroadcastChannelTransport,
+  channelName,
+  pairChannelName,
+} from '../../../src/transport/broadcast.js';
 import { encodeFrame } from '../../../src/transport/codec.js';
 import { appendMessage, runTransportConformance } from './conformance.js';
 
@@ -12,8 +17,8 @@ const open: BroadcastChannelTransport[] = [];
 const settle = (): Promise<void> => new Promise((resolve) => setTimeout(resolve, 20));
 let clusters = 0;
 
-function connect(cluster: string, self: string): BroadcastChannelTransport {
-  const transport = new BroadcastChannelTransport({ cluster, self });
+function connect(cluster: string, self: string, now?: () => number): BroadcastChannelTransport {
+  const transport = new BroadcastChannelTransport({ cluster, self, ...(now ? { now } : {}) });
   open.push(transport);
   return transport;
 }
@@ -69,5 +74,77 @@ describe('BroadcastChannelTransport', () => {
     }
     await settle();
     expect(received.size).toBe(70);
+  });
+
+  /** Counts what is posted on the channel `name` by anyone else. */
+  function spy(name: string): { count: () => number; close: () => void } {
+    const channel = new BroadcastChannel(name);
+    let count = 0;
+    channel.onmessage = () => count++;
+    return { count: () => count, close: () => channel.close() };
+  }
+
+  it('talks on the pair channel alone once both hear each other there', async () => {
+    const a = connect('room-pair', 'a');
+    const b = connect('room-pair', 'b');
+    const atB: Message[] = [];
+    b.onMessage((m) => atB.push(m));
+    a.onMessage(() => undefined);
+    a.send([appendMessage('a', 'b', 1)]); // b holds no pair channel yet: the inbox carries it.
+    await settle();
+    b.send([appendMessage('b', 'a', 1)]);
+    await settle();
+    a.send([appendMessage('a', 'b', 2)]);
+    await settle();
+    b.send([appendMessage('b', 'a', 2)]);
+    await settle();
+    const inboxOfB = spy(channelName('room-pair', 'b'));
+    a.send([appendMessage('a', 'b', 3)]);
+    await settle();
+    inboxOfB.close();
+    expect(inboxOfB.count()).toBe(0);
+    expect(atB.map((m) => m.term)).toContain(3);
+  });
+
+  it('reaches a reloaded peer through its inbox once the pair falls quiet', async () => {
+    let nowMs = 0;
+    const a = connect('room-reload', 'a', () => nowMs);
+    const before = connect('room-reload', 'b', () => nowMs);
+    before.onMessage(() => undefined);
+    a.onMessage(() => undefined);
+    for (let i = 0; i < 2; i++) {
+      a.send([appendMessage('a', 'b', 1)]);
+      await settle();
+      before.send([appendMessage('b', 'a', 1)]);
+      await settle();
+    }
+    before.close(); // The tab reloads: its member comes back on new channels.
+    const after = connect('room-reload', 'b', () => nowMs);
+    const heard: number[] = [];
+    after.onMessage((m) => heard.push(m.term));
+    a.send([appendMessage('a', 'b', 2)]);
+    await settle();
+    expect(heard).toEqual([]); // a heard b on the pair a moment ago: it posts there alone.
+    nowMs += 1_000;
+    a.send([appendMessage('a', 'b', 3)]);
+    await settle();
+    expect(heard).toEqual([3]);
+    a.send([appendMessage('a', 'b', 4)]); // b holds the pair channel now: it hears both ways.
+    await settle();
+    expect(heard).toContain(4);
+  });
+
+  it('drops and counts a frame on a pair channel from someone not of the pair', async () => {
+    const b = connect('room-pair-h', 'b');
+    let delivered = 0;
+    b.onMessage(() => delivered++);
+    b.send([appendMessage('b', 'a', 1)]); // b now listens on its pair channel with a.
+    const intruder = new BroadcastChannel(pairChannelName('room-pair-h', 'a', 'b'));
+    intruder.postMessage(encodeFrame('room-pair-h', appendMessage('c', 'b', 1)));
+    intruder.postMessage(encodeFrame('room-pair-h', appendMessage('a', 'b', 1)));
+    await settle();
+    intruder.close();
+    expect(delivered).toBe(1);
+    expect(b.drops()).toMatchObject({ wrongPair: 1 });
   });
 });

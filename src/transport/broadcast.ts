@@ -9,16 +9,16 @@
  * through the inboxes of others once it can help it: every sender would hold an object of that
  * name and get every frame sent to the same member (in a room of 25 tabs, every answer to the
  * leader went to 24 tabs). Two members instead talk on a channel of the pair,
- * `webraft-pair/<cluster>/<a>/<b>`, which only their two objects hold:
+ * `webraft-pair/<cluster>/<a>/<b>`, which only their two objects hold. Each frame goes one way
+ * only, so nothing is delivered twice:
  *
- * - a member opens the pair channel to a peer when it first sends to it or hears from it;
- * - until it has heard from the peer on that channel lately (`PAIR_QUIET_MS`), it sends there and
- *   to the peer's inbox, since the peer may not hold the pair channel yet (it just started, or
- *   its tab was reloaded); after that, there alone;
- * - a frame from the peer in the inbox means the peer does not hear it on the pair channel: both
- *   go again until the peer answers there.
- *
- * Raft takes the duplicates this causes for a moment, as it takes any.
+ * - a member opens the pair channel to a peer when it first sends to it or hears from it, and
+ *   says `PAIR_HELLO` on it: "I listen here";
+ * - it sends on the pair channel while it heard the peer there lately (`PAIR_QUIET_MS`: a frame or
+ *   a hello), else to the peer's inbox, since the peer may not hold the pair channel (it just
+ *   started, or its tab was reloaded);
+ * - a frame of the peer in its inbox means the peer does not hear it on the pair channel: it says
+ *   hello there again (at most every `PAIR_HELLO_EVERY_MS`).
  */
 import type { Message } from '../core/messages.js';
 import type { MemberId } from '../core/types.js';
@@ -30,10 +30,13 @@ import type { Transport } from './transport.js';
 const PAIR_CHANNELS_MAX = 64;
 /**
  * A peer not heard on the pair channel for this long may no longer hold it (a reloaded tab holds
- * a new one only once it hears from us): frames go to its inbox as well. A leader hears a peer
+ * a new one only once it hears from us): frames go to its inbox again. A leader hears a peer
  * every heartbeat, so this is many heartbeats.
  */
 const PAIR_QUIET_MS = 1_000;
+/** What a member says on a pair channel it listens on; a string, so never taken for a frame. */
+const PAIR_HELLO = 'webraft-pair-hello';
+const PAIR_HELLO_EVERY_MS = 250;
 
 export interface BroadcastChannelTransportOptions {
   /** The cluster (room) id: frames of other clusters are dropped. */
@@ -56,8 +59,10 @@ export type BroadcastDropReason =
 
 interface Pair {
   readonly channel: BroadcastChannel;
-  /** When a frame of the peer last came on this channel; -Infinity before the first. */
+  /** When the peer last said something on this channel; -Infinity before the first. */
   heardAtMs: number;
+  /** When we last said hello on it. */
+  helloAtMs: number;
 }
 
 export class BroadcastChannelTransport implements Transport {
@@ -89,8 +94,8 @@ export class BroadcastChannelTransport implements Transport {
         continue;
       }
       const pair = this.pairWith(message.to);
-      pair.channel.postMessage(frame);
-      if (this.now() - pair.heardAtMs >= PAIR_QUIET_MS) this.inboxOf(message.to).postMessage(frame);
+      const listening = this.now() - pair.heardAtMs < PAIR_QUIET_MS;
+      (listening ? pair.channel : this.inboxOf(message.to)).postMessage(frame);
     }
   }
 
@@ -120,21 +125,26 @@ export class BroadcastChannelTransport implements Transport {
     return this.decoder.clocksIgnored();
   }
 
-  /** A frame from the inbox (`pairPeer` null) or from the pair channel with `pairPeer`. */
+  /** A frame from the inbox (`pairPeer` null) or what came on the pair channel with `pairPeer`. */
   private receive(data: unknown, pairPeer: MemberId | null): void {
     if (this.closed) return;
+    if (pairPeer !== null && data === PAIR_HELLO) {
+      const pair = this.pairs.get(pairPeer);
+      if (pair !== undefined) pair.heardAtMs = this.now();
+      return;
+    }
     if (!(data instanceof Uint8Array)) return this.count('notBytes');
     const message = this.decoder.decode(data);
     if (message === null) return;
     if (pairPeer !== null && message.from !== pairPeer) return this.count('wrongPair');
     if (this.handler === null) return this.count('noHandler');
     const pair = this.pairWith(message.from);
-    // In the inbox: the peer does not hear us on the pair channel (yet), so both go again.
-    pair.heardAtMs = pairPeer === null ? -Infinity : this.now();
+    if (pairPeer !== null) pair.heardAtMs = this.now();
+    else if (this.now() - pair.helloAtMs >= PAIR_HELLO_EVERY_MS) this.sayHello(pair);
     this.handler(message);
   }
 
-  /** The pair channel with `peer`, opened (and listened on) if need be. */
+  /** The pair channel with `peer`, opened (listened on, and said hello on) if need be. */
   private pairWith(peer: MemberId): Pair {
     let pair = this.pairs.get(peer);
     if (pair !== undefined) {
@@ -144,11 +154,17 @@ export class BroadcastChannelTransport implements Transport {
         pairChannelName(this.options.cluster, this.options.self, peer),
       );
       channel.onmessage = (event: MessageEvent<unknown>) => this.receive(event.data, peer);
-      pair = { channel, heardAtMs: -Infinity };
+      pair = { channel, heardAtMs: -Infinity, helloAtMs: -Infinity };
       evictOldest(this.pairs, (stale) => stale.channel.close());
+      this.sayHello(pair);
     }
     this.pairs.set(peer, pair);
     return pair;
+  }
+
+  private sayHello(pair: Pair): void {
+    pair.helloAtMs = this.now();
+    pair.channel.postMessage(PAIR_HELLO);
   }
 
   private inboxOf(peer: MemberId): BroadcastChannel {

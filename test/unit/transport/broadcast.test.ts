@@ -106,6 +106,22 @@ describe('BroadcastChannelTransport', () => {
     expect(atB.map((m) => m.term)).toContain(3);
   });
 
+  it('delivers every frame once while two members move from the inboxes to their pair', async () => {
+    const a = connect('room-once', 'a');
+    const b = connect('room-once', 'b');
+    const atA: number[] = [];
+    const atB: number[] = [];
+    a.onMessage((m) => atA.push(m.term));
+    b.onMessage((m) => atB.push(m.term));
+    for (let round = 1; round <= 5; round++) {
+      a.send([1, 2, 3].map(() => appendMessage('a', 'b', round)));
+      b.send([1, 2, 3].map(() => appendMessage('b', 'a', round)));
+      await settle();
+    }
+    expect(atA).toHaveLength(15);
+    expect(atB).toHaveLength(15);
+  });
+
   it('reaches a reloaded peer through its inbox once the pair falls quiet', async () => {
     let nowMs = 0;
     const a = connect('room-reload', 'a', () => nowMs);

@@ -351,15 +351,25 @@ export class RaftNode {
     this.send<ReadIndexRequest>({ type: 'readIndex', to: this.leaderId, term: this.term, context });
   }
 
-  /** Hands leadership to `to`: catch it up, then send it TimeoutNow (thesis §3.10). */
-  transferLeader(to: MemberId): void {
+  /**
+   * Hands leadership to `to`: catch it up, then send it TimeoutNow (thesis §3.10).
+   *
+   * `leaving`: this leader is about to go (its tab is closing) and will not be there for the
+   * answer to a catch-up append. When one append carries everything `to` lacks, TimeoutNow
+   * follows it at once, behind it on the same link. Should it arrive first, or the append be
+   * lost, `to` campaigns with a shorter log, the voters refuse it, and an election timeout
+   * decides, as it would with no transfer at all: only the hand-off is lost, never safety.
+   */
+  transferLeader(to: MemberId, options: { readonly leaving?: boolean } = {}): void {
     if (this.role !== 'leader') throw new NotLeaderError(this.leaderId);
     if (!this.voters().includes(to)) throw new UnknownMemberError(to);
     if (to === this.id || this.transferee === to) return;
     this.transferee = to;
     const progress = this.progressOf(to);
-    if (progress.match === this.log.lastIndex()) this.sendTimeoutNow(to);
-    else this.sendAppend(to, true);
+    if (progress.match === this.log.lastIndex()) return this.sendTimeoutNow(to);
+    this.sendAppend(to, true);
+    const everythingSent = progress.state === 'replicate' && progress.next > this.log.lastIndex();
+    if (options.leaving === true && everythingSent) this.sendTimeoutNow(to);
   }
 
   /** Starts an election now (pre-vote first when enabled). */

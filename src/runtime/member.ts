@@ -313,9 +313,12 @@ export class Member<Result, Query, QueryResult> {
     });
   }
 
-  /** Hands leadership to `to` (TimeoutNow once it has caught up). Only the leader may. */
-  transferLeadership(to: MemberId): void {
-    this.core.transferLeader(to);
+  /**
+   * Hands leadership to `to` (TimeoutNow once it has caught up; with `leaving`, right behind the
+   * append that catches it up, as this member will not wait for the answer). Only the leader may.
+   */
+  transferLeadership(to: MemberId, options: { readonly leaving?: boolean } = {}): void {
+    this.core.transferLeader(to, options);
     this.scheduleProcess();
   }
 
@@ -370,7 +373,7 @@ export class Member<Result, Query, QueryResult> {
       )
       .sort((a, b) => (matches.get(b) ?? 0) - (matches.get(a) ?? 0))[0];
     if (successor === undefined) return null;
-    this.transferLeadership(successor);
+    this.transferLeadership(successor, { leaving: true });
     return successor;
   }
 

@@ -220,6 +220,24 @@ describe('leadership transfer', () => {
     expect(cluster.leaders()).toEqual(['c']);
   });
 
+  it('sends TimeoutNow right behind the catch-up append when the leader is leaving', () => {
+    for (const leaving of [false, true]) {
+      const cluster = new TestCluster(['a', 'b', 'c']);
+      cluster.elect('a');
+      cluster.stabilize();
+      cluster.propose('a', 'x'); // c has not got it when the tab closes.
+      cluster.node('a').transferLeader('c', { leaving });
+      cluster.flush();
+      const fromLeader = cluster.take((message) => message.from === 'a');
+      const sent = fromLeader.map((message) => `${message.type}>${message.to}`);
+      expect(sent.indexOf('timeoutNow>c')).toBe(leaving ? sent.indexOf('append>c') + 1 : -1);
+      for (const message of fromLeader) cluster.deliver(message);
+      cluster.isolate('a'); // Gone: no answer reaches it any more.
+      cluster.stabilize();
+      expect(cluster.node('c').status().role).toBe(leaving ? 'leader' : 'follower');
+    }
+  });
+
   it('rejects proposals while a transfer is under way, and aborts it after an election timeout', () => {
     const cluster = new TestCluster(['a', 'b', 'c']);
     cluster.elect('a');

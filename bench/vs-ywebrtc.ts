@@ -1,9 +1,12 @@
 /**
  * Metric 7, `vs_ywebrtc` (issue 9): what consensus costs against merging. One run of real
- * Chromium holds two rooms of three tabs each, both linked over WebRTC through a signaling server
- * on loopback:
+ * Chromium holds rooms of three tabs each, each library started as an app would start it, with a
+ * signaling server on loopback. Both then carry updates between tabs of one browser (one origin)
+ * over BroadcastChannel, and between browsers over WebRTC:
  *   - theirs: y-webrtc + yjs, a Y.Map; latency is `map.set` on the writer tab to the `observe`
- *     event on each other tab;
+ *     event on each other tab. The metric's tabs share one origin; as a note, a second room has
+ *     its three tabs on three origins, where BroadcastChannel cannot link them and every update
+ *     travels over WebRTC (how this metric was measured before our tabs took BroadcastChannel);
  *   - ours: the demo app (`window.webraft`); latency is `kv.put` on a follower tab to the
  *     `subscribe` callback for that key on each other tab (and, as a note, from the leader tab).
  * Writes are 100-byte strings, one at a time, a random 20–45 ms apart (random, so the writes do
@@ -46,6 +49,7 @@ const GAP_MS_MIN = 20;
 const GAP_MS_SPAN = 25;
 const WARMUP_WRITES = 20;
 const ROOM = 'vs-ywebrtc';
+const ROOM_OVER_WEBRTC = 'vs-ywebrtc-webrtc';
 
 /** One block of writes: when each write started, and when each reader saw it (null: never). */
 interface Block {
@@ -131,7 +135,14 @@ async function calibrate(pages: readonly Page[]): Promise<number> {
 
 // ---- theirs: y-webrtc + yjs ----
 
-async function openYTabs(context: BrowserContext, urls: readonly string[], signalingUrl: string) {
+/** Three y-webrtc tabs in `room`, linked to each other `over` one kind of link. */
+async function openYTabs(
+  context: BrowserContext,
+  urls: readonly string[],
+  signalingUrl: string,
+  room: string,
+  over: 'broadcastChannel' | 'webrtc',
+) {
   const pages: Page[] = [];
   for (const url of urls) {
     const page = await context.newPage();
@@ -140,18 +151,20 @@ async function openYTabs(context: BrowserContext, urls: readonly string[], signa
     await page.evaluate(installBenchClock);
     await page.evaluate((options) => (window as unknown as LabWindow).lab.join(options), {
       signalingUrl,
-      room: ROOM,
+      room,
     });
     pages.push(page);
   }
-  // Each connected with both others over WebRTC, none over BroadcastChannel. (y-webrtc's own
-  // `synced` flag stays false for a peer that connects after the room first synced: not used.)
+  // Each connected with both others over that kind of link. (y-webrtc's own `synced` flag stays
+  // false for a peer that connects after the room first synced: not used.)
   await waitFor(async () => {
     const all = await Promise.all(
       pages.map((page) => page.evaluate(() => (window as unknown as LabWindow).lab.peers())),
     );
-    return all.every((p) => p.webrtc === 2 && p.broadcastChannel === 0) ? true : null;
-  }, 'three y-webrtc tabs linked over WebRTC');
+    const linked = (p: { webrtc: number; broadcastChannel: number }) =>
+      over === 'webrtc' ? p.webrtc === 2 && p.broadcastChannel === 0 : p.broadcastChannel === 2;
+    return all.every(linked) ? true : null;
+  }, `three y-webrtc tabs linked over ${over}`);
   // And each tab's write reaches both others.
   for (const [i, page] of pages.entries()) {
     const probe = await yBlock(
@@ -193,7 +206,8 @@ async function openOurTabs(context: BrowserContext, url: string): Promise<Page[]
   for (let i = 0; i < 3; i++) {
     pages.push(await openTab(context, url));
   }
-  // One leader, three voters, and every tab linked to both others over WebRTC.
+  // One leader, three voters, and every tab linked to both others over WebRTC (built though
+  // unused while these tabs of one browser talk over BroadcastChannel: a fallback path).
   await waitFor(async () => {
     const all = await Promise.all(pages.map(status));
     const leader = all.find((s) => s.role === 'leader');
@@ -283,8 +297,8 @@ export async function runVsYWebrtcBench(options: { quick: boolean }): Promise<Me
   const blocks = options.quick ? 4 : 5;
   const perBlock = Math.ceil(writes / blocks);
   const labCode = await bundle(fileURLToPath(new URL('./ywebrtc-lab.ts', import.meta.url)));
-  // Three lab servers: three origins, so y-webrtc's BroadcastChannel (per origin) cannot link
-  // the tabs and every update travels over WebRTC, as ours do.
+  // Three lab servers: the metric's tabs on the first (one origin, as our tabs are), and the
+  // note's on all three, so that y-webrtc's BroadcastChannel (per origin) cannot link them.
   const labs = await Promise.all([0, 1, 2].map(() => serveLab(labCode)));
   const ySignaling = await startYWebrtcSignaling();
   const demo = await startDemoServers();
@@ -294,10 +308,20 @@ export async function runVsYWebrtcBench(options: { quick: boolean }): Promise<Me
     const context = await profile.start();
     const yTabs = await openYTabs(
       context,
-      labs.map((lab) => lab.url),
+      labs.map(() => labs[0]!.url),
       ySignaling.url,
+      ROOM,
+      'broadcastChannel',
     );
     const [yWriter, ...yReaders] = yTabs as [Page, Page, Page];
+    const yTabsOverWebrtc = await openYTabs(
+      context,
+      labs.map((lab) => lab.url),
+      ySignaling.url,
+      ROOM_OVER_WEBRTC,
+      'webrtc',
+    );
+    const [yWriterOverWebrtc, ...yReadersOverWebrtc] = yTabsOverWebrtc as [Page, Page, Page];
     // A control block of theirs before our tabs exist (whose timers then run beside theirs).
     await yBlock(yWriter, yReaders, 'warm-', WARMUP_WRITES);
     const theirsAlone = new Side();
@@ -311,17 +335,19 @@ export async function runVsYWebrtcBench(options: { quick: boolean }): Promise<Me
 
     // Warm-up, discarded: code paths compiled, channels busy once.
     await yBlock(yWriter, yReaders, 'warm2-', WARMUP_WRITES);
+    await yBlock(yWriterOverWebrtc, yReadersOverWebrtc, 'warm2-', WARMUP_WRITES);
     const [warmWriter] = initial.followers as [Page, Page];
     await ourBlock(warmWriter, [initial.leader, initial.followers[1]!], 'warm-', WARMUP_WRITES);
 
     const ours = new Side();
     const oursFromLeader = new Side();
     const theirs = new Side();
+    const theirsOverWebrtc = new Side();
     const putMs: number[] = [];
     const clockSpreadMs: number[] = [];
     const terms = new Set<number>([initial.term]);
     for (let block = 0; block < blocks; block++) {
-      clockSpreadMs.push(await calibrate([...yTabs, ...ourTabs]));
+      clockSpreadMs.push(await calibrate([...yTabs, ...yTabsOverWebrtc, ...ourTabs]));
       const now = await roles(ourTabs);
       terms.add(now.term);
       const [writer, other] = now.followers as [Page, Page];
@@ -332,6 +358,10 @@ export async function runVsYWebrtcBench(options: { quick: boolean }): Promise<Me
       theirs.add(await yBlock(yWriter, yReaders, `b${block}-`, perBlock), ['tab2', 'tab3']);
       const fromLeader = await ourBlock(now.leader, now.followers, `l${block}-`, perBlock);
       oursFromLeader.add(fromLeader, ['follower', 'follower']);
+      theirsOverWebrtc.add(
+        await yBlock(yWriterOverWebrtc, yReadersOverWebrtc, `b${block}-`, perBlock),
+        ['tab2', 'tab3'],
+      );
     }
     await context.close();
 
@@ -358,6 +388,7 @@ export async function runVsYWebrtcBench(options: { quick: boolean }): Promise<Me
         ours: { writer: 'follower', ...ours.summary() },
         oursFromLeader: { writer: 'leader', ...oursFromLeader.summary() },
         theirs: theirs.summary(),
+        theirsOverWebrtc: { origins: 3, ...theirsOverWebrtc.summary() },
         theirsBeforeOurTabsOpened: theirsAlone.summary(),
         oursPutResolvedMs: {
           p50: round3(percentile(putMs, 0.5)),
@@ -373,7 +404,7 @@ export async function runVsYWebrtcBench(options: { quick: boolean }): Promise<Me
         setupMs,
         totalMs: Date.now() - startedAt,
         method:
-          'one Chromium (persistent profile, for our IndexedDB on disk); y-webrtc tabs on 3 origins so BroadcastChannel cannot link them (filterBcConns left at its default); latency = writer stamp before set/put → reader stamp at the top of observe/subscribe, one wall-clock-calibrated clock in all tabs; samples are (write, reader) pairs',
+          'one Chromium (persistent profile, for our IndexedDB on disk); both sides with their tabs on one origin, so both carry updates over BroadcastChannel (y-webrtc with filterBcConns at its default; ours to tabs holding identity locks in this browser); theirsOverWebrtc: y-webrtc tabs on 3 origins, every update over WebRTC; latency = writer stamp before set/put → reader stamp at the top of observe/subscribe, one wall-clock-calibrated clock in all tabs; samples are (write, reader) pairs',
       },
     };
   } finally {

@@ -112,6 +112,7 @@ export async function runSuite(options: { quick: boolean; log: (line: string) =>
   const trips = await dataChannelRoundTrips(sizes.roundTrips);
   const rtt = latency('rtt', trips.raw, baselineOnly, {
     framedWorkerToWorker: stats(trips.framed),
+    broadcastChannelPageToPage: stats(trips.broadcastChannel),
   });
   metrics.push(rtt);
 

@@ -33,7 +33,7 @@ async function roundTrips(
   signalUrl: string,
   mode: BridgeMode,
   rounds = ROUNDS_PER_BLOCK,
-): Promise<{ raw: number[]; framed: number[] }> {
+): Promise<{ raw: number[]; framed: number[]; broadcastChannel: number[] }> {
   const room = `bench-${mode}`;
   for (const [page, memberId] of [
     [a, 'm1'],
@@ -59,8 +59,14 @@ async function roundTrips(
   // The mesh channel reaches the worker a little after 'open' on the page: wait for an answer.
   await a.evaluate((n) => (window as unknown as LabWindow).lab.pingPong('m2', n), WARMUP_ROUNDS);
   await a.evaluate((n) => (window as unknown as LabWindow).lab.rawPingPong(n), WARMUP_ROUNDS);
+  await b.evaluate(() => (window as unknown as LabWindow).lab.broadcastPrepare(false));
+  await a.evaluate(() => (window as unknown as LabWindow).lab.broadcastPrepare(true));
+  const broadcastRounds = (n: number) =>
+    a.evaluate((n) => (window as unknown as LabWindow).lab.broadcastPingPong(n), n);
+  await broadcastRounds(WARMUP_ROUNDS);
   const raw: number[] = [];
   const framed: number[] = [];
+  const broadcastChannel: number[] = [];
   for (let block = 0; block < BLOCKS; block++) {
     raw.push(
       ...(await a.evaluate((n) => (window as unknown as LabWindow).lab.rawPingPong(n), rounds)),
@@ -68,12 +74,13 @@ async function roundTrips(
     framed.push(
       ...(await a.evaluate((n) => (window as unknown as LabWindow).lab.pingPong('m2', n), rounds)),
     );
+    broadcastChannel.push(...(await broadcastRounds(rounds)));
   }
-  return { raw, framed };
+  return { raw, framed, broadcastChannel };
 }
 
 async function measure(a: Page, b: Page, signalUrl: string, mode: BridgeMode) {
-  const { raw, framed } = await roundTrips(a, b, signalUrl, mode);
+  const { raw, framed, broadcastChannel } = await roundTrips(a, b, signalUrl, mode);
   return {
     mode,
     rawP50Ms: round3(percentile(raw, 0.5)),
@@ -83,6 +90,7 @@ async function measure(a: Page, b: Page, signalUrl: string, mode: BridgeMode) {
     p50Ratio: round3(percentile(framed, 0.5) / percentile(raw, 0.5)),
     p99Ratio: round3(percentile(framed, 0.99) / percentile(raw, 0.99)),
     roundTrips: framed.length,
+    broadcastChannelP50Ms: round3(percentile(broadcastChannel, 0.5)),
   };
 }
 
@@ -116,11 +124,12 @@ async function withTwoTabs<T>(
 
 /**
  * The `rtt` baseline of `npm run bench`: round trips of a small message on a plain data channel
- * between two tabs (and, for context, our framed round trip worker to worker), in ms.
+ * between two tabs (and, for context, our framed round trip worker to worker, and a plain
+ * BroadcastChannel round trip page to page, the path between tabs of one browser), in ms.
  */
 export function dataChannelRoundTrips(
   rounds: number,
-): Promise<{ raw: number[]; framed: number[] }> {
+): Promise<{ raw: number[]; framed: number[]; broadcastChannel: number[] }> {
   return withTwoTabs(async (open, first, signalUrl) =>
     roundTrips(first, await open(), signalUrl, 'transfer', rounds),
   );

@@ -175,6 +175,38 @@ export async function rawPingPong(rounds: number): Promise<number[]> {
   return times;
 }
 
+/**
+ * The same round trip on a BroadcastChannel, page to page (what tabs of one browser use): the
+ * side that calls `broadcastPrepare(false)` echoes on the other channel of the pair.
+ */
+let broadcast: { ping: BroadcastChannel; pong: BroadcastChannel } | null = null;
+let broadcastWaiting: (() => void) | null = null;
+
+export function broadcastPrepare(asker: boolean): void {
+  broadcast?.ping.close();
+  broadcast?.pong.close();
+  const ping = new BroadcastChannel('bench-rtt-ping');
+  const pong = new BroadcastChannel('bench-rtt-pong');
+  broadcast = { ping, pong };
+  if (asker) pong.onmessage = () => broadcastWaiting?.();
+  else ping.onmessage = (event: MessageEvent<ArrayBuffer>) => pong.postMessage(event.data);
+}
+
+/** Round trips of a 64-byte message on BroadcastChannel, one at a time, in ms. */
+export async function broadcastPingPong(rounds: number): Promise<number[]> {
+  const { ping } = broadcast!;
+  const times: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const started = performance.now();
+    const done = new Promise<void>((resolve) => (broadcastWaiting = resolve));
+    ping.postMessage(new ArrayBuffer(64));
+    await done;
+    times.push(performance.now() - started);
+  }
+  broadcastWaiting = null;
+  return times;
+}
+
 export function transferSupported(): boolean {
   return canTransferDataChannel();
 }

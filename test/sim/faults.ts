@@ -256,8 +256,12 @@ export class FaultInjector {
       const others = member.status().voters.filter((id) => id !== leader);
       if (others.length === 0) return;
       const target = others[this.random.int(others.length)]!;
-      this.trace.log(() => `transfer leadership ${leader} -> ${target}`);
-      member.transferLeadership(target);
+      // Half as a closing tab's hand-off: TimeoutNow right behind the catch-up append.
+      const leaving = this.random.int(2) === 0;
+      this.trace.log(
+        () => `transfer leadership ${leader} -> ${target}${leaving ? ' leaving' : ''}`,
+      );
+      member.transferLeadership(target, { leaving });
     });
   }
 

@@ -166,7 +166,7 @@ export class Tabs {
         .status()
         .voters.filter((v) => v !== id && this.room.has(v) && cluster.isUp(v))
         .sort((a, b) => (matches.get(b) ?? 0) - (matches.get(a) ?? 0))[0];
-      if (successor !== undefined) member.transferLeadership(successor);
+      if (successor !== undefined) member.transferLeadership(successor, { leaving: true });
     });
     time.schedule(LEAVE_GRACE_MS, null, 'control', () => cluster.retire(id));
   }

@@ -142,9 +142,9 @@ export function rawPrepare(peer: string): Promise<void> {
     })();
   });
   channel.onmessage = (event: MessageEvent<ArrayBuffer>) => {
-    if (!rawWaiting)
+    if (!answered)
       channel.send(event.data); // The echoing side.
-    else rawWaiting();
+    else answered();
   };
   if (client!.memberId < peer) {
     void pc.createOffer().then(async (offer) => {
@@ -158,21 +158,27 @@ export function rawPrepare(peer: string): Promise<void> {
   });
 }
 
-let rawWaiting: (() => void) | null = null;
+/** The answer a round trip waits for, on either plain path. */
+let answered: (() => void) | null = null;
 
-/** Round trips of a 64-byte message on the plain channel, one at a time, in ms. */
-export async function rawPingPong(rounds: number): Promise<number[]> {
-  const { channel } = raw!;
+/** Round trips of a 64-byte message, one at a time, in ms: `send` posts one; the echo answers. */
+async function timedRoundTrips(rounds: number, send: () => void): Promise<number[]> {
   const times: number[] = [];
   for (let round = 0; round < rounds; round++) {
     const started = performance.now();
-    const done = new Promise<void>((resolve) => (rawWaiting = resolve));
-    channel.send(new ArrayBuffer(64));
+    const done = new Promise<void>((resolve) => (answered = resolve));
+    send();
     await done;
     times.push(performance.now() - started);
   }
-  rawWaiting = null;
+  answered = null;
   return times;
+}
+
+/** Round trips on the plain channel. */
+export function rawPingPong(rounds: number): Promise<number[]> {
+  const { channel } = raw!;
+  return timedRoundTrips(rounds, () => channel.send(new ArrayBuffer(64)));
 }
 
 /**
@@ -180,7 +186,6 @@ export async function rawPingPong(rounds: number): Promise<number[]> {
  * side that calls `broadcastPrepare(false)` echoes on the other channel of the pair.
  */
 let broadcast: { ping: BroadcastChannel; pong: BroadcastChannel } | null = null;
-let broadcastWaiting: (() => void) | null = null;
 
 export function broadcastPrepare(asker: boolean): void {
   broadcast?.ping.close();
@@ -188,23 +193,14 @@ export function broadcastPrepare(asker: boolean): void {
   const ping = new BroadcastChannel('bench-rtt-ping');
   const pong = new BroadcastChannel('bench-rtt-pong');
   broadcast = { ping, pong };
-  if (asker) pong.onmessage = () => broadcastWaiting?.();
+  if (asker) pong.onmessage = () => answered?.();
   else ping.onmessage = (event: MessageEvent<ArrayBuffer>) => pong.postMessage(event.data);
 }
 
-/** Round trips of a 64-byte message on BroadcastChannel, one at a time, in ms. */
-export async function broadcastPingPong(rounds: number): Promise<number[]> {
+/** Round trips on BroadcastChannel. */
+export function broadcastPingPong(rounds: number): Promise<number[]> {
   const { ping } = broadcast!;
-  const times: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    const started = performance.now();
-    const done = new Promise<void>((resolve) => (broadcastWaiting = resolve));
-    ping.postMessage(new ArrayBuffer(64));
-    await done;
-    times.push(performance.now() - started);
-  }
-  broadcastWaiting = null;
-  return times;
+  return timedRoundTrips(rounds, () => ping.postMessage(new ArrayBuffer(64)));
 }
 
 export function transferSupported(): boolean {

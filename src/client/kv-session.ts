@@ -47,6 +47,13 @@ export function isRetryable(error: unknown): boolean {
   return error instanceof RaftError && RETRYABLE_CODES.has(error.code);
 }
 
+/**
+ * Retryable errors that mean the leader went or changed: the next attempt can go as soon as a
+ * leader is known again. (Not a transfer under way: that leader is known and refuses until the
+ * transfer ends, so retrying at once would only spin.)
+ */
+const LEADER_GONE_CODES = new Set(['NOT_LEADER', 'LEADER_CHANGED', 'PROPOSAL_DROPPED']);
+
 export interface KvSessionOptions {
   /** Gets `command` applied by the cluster; resolves with the state machine's result. */
   readonly submit: (command: Uint8Array) => Promise<KvResult>;
@@ -56,6 +63,12 @@ export interface KvSessionOptions {
   readonly attemptsMax?: number;
   /** Pause between attempts. Default 50 ms. */
   readonly retryDelayMs?: number;
+  /**
+   * After an attempt failed because the leader went or changed: resolves once a leader is known
+   * (at once if one is), or after `maxMs` (`retryDelayMs`) at the latest. Default `sleep`. The
+   * first write after a failover then waits for the new leader, not for the full delay.
+   */
+  readonly leaderKnown?: (maxMs: number) => Promise<void>;
   /**
    * Most commands in flight, counted as the span from the lowest unanswered seq to the next. It
    * must not exceed the state machine's `responsesPerSessionMax` (the default matches it): a
@@ -243,7 +256,11 @@ async function retrying<R>(options: KvSessionOptions, attempt: () => Promise<R>)
     } catch (error) {
       if (!isRetryable(error)) throw error;
       lastError = error;
-      await options.sleep(options.retryDelayMs ?? 50);
+      const delayMs = options.retryDelayMs ?? 50;
+      const leaderGone = error instanceof RaftError && LEADER_GONE_CODES.has(error.code);
+      await (leaderGone && options.leaderKnown
+        ? options.leaderKnown(delayMs)
+        : options.sleep(delayMs));
     }
   }
   throw lastError;

@@ -156,15 +156,15 @@ export interface HostEnvironment {
     readonly existing: boolean;
   }): Promise<{ readonly storage: Storage; readonly name: string }>;
   /**
-   * The member's transport, given its mesh of WebRTC channels; `isLocalTab` tells whether a peer
-   * runs in another tab of this browser (it holds its identity lock here).
+   * The member's transport, given its mesh of WebRTC channels and the members that other tabs of
+   * this browser run (they hold their identity locks here).
    */
   links(
     mesh: MeshTransport,
     options: {
       readonly room: string;
       readonly memberId: MemberId;
-      readonly isLocalTab: (peer: MemberId) => boolean;
+      readonly localTabs: LocalTabs;
     },
   ): Transport;
   /** Timers for the member; default the platform's (an edge runtime may give its own). */
@@ -175,7 +175,14 @@ export interface HostEnvironment {
   readonly endpoint?: string;
 }
 
-/** A tab's worker: IndexedDB, and BroadcastChannel behind the mesh. */
+/** The members other tabs of this browser run, as the host learns them from the Web Locks. */
+export interface LocalTabs {
+  has(peer: MemberId): boolean;
+  /** Calls `listener` with the members now, and again whenever they change. */
+  watch(listener: (peers: ReadonlySet<MemberId>) => void): void;
+}
+
+/** A tab's worker: IndexedDB, and BroadcastChannel beside the mesh. */
 export const BROWSER_HOST: HostEnvironment = {
   async openStorage({ room, memberId, existing }) {
     const database = existing
@@ -186,12 +193,13 @@ export const BROWSER_HOST: HostEnvironment = {
   // Tabs of this browser talk over BroadcastChannel, with or without a WebRTC link (cheaper and
   // faster: see fallback.ts); the mesh carries the rest. Same origin, so the same trust as the
   // origin's IndexedDB, with no room secret to prove.
-  links: (mesh, { room, memberId, isLocalTab }) =>
-    new FallbackTransport(
-      mesh,
-      new BroadcastChannelTransport({ cluster: room, self: memberId }),
-      isLocalTab,
-    ),
+  links: (mesh, { room, memberId, localTabs }) => {
+    const broadcast = new BroadcastChannelTransport({ cluster: room, self: memberId });
+    // A tab's member listens on its channel with each other tab's from the start: one that
+    // replaced a member those tabs heard lately gets what they send there at once.
+    localTabs.watch((peers) => broadcast.listenTo(peers));
+    return new FallbackTransport(mesh, broadcast, (peer) => localTabs.has(peer));
+  },
 };
 
 const MANAGE_EVERY_MS = 250;
@@ -222,6 +230,7 @@ export class MemberHost {
   private readonly absentSince = new Map<MemberId, number>();
   /** Members run by other tabs of this browser, reached over BroadcastChannel. */
   private localTabs = new Set<MemberId>();
+  private readonly localTabsListeners: ((peers: ReadonlySet<MemberId>) => void)[] = [];
   /** Members that said they leave for good, until they are out of the room. */
   private readonly leaving = new Set<MemberId>();
   private page: PageLifecycle = { visibility: 'visible', freezes: 0, handOffs: 0 };
@@ -258,7 +267,13 @@ export class MemberHost {
     const links = this.environment.links(this.mesh, {
       room,
       memberId,
-      isLocalTab: (peer) => this.localTabs.has(peer),
+      localTabs: {
+        has: (peer) => this.localTabs.has(peer),
+        watch: (listener) => {
+          this.localTabsListeners.push(listener);
+          listener(this.localTabs);
+        },
+      },
     });
     const scheduler = this.environment.scheduler ?? realScheduler;
     const seed = crypto.getRandomValues(new Uint32Array(1))[0]!;
@@ -315,6 +330,7 @@ export class MemberHost {
     info: readonly PeerInfo[] = [],
   ): void {
     this.localTabs = new Set(local.filter((id) => id !== this.member?.status().id));
+    for (const listener of this.localTabsListeners) listener(this.localTabs);
     this.present.clear();
     for (const id of ids) if (!this.leaving.has(id)) this.present.add(id);
     for (const id of this.leaving) if (!ids.includes(id)) this.leaving.delete(id); // Gone now.
@@ -548,6 +564,7 @@ export class MemberHost {
     this.sessionPool ??= new KvSessionPool({
       submit: (command) => this.running().propose(command, { forward: true }),
       sleep,
+      leaderKnown: (maxMs) => this.member?.leaderKnown(maxMs) ?? sleep(maxMs),
       attemptsMax: Math.ceil(this.writeTimeoutMs / RETRY_DELAY_MS),
       retryDelayMs: RETRY_DELAY_MS,
     });

@@ -91,6 +91,8 @@ export interface RaftStatus {
   readonly snapshotIndex: number;
   /** True while a member whose log was cut short on recovery may not vote (see RaftStartState). */
   readonly votesWithheld: boolean;
+  /** On a leader handing over: the member it hands leadership to; else null. */
+  readonly transferee: MemberId | null;
 }
 
 /** The core's state laid bare for invariant checks; the log view must not be held across steps. */
@@ -359,11 +361,15 @@ export class RaftNode {
    * follows it at once, behind it on the same link. Should it arrive first, or the append be
    * lost, `to` campaigns with a shorter log, the voters refuse it, and an election timeout
    * decides, as it would with no transfer at all: only the hand-off is lost, never safety.
+   *
+   * One transfer at a time: a call while one is under way keeps it, as a second target told to
+   * campaign beside the first would split the vote. It ends when the target wins, or is aborted
+   * after an election timeout.
    */
   transferLeader(to: MemberId, options: { readonly leaving?: boolean } = {}): void {
     if (this.role !== 'leader') throw new NotLeaderError(this.leaderId);
     if (!this.voters().includes(to)) throw new UnknownMemberError(to);
-    if (to === this.id || this.transferee === to) return;
+    if (to === this.id || this.transferee !== null) return;
     this.transferee = to;
     const progress = this.progressOf(to);
     if (progress.match === this.log.lastIndex()) return this.sendTimeoutNow(to);
@@ -505,6 +511,7 @@ export class RaftNode {
       config: this.log.config(),
       snapshotIndex: this.log.snapshot.index,
       votesWithheld: this.votesWithheld,
+      transferee: this.transferee,
     };
   }
 

@@ -151,6 +151,8 @@ export class Member<Result, Query, QueryResult> {
   /** This member's proposals forwarded to the leader, by origin (`<id>#<sequence>`). */
   private readonly forwardedProposals = new Map<string, PendingForward<Result>>();
   private forwardSequence = 0;
+  /** Callers of `leaderKnown` waiting for a leader. */
+  private readonly leaderWaiters = new Set<() => void>();
   /** Random per start, so origins of this incarnation never match an earlier one's. */
   private readonly incarnationTag: string;
   private readonly tracing: TimelineControl;
@@ -365,6 +367,8 @@ export class Member<Result, Query, QueryResult> {
     this.catchUpTicks();
     const status = this.core.status();
     if (status.role !== 'leader') return null;
+    // Pagehide, then the page's close: one hand-off, not a second one to a tie.
+    if (status.transferee !== null) return status.transferee;
     const matches = this.core.matchIndexes();
     const silence = this.core.ticksSinceHeard();
     const successor = status.config.voters
@@ -445,6 +449,26 @@ export class Member<Result, Query, QueryResult> {
       this.forwardedProposals.delete(origin);
       pending.reject(new LeaderChangedError(leaderId));
     }
+    if (leaderId === null) return;
+    for (const wake of [...this.leaderWaiters]) wake();
+  }
+
+  /**
+   * Resolves once this member knows a leader (at once if it does), or after `maxMs`, or when it
+   * stops: a client retrying after a failover goes as soon as the new leader is known.
+   */
+  leaderKnown(maxMs: number): Promise<void> {
+    if (this.stoppedReason !== null || this.core.status().leaderId !== null)
+      return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const wake = (): void => {
+        this.leaderWaiters.delete(wake);
+        this.options.scheduler.clearTimeout(timer);
+        resolve();
+      };
+      const timer = this.options.scheduler.setTimeout(wake, maxMs);
+      this.leaderWaiters.add(wake);
+    });
   }
 
   /** Stops for good on `cause` (a storage failure, a broken invariant); the host restarts it. */
@@ -467,6 +491,7 @@ export class Member<Result, Query, QueryResult> {
     for (const pending of this.reads.values()) pending.reject(error);
     for (const pending of this.forwardedProposals.values()) pending.reject(error);
     this.forwardedProposals.clear();
+    for (const wake of [...this.leaderWaiters]) wake();
     this.proposals.clear();
     this.reads.clear();
   }

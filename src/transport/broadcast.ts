@@ -18,7 +18,9 @@
  *   a hello), else to the peer's inbox, since the peer may not hold the pair channel (it just
  *   started, or its tab was reloaded);
  * - a frame of the peer in its inbox means the peer does not hear it on the pair channel: it says
- *   hello there again (at most every `PAIR_HELLO_EVERY_MS`).
+ *   hello there again (at most every `PAIR_HELLO_EVERY_MS`);
+ * - a member opens the pair channels with the tabs it knows of at once (`listenTo`): a reloaded
+ *   tab's member is then heard, and hears, where its earlier run was.
  */
 import type { Message } from '../core/messages.js';
 import type { MemberId } from '../core/types.js';
@@ -97,6 +99,16 @@ export class BroadcastChannelTransport implements Transport {
       const listening = this.now() - pair.heardAtMs < PAIR_QUIET_MS;
       (listening ? pair.channel : this.inboxOf(message.to)).postMessage(frame);
     }
+  }
+
+  /**
+   * Opens the pair channel with each of `peers` not open yet and says hello on it, so that a
+   * member that heard an earlier run of this member there lately reaches this one at once.
+   */
+  listenTo(peers: Iterable<MemberId>): void {
+    if (this.closed) return;
+    for (const peer of peers)
+      if (peer !== this.options.self && !this.pairs.has(peer)) this.pairWith(peer);
   }
 
   onMessage(handler: (message: Message) => void): void {

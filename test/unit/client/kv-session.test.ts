@@ -5,7 +5,8 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { KvSession, KvSessionPool } from '../../../src/client/kv-session.js';
-import { OverloadedError } from '../../../src/core/errors.js';
+import { LeadershipTransferError, OverloadedError } from '../../../src/core/errors.js';
+import { LeaderChangedError, ProposalDroppedError } from '../../../src/runtime/errors.js';
 import { LocalCluster } from '../../../src/runtime/local-cluster.js';
 import { decodeKvCommand } from '../../../src/state/kv-codec.js';
 import type { KvResult } from '../../../src/state/kv-types.js';
@@ -104,5 +105,49 @@ describe('KvSessionPool', () => {
     for (let i = 0; i < 20; i++) await pool.put(`k${i}`, i);
     await pool.delete('k0');
     expect(widest.size).toBe(1);
+  });
+});
+
+describe('retries', () => {
+  it('after the leader went, wait for a known leader; after other refusals, the delay', async () => {
+    const refusals = [
+      new LeaderChangedError(null),
+      new LeadershipTransferError('b'),
+      new ProposalDroppedError(7),
+      new OverloadedError('proposals', 1),
+    ];
+    const waits: string[] = [];
+    const session = await KvSession.open({
+      submit: async () => {
+        const refusal = refusals.shift();
+        if (refusal !== undefined) throw refusal;
+        return { type: 'registerSession', ok: true, index: 1, session: 1 } as const;
+      },
+      sleep: async (ms) => void waits.push(`sleep ${ms}`),
+      leaderKnown: async (ms) => void waits.push(`leader ${ms}`),
+      retryDelayMs: 40,
+    });
+    expect(session.id).toBe(1);
+    expect(waits).toEqual(['leader 40', 'sleep 40', 'leader 40', 'sleep 40']);
+  });
+
+  it('a member tells when it knows a leader: on election, at once, or at the deadline', async () => {
+    cluster = await LocalCluster.start({ size: 3, tickMs: 5 });
+    const member = cluster.member(cluster.ids[0]!);
+    const started = Date.now();
+    await member.leaderKnown(10_000); // Resolves on the first election, long before 10 s.
+    expect(member.status().leaderId).not.toBeNull();
+    expect(Date.now() - started).toBeLessThan(5_000);
+    await member.leaderKnown(10_000); // Known: at once.
+    await cluster.stop();
+
+    // Slow ticks, so no election has happened yet; with two of three gone, none can.
+    cluster = await LocalCluster.start({ size: 3, tickMs: 100 });
+    const [alone, ...others] = cluster.ids as [string, ...string[]];
+    for (const id of others) await cluster.crash(id);
+    expect(cluster.member(alone).status().leaderId).toBeNull();
+    const waitedFrom = Date.now();
+    await cluster.member(alone).leaderKnown(200);
+    expect(Date.now() - waitedFrom).toBeGreaterThanOrEqual(150);
   });
 });

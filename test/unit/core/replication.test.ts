@@ -238,6 +238,18 @@ describe('leadership transfer', () => {
     }
   });
 
+  it('keeps a transfer under way: a second target would campaign beside the first', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    cluster.stabilize();
+    cluster.node('a').transferLeader('b', { leaving: true });
+    cluster.node('a').transferLeader('c', { leaving: true }); // The page's close, after pagehide.
+    expect(cluster.node('a').status().transferee).toBe('b');
+    cluster.flush();
+    const told = cluster.take((message) => message.type === 'timeoutNow').map((m) => m.to);
+    expect(told).toEqual(['b']);
+  });
+
   it('rejects proposals while a transfer is under way, and aborts it after an election timeout', () => {
     const cluster = new TestCluster(['a', 'b', 'c']);
     cluster.elect('a');

@@ -122,10 +122,13 @@ describe('BroadcastChannelTransport', () => {
     expect(atB).toHaveLength(15);
   });
 
-  it('reaches a reloaded peer through its inbox once the pair falls quiet', async () => {
-    let nowMs = 0;
-    const a = connect('room-reload', 'a', () => nowMs);
-    const before = connect('room-reload', 'b', () => nowMs);
+  /**
+   * a and b talk until each has heard the other on their pair channel; then b's tab reloads and
+   * its member comes back on new channels (`after`), recording the terms of what it hears.
+   */
+  async function pairedThenReloaded(room: string, now?: () => number) {
+    const a = connect(room, 'a', now);
+    const before = connect(room, 'b', now);
     before.onMessage(() => undefined);
     a.onMessage(() => undefined);
     for (let i = 0; i < 2; i++) {
@@ -134,10 +137,16 @@ describe('BroadcastChannelTransport', () => {
       before.send([appendMessage('b', 'a', 1)]);
       await settle();
     }
-    before.close(); // The tab reloads: its member comes back on new channels.
-    const after = connect('room-reload', 'b', () => nowMs);
+    before.close();
+    const after = connect(room, 'b', now);
     const heard: number[] = [];
     after.onMessage((m) => heard.push(m.term));
+    return { a, after, heard };
+  }
+
+  it('reaches a reloaded peer through its inbox once the pair falls quiet', async () => {
+    let nowMs = 0;
+    const { a, heard } = await pairedThenReloaded('room-reload', () => nowMs);
     a.send([appendMessage('a', 'b', 2)]);
     await settle();
     expect(heard).toEqual([]); // a heard b on the pair a moment ago: it posts there alone.
@@ -151,20 +160,7 @@ describe('BroadcastChannelTransport', () => {
   });
 
   it('reaches at once a reloaded peer that opened its pair channels with the tabs it knows', async () => {
-    const a = connect('room-listen', 'a');
-    const before = connect('room-listen', 'b');
-    before.onMessage(() => undefined);
-    a.onMessage(() => undefined);
-    for (let i = 0; i < 2; i++) {
-      a.send([appendMessage('a', 'b', 1)]);
-      await settle();
-      before.send([appendMessage('b', 'a', 1)]);
-      await settle();
-    }
-    before.close();
-    const after = connect('room-listen', 'b');
-    const heard: number[] = [];
-    after.onMessage((m) => heard.push(m.term));
+    const { a, after, heard } = await pairedThenReloaded('room-listen');
     after.listenTo(['a', 'b']); // Itself among them, as a lock query may list it: skipped.
     await settle();
     a.send([appendMessage('a', 'b', 2)]);

@@ -469,28 +469,34 @@ describe('malformed input', () => {
       fc.record({
         kind: fc.constant('send' as const),
         who: fc.nat(7),
+        // Well-formed messages weigh most, so that most runs reach the rooms and not only the
+        // decoder: with equal weights and short arrays, 1 to 4 runs in 150 joined anyone, and
+        // now and then none did (now 16 to 23).
         text: fc.oneof(
-          fc.string({ unit: 'binary', maxLength: 50 }),
-          fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)),
-          fc
-            .record({
-              type: fc.constantFrom('hello', 'signal', 'ping'),
-              room: fc.constantFrom('r', 's', 'bad room'),
-              memberId: fc.constantFrom('a', 'b', 'c'),
-              to: fc.constantFrom('a', 'b', 'c', 'z'),
-              payload: fc.jsonValue({ maxDepth: 2 }),
-            })
-            .map(({ type, ...rest }) => {
-              const fields = type === 'hello' ? { room: rest.room, memberId: rest.memberId } : {};
-              const signal = type === 'signal' ? { to: rest.to, payload: rest.payload } : {};
-              return JSON.stringify({ v: 1, type, ...fields, ...signal });
-            }),
+          { arbitrary: fc.string({ unit: 'binary', maxLength: 50 }), weight: 1 },
+          { arbitrary: fc.jsonValue({ maxDepth: 3 }).map((v) => JSON.stringify(v)), weight: 1 },
+          {
+            weight: 4,
+            arbitrary: fc
+              .record({
+                type: fc.constantFrom('hello', 'signal', 'ping'),
+                room: fc.constantFrom('r', 's', 'bad room'),
+                memberId: fc.constantFrom('a', 'b', 'c'),
+                to: fc.constantFrom('a', 'b', 'c', 'z'),
+                payload: fc.jsonValue({ maxDepth: 2 }),
+              })
+              .map(({ type, ...rest }) => {
+                const fields = type === 'hello' ? { room: rest.room, memberId: rest.memberId } : {};
+                const signal = type === 'signal' ? { to: rest.to, payload: rest.payload } : {};
+                return JSON.stringify({ v: 1, type, ...fields, ...signal });
+              }),
+          },
         ),
       }),
     );
     let joins = 0;
     await fc.assert(
-      fc.asyncProperty(fc.array(action, { maxLength: 60 }), async (actions) => {
+      fc.asyncProperty(fc.array(action, { maxLength: 60, size: 'medium' }), async (actions) => {
         const { connect, rooms, advance } = createHarness({
           limits: { membersPerRoomMax: 2, roomsMax: 2, connectionsMax: 6, helloTimeoutMs: 2_000 },
           secrets: { s: 'secret' },

@@ -127,6 +127,8 @@ export class RaftNode {
   private electionElapsed = 0;
   private electionTimeout = 0;
   private heartbeatElapsed = 0;
+  /** Heartbeats this leader sent, for the learners' turns (learnerBatchesPerHeartbeat). */
+  private heartbeatRound = 0;
   /**
    * Ticks since a leader last proved itself alive to us (or since boot). While below the minimum
    * election timeout we refuse to vote (check-quorum), which keeps leader leases sound even for
@@ -1002,7 +1004,7 @@ export class RaftNode {
       progress.becomeReplicate();
     }
     if (this.paced(response.from)) {
-      // Its next batch goes with the next heartbeat (see paceLearners).
+      // Its next batch goes at its next turn (see paceLearners, learnerBatchesPerHeartbeat).
     } else if (progress.match < this.log.lastIndex()) {
       this.sendAppend(response.from, false);
     } else if (progress.commitSent < this.log.committed) {
@@ -1148,6 +1150,34 @@ export class RaftNode {
   }
 
   /**
+   * Whether this heartbeat is the turn of paced learner `peer`: learners beyond
+   * learnerBatchesPerHeartbeat take turns, an equal share at each heartbeat, each within half the
+   * shortest election timeout.
+   */
+  private learnersTurn(peer: MemberId): boolean {
+    const learners = this.log.config().learners;
+    const { learnerBatchesPerHeartbeat, electionTimeoutTicksMin, heartbeatIntervalTicks } =
+      this.options;
+    const turns = Math.min(
+      Math.ceil(learners.length / learnerBatchesPerHeartbeat),
+      Math.floor(electionTimeoutTicksMin / 2 / heartbeatIntervalTicks),
+    );
+    if (turns <= 1) return true;
+    return (this.heartbeatRound + Math.max(learners.indexOf(peer), 0)) % turns === 0;
+  }
+
+  /**
+   * A paced learner's turn: what it lacks goes as an append, which carries the commit too, with
+   * no heartbeat before it to ask. A learner whose append is still out (or that lacks only the
+   * commit) gets a heartbeat, whose answer tells whether that append was lost.
+   */
+  private sendLearnerBatch(peer: MemberId): void {
+    const progress = this.progressOf(peer);
+    if (progress.match < this.log.lastIndex() && !progress.isPaused()) this.sendAppend(peer, false);
+    else this.sendHeartbeat(peer);
+  }
+
+  /**
    * Whether `peer` is a learner that holds every entry and knows the commit, and heard from us
    * lately (learnerIdleHeartbeatTicks): nothing waits for its answer, so it skips a heartbeat.
    */
@@ -1189,7 +1219,12 @@ export class RaftNode {
       for (const peer of this.peers()) if (!this.paced(peer)) this.sendAppend(peer, true);
     }
     if (this.pendingHeartbeatBroadcast) {
-      for (const peer of this.peers()) if (!this.quietLearner(peer)) this.sendHeartbeat(peer);
+      this.heartbeatRound += 1;
+      for (const peer of this.peers()) {
+        if (this.quietLearner(peer)) continue;
+        if (!this.paced(peer)) this.sendHeartbeat(peer);
+        else if (this.learnersTurn(peer)) this.sendLearnerBatch(peer);
+      }
     }
     this.pendingAppendBroadcast = false;
     this.pendingHeartbeatBroadcast = false;

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { resolveRaftOptions } from '../../../src/core/config.js';
+import type { RaftOptions } from '../../../src/core/config.js';
 import { LeadershipTransferError, OverloadedError } from '../../../src/core/errors.js';
 import type { AppendRequest, Message } from '../../../src/core/messages.js';
 import { createSeededRandom } from '../../../src/core/random.js';
@@ -356,7 +357,7 @@ describe('replication to learners', () => {
     expect(cluster.member('d').applied.map(text).slice(-1)).toEqual(['x']);
   });
 
-  it('heartbeats a caught-up learner every learnerIdleHeartbeatTicks, and a lagging one every tick', () => {
+  it('heartbeats a caught-up learner every learnerIdleHeartbeatTicks; a lagging one gets an append at its turn', () => {
     const cluster = TestCluster.withLearner({ paceLearners: true, learnerIdleHeartbeatTicks: 5 });
     cluster.tick('a');
     cluster.stabilize(); // The learner now holds every entry and knows the commit.
@@ -370,14 +371,14 @@ describe('replication to learners', () => {
     expect(heartbeatsTo('b') - voterBefore).toBe(20);
     expect(heartbeatsTo('d') - learnerBefore).toBe(4);
     expect(cluster.node('d').status().leaderId).toBe('a');
-    // A new entry: the learner is behind, so the next heartbeat goes, and its answer brings the
-    // entry with the commit; then it is quiet again.
+    // A new entry: the learner is behind, so at the next heartbeat the entry goes to it as an
+    // append that carries the commit, with no heartbeat to ask first.
     cluster.propose('a', 'x');
     cluster.stabilize();
     const beforeEntry = heartbeatsTo('d');
     cluster.tick('a');
     cluster.stabilize();
-    expect(heartbeatsTo('d') - beforeEntry).toBe(1);
+    expect(heartbeatsTo('d')).toBe(beforeEntry);
     expect(cluster.member('d').applied.map(text).slice(-1)).toEqual(['x']);
     expect(cluster.node('d').status().commit).toBe(cluster.node('a').status().commit);
   });
@@ -399,6 +400,26 @@ describe('replication to learners', () => {
     ).toThrow(/learnerIdleHeartbeatTicks/);
   });
 
+  it('serves paced learners beyond learnerBatchesPerHeartbeat in turns, an equal share per heartbeat', () => {
+    const served = servedPerHeartbeat(['d', 'e'], { learnerBatchesPerHeartbeat: 1 }, 6);
+    expect(served.join('')).toMatch(/^(de)+$|^(ed)+$/);
+    expect(served.every((learners) => learners.length === 1)).toBe(true);
+  });
+
+  it('serves every paced learner within half the shortest election timeout, however many', () => {
+    const learners = ['d', 'e', 'f', 'g'];
+    const served = servedPerHeartbeat(
+      learners,
+      { learnerBatchesPerHeartbeat: 1, electionTimeoutTicksMin: 6, electionTimeoutTicksMax: 9 },
+      9,
+    );
+    // Four learners, one per heartbeat asked for, but each is served every 3 heartbeats.
+    for (let i = 0; i + 3 <= served.length; i++) {
+      const window = served.slice(i, i + 3).join('');
+      for (const learner of learners) expect(window).toContain(learner);
+    }
+  });
+
   it('paces a caught-up learner: its entries go with the heartbeats, a lagging one is streamed to', () => {
     const cluster = TestCluster.withLearner({ paceLearners: true, appendEntriesMax: 8 });
     const learnerAppends = () =>
@@ -413,7 +434,7 @@ describe('replication to learners', () => {
     // Committed by the voters, not yet sent to the caught-up learner.
     expect(learnerAppends()).toBe(before);
     expect(cluster.node('d').status().commit).toBeLessThan(cluster.node('a').status().commit);
-    cluster.tick('a'); // A heartbeat: the learner gets the batch, then the commit.
+    cluster.tick('a'); // Two heartbeats, one its turn: the batch goes, with the commit.
     cluster.stabilize();
     cluster.tick('a');
     cluster.stabilize();
@@ -437,3 +458,45 @@ describe('replication to learners', () => {
     expect(cluster.node('d').status().lastIndex).toBe(leaderLast);
   });
 });
+
+/**
+ * Voters a, b, c with a leading and `learners` added, paced; then one entry and one heartbeat per
+ * round: which learners each heartbeat sent entries to. Checks every learner ends up with all.
+ */
+function servedPerHeartbeat(
+  learners: readonly string[],
+  options: Partial<RaftOptions>,
+  rounds: number,
+): string[] {
+  const cluster = new TestCluster(['a', 'b', 'c'], { paceLearners: true, ...options });
+  cluster.elect('a');
+  for (const learner of learners) {
+    cluster.addEmptyMember(learner);
+    cluster.node('a').proposeConfChange({ type: 'addLearner', member: learner });
+    cluster.stabilize();
+  }
+  const appendsTo = (to: string) =>
+    cluster.delivered.filter(
+      (m) => m.type === 'append' && m.to === to && (m as AppendRequest).entries.length > 0,
+    ).length;
+  const heartbeat = () => {
+    cluster.tick('a');
+    cluster.stabilize();
+  };
+  for (let i = 0; i < 8; i++) heartbeat(); // Every learner caught up.
+  const served: string[] = [];
+  for (let round = 0; round < rounds; round++) {
+    cluster.propose('a', `v${round}`);
+    cluster.stabilize();
+    const before = learners.map(appendsTo);
+    heartbeat();
+    served.push(learners.filter((learner, i) => appendsTo(learner) > before[i]!).join(''));
+  }
+  for (let i = 0; i < 8; i++) heartbeat();
+  const last = cluster.node('a').status().lastIndex;
+  for (const learner of learners) {
+    expect(cluster.node(learner).status().lastIndex).toBe(last);
+    expect(cluster.member(learner).state.slice(-1)).toEqual([`v${rounds - 1}`]);
+  }
+  return served;
+}

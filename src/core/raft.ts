@@ -1167,13 +1167,14 @@ export class RaftNode {
   }
 
   /**
-   * A paced learner's turn: what it lacks goes as an append, which carries the commit too, with
-   * no heartbeat before it to ask. A learner whose append is still out (or that lacks only the
-   * commit) gets a heartbeat, whose answer tells whether that append was lost.
+   * A paced learner's turn: entries not yet sent to it go as an append, which carries the commit
+   * too, with no heartbeat before it to ask. A learner with nothing left to send (its entries are
+   * all out, unanswered, or it lacks only the commit) or no room in its window gets a heartbeat,
+   * whose answers tell when an append was lost (Progress.inflightLooksLost).
    */
   private sendLearnerBatch(peer: MemberId): void {
     const progress = this.progressOf(peer);
-    if (progress.match < this.log.lastIndex() && !progress.isPaused()) this.sendAppend(peer, false);
+    if (progress.next <= this.log.lastIndex() && !progress.isPaused()) this.sendAppend(peer, false);
     else this.sendHeartbeat(peer);
   }
 

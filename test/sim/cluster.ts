@@ -240,6 +240,7 @@ export class SimCluster {
           heartbeatIntervalTicks: timing.heartbeatIntervalTicks,
           appendEntriesMax: timing.appendEntriesMax,
           inflightAppendsMax: timing.inflightAppendsMax,
+          learnerBatchesPerHeartbeat: timing.learnerBatchesPerHeartbeat,
           ...compaction,
           bugs,
         },

@@ -175,6 +175,8 @@ export interface TimingOptions {
    */
   readonly appendEntriesMax: number;
   readonly inflightAppendsMax: number;
+  /** Drawn small on some seeds, so learners take turns (and lose batches) under every fault. */
+  readonly learnerBatchesPerHeartbeat: number;
   /** Each initial member's clock rate (skew), within ±4 % so relative drift stays under 10 %. */
   readonly clockRates: readonly number[];
   readonly proposeTimeoutMs: number;
@@ -308,6 +310,7 @@ function drawTiming(random: Random, members: number): TimingOptions {
     heartbeatIntervalTicks,
     appendEntriesMax: [1, 2, 3, 256, 256][random.int(5)]!,
     inflightAppendsMax: [1, 4, 64, 64][random.int(4)]!,
+    learnerBatchesPerHeartbeat: [1, 2, 10][random.int(3)]!,
     clockRates,
     proposeTimeoutMs: 1000,
     readTimeoutMs: 1000,

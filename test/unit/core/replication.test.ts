@@ -400,6 +400,26 @@ describe('replication to learners', () => {
     ).toThrow(/learnerIdleHeartbeatTicks/);
   });
 
+  it('finds a lost batch to a paced learner by its heartbeats, and sends it again', () => {
+    const cluster = TestCluster.withLearner({ paceLearners: true });
+    cluster.tick('a');
+    cluster.stabilize();
+    cluster.propose('a', 'x');
+    cluster.stabilize();
+    cluster.tick('a');
+    cluster.flush();
+    const lost = cluster.take((m) => m.type === 'append' && m.to === 'd');
+    expect(lost).toHaveLength(1); // The batch went as an append, and is lost.
+    cluster.stabilize();
+    // Every entry is out, so its turns bring heartbeats, until their answers show the batch lost.
+    for (let i = 0; i < 6; i++) {
+      cluster.tick('a');
+      cluster.stabilize();
+    }
+    expect(cluster.member('d').state.slice(-1)).toEqual(['x']);
+    expect(cluster.node('d').status().commit).toBe(cluster.node('a').status().commit);
+  });
+
   it('serves paced learners beyond learnerBatchesPerHeartbeat in turns, an equal share per heartbeat', () => {
     const served = servedPerHeartbeat(['d', 'e'], { learnerBatchesPerHeartbeat: 1 }, 6);
     expect(served.join('')).toMatch(/^(de)+$|^(ed)+$/);

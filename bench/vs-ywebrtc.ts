@@ -206,8 +206,8 @@ async function openOurTabs(context: BrowserContext, url: string): Promise<Page[]
   for (let i = 0; i < 3; i++) {
     pages.push(await openTab(context, url));
   }
-  // One leader, three voters, and every tab linked to both others over WebRTC (built though
-  // unused while these tabs of one browser talk over BroadcastChannel: a fallback path).
+  // One leader, three voters, and every tab knows both others as tabs of this browser (reached
+  // over BroadcastChannel, with no WebRTC connection).
   await waitFor(async () => {
     const all = await Promise.all(pages.map(status));
     const leader = all.find((s) => s.role === 'leader');
@@ -216,10 +216,10 @@ async function openOurTabs(context: BrowserContext, url: string): Promise<Page[]
         leader !== undefined &&
         s.leaderId === leader.id &&
         s.voters.length === 3 &&
-        s.peers.filter((peer) => peer.state === 'open').length === 2,
+        s.peers.filter((peer) => peer.state === 'local').length === 2,
     );
     return ok ? true : null;
-  }, 'three webraft tabs: one leader, three voters, WebRTC links open');
+  }, 'three webraft tabs: one leader, three voters, each knowing the others as local');
   for (const page of pages) {
     await page.evaluate(installBenchClock);
     await page.evaluate(() => {

@@ -113,5 +113,6 @@ export type {
   ClusterTimeline,
   ConnectOptions,
 } from './client/connect.js';
+export type { PeerLinkState } from './client/room-session.js';
 export { MemberHost } from './client/member-host.js';
 export type { HostStartOptions, HostStatus, LogLine } from './client/member-host.js';

@@ -27,7 +27,7 @@ import type { StorageFault } from '../storage/faulty.js';
 import type { PersistencePermission } from '../storage/indexeddb.js';
 import { bridgeDataChannel, canTransferDataChannel } from '../transport/webrtc/frame-channel.js';
 import { PeerMesh } from '../transport/webrtc/peer-mesh.js';
-import type { MeshSignaling, PeerState } from '../transport/webrtc/peer-mesh.js';
+import type { MeshSignaling } from '../transport/webrtc/peer-mesh.js';
 import type { VotersTarget } from './autopilot.js';
 import {
   arbitrateBootstrap,
@@ -40,7 +40,7 @@ import {
 import type { KvLaneClient, KvLaneOp } from './kv-lane.js';
 import type { RoomLink } from './room-link.js';
 import { joinRoom } from './room-session.js';
-import type { MeshLinks, RoomPlatform } from './room-session.js';
+import type { MeshLinks, PeerLinkState, RoomPlatform } from './room-session.js';
 import { hostTuning } from './in-process.js';
 import { memberKind } from './member-kind.js';
 import type { MemberKind } from './member-kind.js';
@@ -103,12 +103,13 @@ export interface ClusterStatus extends HostStatus {
     } | null;
   };
   /**
-   * The other members of the room, the state of this tab's connection to each (WebRTC, or a
-   * raft WebSocket to an edge member), and what kind of member each is.
+   * The other members of the room, the state of this tab's connection to each (WebRTC, a raft
+   * WebSocket to an edge member, or 'local': a tab of this browser, over BroadcastChannel with no
+   * WebRTC connection), and what kind of member each is.
    */
   readonly peers: readonly {
     readonly id: MemberId;
-    readonly state: PeerState;
+    readonly state: PeerLinkState;
     readonly kind: MemberKind;
   }[];
 }

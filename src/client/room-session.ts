@@ -13,7 +13,7 @@ import { MemberStoppedError } from '../runtime/errors.js';
 import type { WebSocketConstructor } from '../signaling/client.js';
 import type { PeerInfo } from '../signaling/protocol.js';
 import { meshSignaling } from '../transport/webrtc/mesh-signaling.js';
-import type { MeshSignaling, PeerMesh } from '../transport/webrtc/peer-mesh.js';
+import type { MeshSignaling, PeerState } from '../transport/webrtc/peer-mesh.js';
 import { KvLaneClient } from './kv-lane.js';
 import type { HostStatus, MemberHost } from './member-host.js';
 import { RoomLink } from './room-link.js';
@@ -45,8 +45,17 @@ export interface RoomPlatform {
   readonly WebSocket?: WebSocketConstructor;
 }
 
+/**
+ * How this member reaches a peer: the state of its WebRTC link, or 'local' for a tab of this
+ * browser, reached over BroadcastChannel with no WebRTC connection at all.
+ */
+export type PeerLinkState = PeerState | 'local';
+
 /** What the session needs of the mesh once built: its peers' states, and its end. */
-export type MeshLinks = Pick<PeerMesh, 'states' | 'close'>;
+export interface MeshLinks {
+  states(): Record<MemberId, PeerLinkState>;
+  close(): void;
+}
 
 /** The mesh of a member that has no WebRTC: peers reach it over raft WebSockets alone. */
 export const NO_MESH: MeshLinks = { states: () => ({}), close: () => undefined };
@@ -100,11 +109,27 @@ export async function joinRoom(
     ...(platform.WebSocket === undefined ? {} : { WebSocket: platform.WebSocket }),
   });
   // Members with an endpoint are dialed over WebSocket by the member itself (member-host.ts).
-  const mesh = platform.startMesh(
-    meshSignaling(signaling, (peer) => signaling.peerInfo(peer).endpoint !== undefined),
+  // Tabs of this browser are not dialed at all: frames to them go over BroadcastChannel anyway
+  // (fallback.ts), and in a room of 25 tabs the 300 idle WebRTC connections took 0.1–0.2 cores.
+  const webrtc = platform.startMesh(
+    meshSignaling(
+      signaling,
+      (peer) => signaling.peerInfo(peer).endpoint !== undefined,
+      (peer) => platform.localMembers(room).then((local) => local.includes(peer)),
+    ),
   );
+  let localPeers: readonly MemberId[] = [];
+  const mesh: MeshLinks = {
+    // A tab dialed all the same (it looked before the other's lock showed) shows its link.
+    states: () => ({
+      ...Object.fromEntries(localPeers.map((peer) => [peer, 'local' as const])),
+      ...webrtc.states(),
+    }),
+    close: () => webrtc.close(),
+  };
   const announce = async (): Promise<void> => {
     const local = await platform.localMembers(room).catch(() => []);
+    localPeers = local.filter((peer) => peer !== memberId);
     // The host is gone once the cluster is closed: nothing to tell it then.
     const peers = signaling.peers();
     const info = peers.map((peer) => signaling.peerInfo(peer)).filter((peer) => hasInfo(peer));

@@ -27,16 +27,17 @@ export interface RoomConnection {
 
 /**
  * The mesh's view of `client`. Peers for which `elsewhere` is true (edge members, reached over
- * WebSocket instead) are left out: the mesh never tries WebRTC with them.
+ * WebSocket instead) are left out: the mesh never tries WebRTC with them. Peers for which
+ * `nearby` resolves true (tabs of this browser, reached over BroadcastChannel) are not dialed:
+ * their joins are not passed on, but an offer from one is still answered, since it may not yet
+ * know that we are near (it offers only if it does not, so the two never disagree for long).
  */
 export function meshSignaling(
   client: RoomConnection,
   elsewhere: (peer: MemberId) => boolean = () => false,
+  nearby?: (peer: MemberId) => Promise<boolean>,
 ): MeshSignaling {
-  const held: Held[] = client
-    .peers()
-    .filter((peer) => !elsewhere(peer))
-    .map((peer) => ({ kind: 'joined', peer }));
+  const held: Held[] = [];
   const handlers: {
     joined?: (peer: MemberId) => void;
     left?: (peer: MemberId) => void;
@@ -60,9 +61,18 @@ export function meshSignaling(
   const flush = (): void => {
     while (held.length > 0 && deliver(held[0]!)) held.shift();
   };
-  client.on('peer-joined', (peer) => {
-    if (!elsewhere(peer)) arrive({ kind: 'joined', peer });
-  });
+  const joined = (peer: MemberId): void => {
+    if (elsewhere(peer)) return;
+    if (nearby === undefined) return arrive({ kind: 'joined', peer });
+    void nearby(peer)
+      .catch(() => false)
+      .then((near) => {
+        // Only if it is still in the room: it may have left while we looked.
+        if (!near && client.peers().includes(peer)) arrive({ kind: 'joined', peer });
+      });
+  };
+  for (const peer of client.peers()) joined(peer);
+  client.on('peer-joined', joined);
   client.on('peer-left', (peer) => arrive({ kind: 'left', peer }));
   client.on('signal', (peer, payload) => {
     if (!elsewhere(peer)) arrive({ kind: 'signal', peer, payload });

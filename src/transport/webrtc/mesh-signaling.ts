@@ -29,8 +29,8 @@ export interface RoomConnection {
  * The mesh's view of `client`. Peers for which `elsewhere` is true (edge members, reached over
  * WebSocket instead) are left out: the mesh never tries WebRTC with them. Peers for which
  * `nearby` resolves true (tabs of this browser, reached over BroadcastChannel) are not dialed:
- * their joins are not passed on, but an offer from one is still answered, since it may not yet
- * know that we are near (it offers only if it does not, so the two never disagree for long).
+ * their joins are not passed on. An offer from one is still answered: it looked before our lock
+ * showed, and the link it starts works like any other (unused while BroadcastChannel reaches us).
  */
 export function meshSignaling(
   client: RoomConnection,

@@ -257,7 +257,8 @@ function renderStatus(status: ClusterStatus): void {
     status.peers.map(
       ({ id, state, kind }) =>
         `${id}${kind === 'tab' ? '' : ` (${kind}${kind === 'edge' ? ', WebSocket' : ''})`}: ` +
-        `${state}, ${status.connected.includes(id) ? 'linked' : 'not linked'}`,
+        `${state === 'local' ? 'this browser (BroadcastChannel)' : state}, ` +
+        (status.connected.includes(id) ? 'linked' : 'not linked'),
     ),
   );
   const { votersTarget, decisions } = status.autopilot;

@@ -1,8 +1,9 @@
 /**
  * Transport between tabs of one browser over BroadcastChannel: no server at all, the offline-first
- * path (decision 3), and the path to tabs of this browser even when WebRTC links them (see
- * fallback.ts). Frames use the same codec and the same validation as WebRTC: a frame from a buggy
- * or hostile tab is dropped and counted, never thrown into the member.
+ * path (decision 3), and the only path between tabs of this browser (they do not dial each other
+ * over WebRTC, see room-session.ts; a tab that did is still sent to here, see fallback.ts).
+ * Frames use the same codec and the same validation as WebRTC: a frame from a buggy or hostile
+ * tab is dropped and counted, never thrown into the member.
  *
  * Every object of a channel's name gets what any other posts on it, listener or not. So each
  * member listens on an inbox of its own, `webraft/<cluster>/<memberId>`, but does not talk

@@ -7,7 +7,8 @@
  * switch between paths can cause, as it tolerates them on any one path.
  *
  * Peers for which `prefersFallback` holds go over the fallback even when the primary links them:
- * in a tab, members run by other tabs of the same browser. A frame to such a tab over
+ * in a tab, members run by other tabs of the same browser (which the page does not dial, but one
+ * may have dialed it, having looked before its lock showed). A frame to such a tab over
  * BroadcastChannel crosses the browser's IPC once; over WebRTC it is encrypted, cut into SCTP
  * chunks, sent through the network service as UDP and taken apart again, which costs more CPU and
  * more time (y-webrtc takes BroadcastChannel to tabs of its browser for the same reason).

@@ -454,7 +454,7 @@ describe('replication to learners', () => {
     // Committed by the voters, not yet sent to the caught-up learner.
     expect(learnerAppends()).toBe(before);
     expect(cluster.node('d').status().commit).toBeLessThan(cluster.node('a').status().commit);
-    cluster.tick('a'); // Two heartbeats, one its turn: the batch goes, with the commit.
+    cluster.tick('a'); // A heartbeat brings the batch, with the commit; the next has nothing.
     cluster.stabilize();
     cluster.tick('a');
     cluster.stabilize();

@@ -108,6 +108,11 @@ export async function joinRoom(
     ...(voter === undefined ? {} : { voter }),
     ...(platform.WebSocket === undefined ? {} : { WebSocket: platform.WebSocket }),
   });
+  // One look at the Web Locks serves every caller that asks while it is under way: a join and
+  // its announce, or each peer already in the room when this member arrives.
+  let localLook: Promise<MemberId[]> | null = null;
+  const localMembers = (): Promise<MemberId[]> =>
+    (localLook ??= platform.localMembers(room).finally(() => (localLook = null)));
   // Members with an endpoint are dialed over WebSocket by the member itself (member-host.ts).
   // Tabs of this browser are not dialed at all: frames to them go over BroadcastChannel anyway
   // (fallback.ts), and in a room of 25 tabs the 300 idle WebRTC connections took 0.1–0.2 cores.
@@ -115,7 +120,7 @@ export async function joinRoom(
     meshSignaling(
       signaling,
       (peer) => signaling.peerInfo(peer).endpoint !== undefined,
-      (peer) => platform.localMembers(room).then((local) => local.includes(peer)),
+      (peer) => localMembers().then((local) => local.includes(peer)),
     ),
   );
   let localPeers: readonly MemberId[] = [];
@@ -128,7 +133,7 @@ export async function joinRoom(
     close: () => webrtc.close(),
   };
   const announce = async (): Promise<void> => {
-    const local = await platform.localMembers(room).catch(() => []);
+    const local = await localMembers().catch(() => []);
     localPeers = local.filter((peer) => peer !== memberId);
     // The host is gone once the cluster is closed: nothing to tell it then.
     const peers = signaling.peers();

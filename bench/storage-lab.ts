@@ -3,14 +3,17 @@
  * baseline) and IndexedDbStorage appends, timed per transaction with performance.now().
  */
 import { IndexedDbStorage } from '../src/storage/indexeddb.js';
+import { homeOf } from '../src/storage/buckets.js';
 import type { Durability } from '../src/storage/indexeddb.js';
 import type { Entry } from '../src/core/types.js';
 
 const ENTRY_BYTES = 100;
 
-function openRaw(name: string): Promise<IDBDatabase> {
+/** A bare database, in a Storage Bucket of its own where the browser has them, as a member's is. */
+async function openRaw(name: string, durability: Durability): Promise<IDBDatabase> {
+  const { factory } = await homeOf(name, { buckets: true, durability, create: true });
   return new Promise((resolve, reject) => {
-    const request = indexedDB.open(name, 1);
+    const request = factory.open(name, 1);
     request.onupgradeneeded = () => request.result.createObjectStore('records');
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error);
@@ -37,7 +40,7 @@ export async function interleaved(
   withRaw = true,
 ): Promise<{ raw: number[]; appends: number[] }> {
   const tag = `${batch}-${durability}-${Math.round(performance.now() * 1000)}-${Math.random()}`;
-  const db = await openRaw(`raw-${tag}`);
+  const db = await openRaw(`raw-${tag}`, durability);
   const storage = await IndexedDbStorage.create(`bench-${tag}`, {
     durability,
     requestPersistence: false,

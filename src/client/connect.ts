@@ -250,7 +250,8 @@ async function start(
     ...(options.secret ? { secret: options.secret } : {}),
   });
   const { signaling, mesh, lane } = session;
-  // StorageManager.persist() exists on pages only, not in the worker that holds the database.
+  // StorageManager.persist() exists on pages only, not in the worker that holds the database;
+  // it answers for the member's storage where the worker could not (no bucket of its own).
   // Not awaited: some browsers ask the user, and joining must not wait for an answer.
   const persistence = { answer: 'unsupported' as PersistencePermission };
   void requestPersistentStorage().then((answer) => (persistence.answer = answer));
@@ -459,7 +460,9 @@ export function supervise(
     return {
       ...hosted,
       storage:
-        hosted.storage === null ? null : { ...hosted.storage, persistence: persistence.answer },
+        hosted.storage === null || hosted.storage.persistence !== 'unsupported'
+          ? hosted.storage
+          : { ...hosted.storage, persistence: persistence.answer },
       room,
       signaling: signaling.connected ? 'connected' : 'offline',
       roomSecret,

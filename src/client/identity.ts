@@ -11,6 +11,7 @@ import { openDB } from 'idb';
 import type { IDBPDatabase } from 'idb';
 import type { MemberId } from '../core/types.js';
 import { IndexedDbStorage } from '../storage/indexeddb.js';
+import { databaseNames } from '../storage/buckets.js';
 
 export interface ClaimedIdentity {
   readonly memberId: MemberId;
@@ -71,9 +72,7 @@ async function candidates(room: string): Promise<MemberId[]> {
 /** The member ids of `room` that have a database on this origin. */
 export async function persistedIdentities(room: string): Promise<MemberId[]> {
   const prefix = databasePrefix(room);
-  const databases = await indexedDB.databases();
-  return databases
-    .map((database) => database.name ?? '')
+  return (await databaseNames())
     .filter((name) => name.startsWith(prefix) && name.length > prefix.length)
     .map((name) => name.slice(prefix.length));
 }

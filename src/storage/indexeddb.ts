@@ -1,6 +1,7 @@
 /**
  * Storage in IndexedDB (decision 5): one database per member, the log in checksummed segments,
- * hard state, compaction point and snapshot (in chunks) in records of their own.
+ * hard state, compaction point and snapshot (in chunks) in records of their own. Each database is
+ * in a Storage Bucket of its own where the browser has them: see buckets.ts.
  *
  * Durability: every write is one readwrite transaction with `durability: 'strict'`, and `persist`
  * resolves only on the transaction's `complete`. Raft acts on a resolved write at once (it votes,
@@ -14,8 +15,10 @@
  * typed error, and nothing more is written until the member reopens it — a later write landing
  * after a failed one would leave a hole, and a member that cannot persist must not acknowledge.
  */
-import { openDB, unwrap } from 'idb';
+import { unwrap, wrap } from 'idb';
 import type { IDBPDatabase } from 'idb';
+import { deleteDatabase, homeOf } from './buckets.js';
+import type { DatabaseHome } from './buckets.js';
 import {
   StorageCorruptError,
   StorageLostError,
@@ -65,14 +68,26 @@ export interface IndexedDbStorageOptions {
   readonly segmentBytesMax?: number;
   /** Snapshots are stored in chunks of this size. Default 256 KiB. */
   readonly snapshotChunkBytes?: number;
-  /** Ask the browser not to evict this origin's storage (`navigator.storage.persist()`). Default true. */
+  /**
+   * Ask the browser not to evict the member's storage: its bucket's (`StorageBucket.persist()`),
+   * else the origin's (`navigator.storage.persist()`, on pages only). Default true.
+   */
   readonly requestPersistence?: boolean;
+  /**
+   * A new member's database goes in a Storage Bucket of its own where the browser has them
+   * (Chromium 122+), so the tabs of one browser flush their writes side by side: see buckets.ts.
+   * Default true; false puts it in the origin's default bucket. Either way an existing database
+   * is opened where it is.
+   */
+  readonly buckets?: boolean;
 }
 
 /** What status shows about a member's storage. */
 export interface IndexedDbStorageInfo extends StorageInfo, SegmentedLogInfo {
   readonly kind: 'indexeddb';
   readonly database: string;
+  /** The Storage Bucket the database is in; null for the origin's default bucket. */
+  readonly bucket: string | null;
   readonly durability: Durability;
   readonly persistence: PersistencePermission;
 }
@@ -85,6 +100,7 @@ const DEFAULTS = {
   segmentBytesMax: 1024 * 1024,
   snapshotChunkBytes: 256 * 1024,
   requestPersistence: true,
+  buckets: true,
 };
 
 type ResolvedOptions = typeof DEFAULTS;
@@ -102,6 +118,7 @@ export class IndexedDbStorage extends TransactionalStorage<IndexedDbWrite> {
     private readonly db: IDBPDatabase,
     readonly memberId: string,
     readonly database: string,
+    private readonly home: DatabaseHome,
     private readonly options: ResolvedOptions,
   ) {
     super(layoutLimitsOf(options), options.snapshotChunkBytes);
@@ -138,15 +155,14 @@ export class IndexedDbStorage extends TransactionalStorage<IndexedDbWrite> {
     return IndexedDbStorage.connect(memberId, options, 'open');
   }
 
-  /** Deletes a member's database (it left the cluster for good). */
+  /** Deletes a member's database, and its bucket (it left the cluster for good). */
   static async destroy(memberId: string, namespace = DEFAULTS.namespace): Promise<void> {
     const name = IndexedDbStorage.databaseName(memberId, namespace);
-    await new Promise<void>((resolve, reject) => {
-      const request = indexedDB.deleteDatabase(name);
-      request.onsuccess = () => resolve();
-      request.onerror = () => reject(mapError(name, request.error));
-      request.onblocked = () => undefined; // Completes once the other connections close.
-    });
+    try {
+      await deleteDatabase(name, (error) => mapError(name, error));
+    } catch (error) {
+      throw mapError(name, error);
+    }
   }
 
   private static async connect(
@@ -164,25 +180,32 @@ export class IndexedDbStorage extends TransactionalStorage<IndexedDbWrite> {
       onBlocked = () =>
         reject(new StorageUnavailableError(name, 'blocked by another connection that stays open'));
     });
+    let home: DatabaseHome;
     try {
-      const opening = openDB(name, SCHEMA_VERSION, {
-        upgrade(database, oldVersion, _newVersion, transaction) {
-          existed = oldVersion !== 0;
-          if (existed) return; // Only one schema version so far.
-          if (mode === 'open') {
-            transaction.done.catch(() => undefined); // The abort below is the expected outcome.
-            transaction.abort(); // Leaves no empty database behind.
-            return;
-          }
-          database.createObjectStore(META);
-          database.createObjectStore(SEGMENTS);
-          database.createObjectStore(CHUNKS);
-          void transaction.objectStore(META).put(sealIdentity(memberId), 'identity');
-        },
-        // Another tab holds an older schema open and does not let go: fail now, typed, rather
-        // than hang the member's start (a late success is closed at once).
-        blocked: () => onBlocked(),
-      });
+      home = await homeOf(name, { ...options, create: mode === 'create' });
+    } catch (error) {
+      throw mapError(name, error);
+    }
+    try {
+      const request = home.factory.open(name, SCHEMA_VERSION);
+      request.onupgradeneeded = (event) => {
+        existed = event.oldVersion !== 0;
+        if (existed) return; // Only one schema version so far.
+        const transaction = request.transaction!;
+        if (mode === 'open') {
+          transaction.abort(); // Leaves no empty database behind.
+          return;
+        }
+        const database = request.result;
+        database.createObjectStore(META);
+        database.createObjectStore(SEGMENTS);
+        database.createObjectStore(CHUNKS);
+        transaction.objectStore(META).put(sealIdentity(memberId), 'identity');
+      };
+      // Another tab holds an older schema open and does not let go: fail now, typed, rather
+      // than hang the member's start (a late success is closed at once).
+      request.onblocked = () => onBlocked();
+      const opening = wrap(request) as Promise<IDBPDatabase>;
       opening.then(
         (late) => gaveUp && late.close(),
         () => undefined,
@@ -204,14 +227,14 @@ export class IndexedDbStorage extends TransactionalStorage<IndexedDbWrite> {
       throw new StorageUnavailableError(name, `member ${memberId} already exists`);
     }
     await checkIdentity(db, name, memberId);
-    const storage = new IndexedDbStorage(db, memberId, name, options);
+    const storage = new IndexedDbStorage(db, memberId, name, home, options);
     db.addEventListener('versionchange', () => {
       // Another connection deletes or upgrades this database: let it, and take no more writes.
       storage.fail(new StorageUnavailableError(name, 'the database is being deleted or upgraded'));
       db.close();
     });
     storage.opened = await storage.loadLayout();
-    if (options.requestPersistence) storage.persistence = await requestPersistentStorage();
+    if (options.requestPersistence) storage.persistence = await requestPersistentStorage(home);
     return storage;
   }
 
@@ -227,6 +250,7 @@ export class IndexedDbStorage extends TransactionalStorage<IndexedDbWrite> {
     return {
       kind: 'indexeddb',
       database: this.database,
+      bucket: this.home.bucket,
       durability: this.options.durability,
       persistence: this.persistence,
       ...this.figures(),
@@ -401,12 +425,18 @@ function mapError(database: string, error: unknown): Error {
   return new StorageUnavailableError(database, message);
 }
 
-/** Asks the browser to keep this origin's storage under pressure; 'unsupported' outside one. */
-export async function requestPersistentStorage(): Promise<PersistencePermission> {
-  const storage = (globalThis.navigator as Navigator | undefined)?.storage;
-  if (storage?.persist === undefined) return 'unsupported';
+/**
+ * Asks the browser to keep a bucket's storage under pressure (`home`'s, else the origin's default
+ * bucket); 'unsupported' where it cannot be asked (the default bucket from a worker).
+ */
+export async function requestPersistentStorage(
+  home: DatabaseHome | null = null,
+): Promise<PersistencePermission> {
+  const origin = (globalThis.navigator as Navigator | undefined)?.storage;
+  const persist = home?.handle?.persist?.bind(home.handle) ?? origin?.persist?.bind(origin);
+  if (persist === undefined) return 'unsupported';
   try {
-    return (await storage.persist()) ? 'granted' : 'denied';
+    return (await persist()) ? 'granted' : 'denied';
   } catch {
     return 'denied';
   }

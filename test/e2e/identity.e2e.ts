@@ -8,7 +8,7 @@ import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
 import type { ClusterStatus } from '../../src/client/connect.js';
 import { Profile } from './chromium.js';
-import { status, useDemoServers, waitFor } from './demo-harness.js';
+import { databaseNames, deleteDatabase, status, useDemoServers, waitFor } from './demo-harness.js';
 import type { DemoWindow } from './demo-harness.js';
 
 const servers = useDemoServers();
@@ -138,9 +138,7 @@ describe('identities outlive their tabs (Chromium, persistent profile)', () => {
       const missing = ids.find((id) => !running.includes(id))!;
       await waitFor(
         async () => {
-          const names = await pages[0]!.evaluate(async () =>
-            (await indexedDB.databases()).map((d) => d.name ?? ''),
-          );
+          const names = await databaseNames(pages[0]!);
           return names.some((name) => name.endsWith(`/${missing}`)) ? null : true;
         },
         'the removed identity to be forgotten',
@@ -162,15 +160,7 @@ describe('identities outlive their tabs (Chromium, persistent profile)', () => {
       const blank = context.pages()[0] ?? (await context.newPage());
       await blank.goto(`${origin}/style.css`); // Any page of the origin, without the demo.
       const wiped = ids[0]!;
-      await blank.evaluate(
-        (name) =>
-          new Promise<void>((resolve, reject) => {
-            const request = indexedDB.deleteDatabase(name);
-            request.onsuccess = () => resolve();
-            request.onerror = () => reject(request.error);
-          }),
-        `webraft/${room}/${wiped}`,
-      );
+      await deleteDatabase(blank, `webraft/${room}/${wiped}`);
       // As if the browser was killed before localStorage reached the disk (Chromium writes it a
       // while later): the mark that a cluster of the room lives here must survive in IndexedDB,
       // or the new member, if the server names it first, starts a second cluster.

@@ -3,6 +3,7 @@
  * function is called through `page.evaluate(() => window.lab.name(...))`.
  */
 import { IndexedDbStorage } from '../../src/storage/indexeddb.js';
+import { homeOf } from '../../src/storage/buckets.js';
 import type { IndexedDbStorageInfo } from '../../src/storage/indexeddb.js';
 import type { Entry } from '../../src/core/types.js';
 
@@ -77,8 +78,10 @@ export async function verify(memberId: string): Promise<{
 
 /** Flips a byte in the body of the member's last segment record, as a torn or rotten write would. */
 export async function corruptLastSegment(memberId: string): Promise<number> {
+  const name = IndexedDbStorage.databaseName(memberId);
+  const { factory } = await homeOf(name, { buckets: true, durability: 'strict', create: false });
   const db = await new Promise<IDBDatabase>((resolve, reject) => {
-    const request = indexedDB.open(IndexedDbStorage.databaseName(memberId));
+    const request = factory.open(name);
     request.onsuccess = () => resolve(request.result);
     request.onerror = () => reject(request.error);
   });

@@ -9,6 +9,7 @@
  */
 import type { BrowserContext, CDPSession, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import type { IndexedDbStorageInfo } from '../../src/storage/indexeddb.js';
 import { Profile } from './chromium.js';
 import { leaderStatus, openTab, settled, status, useDemoServers, waitFor } from './demo-harness.js';
 import type { DemoWindow } from './demo-harness.js';
@@ -23,6 +24,8 @@ interface Tab {
 }
 
 /** Three tabs of a fresh room, one per profile; resolves once three voters lead. */
+type StorageBuckets = { open(name: string): Promise<{ indexedDB: IDBFactory }> };
+
 async function threeProfiles(): Promise<Tab[]> {
   const url = servers.current.pageUrl(`storage${++rooms}`);
   const tabs: Tab[] = [];
@@ -201,16 +204,21 @@ describe('storage trouble in real Chromium', () => {
       const { leader, follower } = await roles(tabs);
       const before = await status(follower.page);
       const acked = await writeMany(leader.page, 'a', 20);
-      // Other code of the origin opens the member's database at a newer version.
-      const database = (before.storage as { database?: string } | null)!.database!;
+      // Other code of the origin opens the member's database at a newer version, in its bucket.
+      const { database, bucket } = before.storage as IndexedDbStorageInfo;
+      expect(bucket).toMatch(/^webraft-/);
       void follower.page.evaluate(
-        (name) =>
-          new Promise((resolve) => {
-            const request = indexedDB.open(name, 2);
+        async ({ database, bucket }) => {
+          const buckets = (navigator as unknown as { storageBuckets: StorageBuckets })
+            .storageBuckets;
+          const factory = bucket === null ? indexedDB : (await buckets.open(bucket)).indexedDB;
+          return new Promise((resolve) => {
+            const request = factory.open(database, 2);
             request.onupgradeneeded = () => request.result.createObjectStore('other-app');
             request.onsuccess = () => resolve(request.result.close());
-          }),
-        database,
+          });
+        },
+        { database, bucket },
       );
       acked.push(...(await writeMany(leader.page, 'b', 20)));
       const after = await restarted(follower);

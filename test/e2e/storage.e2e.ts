@@ -50,6 +50,8 @@ describe('IndexedDbStorage in Chromium', () => {
       expect(found.lastIndex).toBeGreaterThanOrEqual(ackedAtKill);
       expect(found.term).toBe(1);
       expect(found.vote).toBe('m1');
+      // In a Storage Bucket of its own, whose strict writes survive the kill as well.
+      expect(found.info.bucket).toMatch(/^webraft-[0-9a-f]{16}$/);
     } finally {
       await profile.kill();
       profile.remove();

@@ -86,3 +86,51 @@ export async function joinedBy(
     30_000,
   );
 }
+
+type BucketsWindow = {
+  navigator: {
+    storageBuckets: {
+      keys(): Promise<string[]>;
+      open(name: string): Promise<{ indexedDB: IDBFactory }>;
+    };
+  };
+};
+
+/**
+ * In `page`, lists the IndexedDB databases of its origin, or deletes database `name`, in the
+ * default bucket and in every Storage Bucket: as other code of the origin reaches a member's
+ * database wherever it lives.
+ */
+function inEveryBucket(page: Page, op: 'list' | 'delete', name = ''): Promise<string[]> {
+  return page.evaluate(
+    async ({ op, name }) => {
+      const buckets = (window as unknown as BucketsWindow).navigator.storageBuckets;
+      const factories = [indexedDB];
+      for (const bucket of await buckets.keys()) {
+        factories.push((await buckets.open(bucket)).indexedDB);
+      }
+      const names: string[] = [];
+      for (const factory of factories) {
+        if (op === 'list') {
+          names.push(...(await factory.databases()).map((d) => d.name ?? ''));
+          continue;
+        }
+        await new Promise<void>((resolve, reject) => {
+          const request = factory.deleteDatabase(name);
+          request.onsuccess = () => resolve();
+          request.onerror = () => reject(request.error);
+        });
+      }
+      return names;
+    },
+    { op, name },
+  );
+}
+
+/** The names of the IndexedDB databases of `page`'s origin, in every bucket. */
+export const databaseNames = (page: Page): Promise<string[]> => inEveryBucket(page, 'list');
+
+/** Deletes database `name` of `page`'s origin, in whichever bucket it is. */
+export async function deleteDatabase(page: Page, name: string): Promise<void> {
+  await inEveryBucket(page, 'delete', name);
+}

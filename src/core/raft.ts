@@ -456,7 +456,9 @@ export class RaftNode {
    * While the driver persists a Ready: the leader's appends and heartbeats for what arrived since
    * (new proposals, commit news), to send now. The leader counts its own copy only once durable,
    * so its followers may well store entries before it does; keeping them waiting for its write
-   * would gate every batch on two writes in a row. Other messages wait for the next Ready.
+   * would gate every batch on two writes in a row. TimeoutNow goes too, behind the append that
+   * caught its target up: it vouches for no disk of this leader, and a leader whose tab is
+   * closing may not live to the end of its write. Other messages wait for the next Ready.
    */
   takeReplicationDuringWrite(): Message[] {
     if (this.outstanding === null || this.role !== 'leader') return [];
@@ -464,7 +466,9 @@ export class RaftNode {
     const now: Message[] = [];
     const later: Message[] = [];
     for (const message of this.messages) {
-      (message.type === 'append' || message.type === 'heartbeat' ? now : later).push(message);
+      const early =
+        message.type === 'append' || message.type === 'heartbeat' || message.type === 'timeoutNow';
+      (early ? now : later).push(message);
     }
     this.messages = later;
     return now;

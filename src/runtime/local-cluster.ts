@@ -8,6 +8,7 @@ import type { MemberId } from '../core/types.js';
 import { KvStateMachine } from '../state/kv.js';
 import type { KvQuery, KvQueryResult, KvResult } from '../state/kv-types.js';
 import { MemoryDisk, MemoryStorage } from '../storage/memory.js';
+import type { Storage } from '../storage/storage.js';
 import { MemoryNetwork } from '../transport/memory.js';
 import type { Transport } from '../transport/transport.js';
 import { Member } from './member.js';
@@ -30,6 +31,8 @@ export interface LocalClusterOptions {
   readonly raft?: MemberOptions<KvResult, KvQuery, KvQueryResult>['raft'];
   /** Another transport for some members (real frames over a mesh, say); default `network`. */
   readonly transportOf?: (id: MemberId) => Transport | undefined;
+  /** Wraps some members' storage (a test that holds a member's writes back, say), by id. */
+  readonly storageOf?: (id: MemberId, storage: Storage) => Storage;
   /** Records every member's message timeline from its start. Default: not recording. */
   readonly timeline?: TimelineOptions;
 }
@@ -93,13 +96,14 @@ export class LocalCluster {
     this.disks.set(id, disk);
     const stateMachine = new KvStateMachine();
     this.machines.set(id, stateMachine);
+    const storage = new MemoryStorage(disk);
     const options: MemberOptions<KvResult, KvQuery, KvQueryResult> = {
       id,
       ...(this.bootstrapIds.includes(id)
         ? { bootstrap: { voters: this.bootstrapIds, learners: [] } }
         : {}),
       ...(this.options.raft === undefined ? {} : { raft: this.options.raft }),
-      storage: new MemoryStorage(disk),
+      storage: this.options.storageOf?.(id, storage) ?? storage,
       transport: this.options.transportOf?.(id) ?? this.network.connect(id),
       stateMachine,
       scheduler: this.options.schedulerOf?.(id) ?? this.scheduler,

@@ -124,10 +124,19 @@ interface PendingRead<QueryResult> extends Deadline {
 
 const TICKS_CATCH_UP_MAX = 1000;
 
-/** A leader's replication and a follower's forwarded proposal: they vouch for no disk. */
+/**
+ * A leader's replication and hand-off (TimeoutNow), and a follower's forwarded proposal: they
+ * vouch for no disk.
+ */
 function isReplication(message: Message): boolean {
   const { type } = message;
-  return type === 'append' || type === 'heartbeat' || type === 'snapshot' || type === 'forward';
+  return (
+    type === 'append' ||
+    type === 'heartbeat' ||
+    type === 'snapshot' ||
+    type === 'forward' ||
+    type === 'timeoutNow'
+  );
 }
 /**
  * A gap between ticks this many ticks long is a pause (a frozen or throttled tab, a long GC),
@@ -321,7 +330,8 @@ export class Member<Result, Query, QueryResult> {
    */
   transferLeadership(to: MemberId, options: { readonly leaving?: boolean } = {}): void {
     this.core.transferLeader(to, options);
-    this.scheduleProcess();
+    // Sent at once even while a write is under way: a leaving tab may not outlive that write.
+    this.scheduleWork();
   }
 
   /**

@@ -328,6 +328,21 @@ describe('replicating while the leader writes', () => {
     expect(leader.ready().entries.map((e) => e.index)).toEqual([second.index]);
     expect(cluster.node('b').takeReplicationDuringWrite()).toEqual([]); // Followers never do.
   });
+
+  it('hands off leadership during the write: a closing tab may not live to its end', () => {
+    const cluster = new TestCluster(['a', 'b', 'c']);
+    cluster.elect('a');
+    cluster.stabilize();
+    const leader = cluster.node('a');
+    leader.propose(new TextEncoder().encode('being written'));
+    const writing = leader.ready();
+    // The write's append left with the Ready; the successor is sent everything already.
+    leader.transferLeader('b', { leaving: true });
+    const now = leader.takeReplicationDuringWrite();
+    expect(now.map((m) => `${m.type}>${m.to}`)).toEqual(['append>b', 'timeoutNow>b']);
+    leader.advance(writing);
+    expect(leader.ready().messages.filter((m) => m.type === 'timeoutNow')).toEqual([]);
+  });
 });
 
 describe('replication to learners', () => {

@@ -10,6 +10,8 @@ import { realScheduler } from '../../../src/runtime/scheduler.js';
 import type { Scheduler } from '../../../src/runtime/scheduler.js';
 import { MemoryNetwork } from '../../../src/transport/memory.js';
 import type { Transport } from '../../../src/transport/transport.js';
+import type { PersistedState, PersistUpdate, Storage } from '../../../src/storage/storage.js';
+import type { Snapshot } from '../../../src/core/types.js';
 
 const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
 
@@ -73,6 +75,80 @@ describe('handing leadership off', () => {
       return current !== null && current !== leader ? current : null;
     }, 'the successor to lead');
     expect(next.status().id).toBe(successor);
+  });
+});
+
+/** A storage whose writes wait while `held` (a disk that is slow just as the tab closes). */
+class HeldStorage implements Storage {
+  held = false;
+  writesWaiting = 0;
+  private release: () => void = () => undefined;
+  private gate: Promise<void> = Promise.resolve();
+
+  constructor(private readonly inner: Storage) {}
+
+  hold(): void {
+    this.held = true;
+    this.gate = new Promise<void>((resolve) => (this.release = resolve));
+  }
+
+  let(): void {
+    this.held = false;
+    this.release();
+  }
+
+  load(): Promise<PersistedState> {
+    return this.inner.load();
+  }
+
+  async persist(update: PersistUpdate): Promise<void> {
+    if (this.held) {
+      this.writesWaiting++;
+      await this.gate;
+      this.writesWaiting--;
+    }
+    return this.inner.persist(update);
+  }
+
+  compact(snapshot: Snapshot, compactThrough: number): Promise<void> {
+    return this.inner.compact(snapshot, compactThrough);
+  }
+
+  close(): Promise<void> {
+    return this.inner.close();
+  }
+}
+
+describe('handing leadership off during a write', () => {
+  it('sends TimeoutNow at once, not after the write: a closing tab may not outlive it', async () => {
+    const storages = new Map<string, HeldStorage>();
+    cluster = await LocalCluster.start({
+      size: 3,
+      tickMs: 5,
+      storageOf: (id, storage) => {
+        const held = new HeldStorage(storage);
+        storages.set(id, held);
+        return held;
+      },
+    });
+    const leader = await until(() => cluster!.leader(), 'a leader');
+    await sleep(30); // Heartbeats answered: every voter counts as heard from.
+    const disk = storages.get(leader.status().id)!;
+    disk.hold();
+    const write = leader.propose(new TextEncoder().encode('x')).catch(() => undefined);
+    await until(() => (disk.writesWaiting > 0 ? true : null), 'the leader to be mid-write');
+    const successor = leader.handOffLeadership();
+    expect(successor).not.toBeNull();
+    // Its write never ends while the successor takes over (heartbeats keep the others from an
+    // election of their own: only TimeoutNow makes it campaign).
+    const next = await until(() => {
+      const current = cluster!.member(successor!);
+      return current.status().role === 'leader' ? current : null;
+    }, 'the successor to lead');
+    expect(next.status().id).toBe(successor);
+    expect(disk.writesWaiting).toBe(1);
+    disk.let();
+    await write;
   });
 });
 

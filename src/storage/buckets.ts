@@ -79,9 +79,13 @@ export async function homeOf(
   if (manager === null) return defaultHome();
   if ((await databaseNamesIn(indexedDB)).includes(name)) return defaultHome();
   const bucket = bucketNameOf(name);
-  if (!create && !(await manager.keys()).includes(bucket)) return defaultHome();
-  const handle = await manager.open(bucket, { durability });
-  return { factory: handle.indexedDB, bucket, handle };
+  const opened = async (): Promise<DatabaseHome> => {
+    const handle = await manager.open(bucket, { durability });
+    return { factory: handle.indexedDB, bucket, handle };
+  };
+  if (!create) return (await manager.keys()).includes(bucket) ? opened() : defaultHome();
+  // No bucket to be had (a browser's limit, a policy): the default bucket serves as before.
+  return opened().catch(defaultHome);
 }
 
 /** The names of this origin's databases: the default bucket's and those in our buckets. */

@@ -168,6 +168,13 @@ describe('IndexedDbStorage in Storage Buckets', () => {
     expect(await buckets.keys()).toEqual([a.info().bucket]);
   });
 
+  it('puts a new member in the default bucket when no bucket can be made', async () => {
+    buckets.open = () => Promise.reject(new DOMException('too many buckets', 'QuotaExceededError'));
+    const storage = await kept(IndexedDbStorage.create(freshId()));
+    expect(storage.info().bucket).toBeNull();
+    expect(await namesIn(indexedDB)).toContain(storage.database);
+  });
+
   it('falls back to the default bucket where the browser has no Storage Buckets', async () => {
     vi.stubGlobal('navigator', {});
     const storage = await kept(IndexedDbStorage.create(freshId()));

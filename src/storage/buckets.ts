@@ -5,8 +5,9 @@
  * Why a bucket each: every bucket is an IndexedDB backend of its own (its own files, its own
  * thread in the browser). In the origin's one default bucket the tabs of one browser queue their
  * writes one behind another, each with its flush to disk, and a commit needs two members' writes:
- * it waited for both in turn. In buckets of their own the writes are flushed side by side (three
- * tabs each putting at once: 1.5–2.0 → 1.3–1.4 ms a put; a 3-tab commit 4.2 → 3.6 ms p50).
+ * it waited for both in turn. In buckets of their own the writes are flushed side by side, though
+ * on one disk still (three tabs each putting at once: 1.5–2.0 → 1.3–1.4 ms a put; a 3-tab room
+ * with 256 writes in flight: +8 %; README "Performance").
  *
  * A database that a member created in the default bucket (before buckets, or with `buckets:
  * false`) stays there and is found there: a member's log never moves.

@@ -23,9 +23,9 @@ interface Tab {
   readonly profile: Profile;
 }
 
-/** Three tabs of a fresh room, one per profile; resolves once three voters lead. */
 type StorageBuckets = { open(name: string): Promise<{ indexedDB: IDBFactory }> };
 
+/** Three tabs of a fresh room, one per profile; resolves once three voters lead. */
 async function threeProfiles(): Promise<Tab[]> {
   const url = servers.current.pageUrl(`storage${++rooms}`);
   const tabs: Tab[] = [];

@@ -1,6 +1,7 @@
 /**
  * Tabs of the demo page with `window.webraft`, for browser tests and benchmarks alike (no test
- * framework here): waiting for a condition, opening a tab, reading each tab's cluster status.
+ * framework here): waiting for a condition, opening a tab, reading each tab's cluster status, and
+ * reaching the origin's databases in every Storage Bucket.
  */
 import type { BrowserContext, Page } from 'playwright-core';
 import type { Cluster, ClusterStatus } from '../../src/client/connect.js';

@@ -105,15 +105,12 @@ export async function databaseNames(): Promise<string[]> {
  * Deletes database `name` wherever it lives, and its bucket once that holds no database: a left
  * member leaves nothing behind. Resolves once deleted (connections still open delay it).
  */
-export async function deleteDatabase(
-  name: string,
-  mapError: (error: unknown) => Error,
-): Promise<void> {
+export async function deleteDatabase(name: string): Promise<void> {
   const remove = (factory: IDBFactory): Promise<void> =>
     new Promise<void>((resolve, reject) => {
       const request = factory.deleteDatabase(name);
       request.onsuccess = () => resolve();
-      request.onerror = () => reject(mapError(request.error));
+      request.onerror = () => reject(request.error);
       request.onblocked = () => undefined; // Completes once the other connections close.
     });
   await remove(indexedDB);

@@ -159,7 +159,7 @@ export class IndexedDbStorage extends TransactionalStorage<IndexedDbWrite> {
   static async destroy(memberId: string, namespace = DEFAULTS.namespace): Promise<void> {
     const name = IndexedDbStorage.databaseName(memberId, namespace);
     try {
-      await deleteDatabase(name, (error) => mapError(name, error));
+      await deleteDatabase(name);
     } catch (error) {
       throw mapError(name, error);
     }
